@@ -1,0 +1,343 @@
+"""Agent configuration: the runtime knobs, their defaults, and strict parsing.
+
+The same keys serve a scenario's ``agent:`` section and ``kylecode run CONFIG``
+(which adds ``route`` and ``extends``). Parsing is strict: an unknown key, a
+wrong type or a bad value raises ``ConfigError`` naming the dotted key path
+(``agent.recovery.rate_limit.max_retries``) and what was expected; callers that
+know line numbers (the scenario loader) add ``file:line``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from .errors import CATEGORIES, ConfigError
+from .messages import ToolMode
+
+Action = Literal["retry", "fallback", "fail", "override_tools", "override_stream"]
+ACTIONS: Final = ("retry", "fallback", "fail", "override_tools", "override_stream")
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    base: float = 0.5
+    factor: float = 2.0
+    max: float = 8.0
+    jitter: float = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryRule:
+    """What to do when a call fails with one category.
+
+    ``action`` happens first; for ``retry`` that is up to ``max_retries`` re-sends to
+    the same route, after which ``then`` happens (``fallback`` or ``fail``). For
+    ``override_tools``/``override_stream`` the override is applied and ``then``
+    (default ``retry``) says what follows: re-send once on the same route, or move on.
+    """
+
+    action: Action
+    max_retries: int = 0
+    backoff: Backoff = Backoff()
+    honor_retry_after: bool = False
+    then: Action = "fail"
+
+
+def _retry(n: int, **kw: Any) -> RecoveryRule:
+    return RecoveryRule("retry", max_retries=n, then="fallback", **kw)
+
+
+DEFAULT_RECOVERY: Final[dict[str, RecoveryRule]] = {
+    "rate_limit": _retry(3, honor_retry_after=True),
+    "overloaded": _retry(2),
+    **{c: _retry(1) for c in ("server_error", "invalid_json", "empty_response", "timeout", "connection",
+                              "stream_truncated", "stream_error")},
+    "html_response": RecoveryRule("fallback", then="fallback"),
+    "tools_unsupported": RecoveryRule("override_tools", then="retry"),
+    **{c: RecoveryRule("fail") for c in ("auth", "bad_request", "not_found", "context_length", "content_filter")},
+}
+# ``malformed_tool_call`` is not a transport error: the loop answers it with an error result.
+RECOVERABLE_CATEGORIES: Final = tuple(c for c in CATEGORIES if c != "malformed_tool_call")
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionConfig:
+    tool_finish: bool = True
+    text_sentinels: tuple[str, ...] = ()
+    provider_signals: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitConfig:
+    failure_threshold: int = 3
+    cooldown_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class LoopGuardConfig:
+    malformed_repeats: int = 3
+    identical_repeats: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect_s: float = 10.0
+    first_byte_s: float = 60.0
+    idle_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunShellConfig:
+    default_timeout_s: float = 60.0
+    max_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolsConfig:
+    run_shell: RunShellConfig = RunShellConfig()
+    # Non-blocking (read-only) tools of one turn may run concurrently, up to this many at once.
+    max_parallel: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    route: str | None = None
+    max_steps: int = 20
+    streaming: bool = True
+    tool_mode: ToolMode = "native"
+    max_tokens: int = 4096
+    system_prompt: str | None = None
+    completion: CompletionConfig = CompletionConfig()
+    # None: the providers' default chains; (): no failover at all.
+    failover: tuple[str, ...] | None = None
+    recovery: Mapping[str, RecoveryRule] = field(default_factory=lambda: dict(DEFAULT_RECOVERY))
+    circuit: CircuitConfig = CircuitConfig()
+    loop_guard: LoopGuardConfig = LoopGuardConfig()
+    timeouts: Timeouts = Timeouts()
+    probes: bool = False
+    tools: ToolsConfig = ToolsConfig()
+    seed: int = 0
+
+    def with_overrides(self, **changes: Any) -> AgentConfig:
+        return replace(self, **changes)
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def _fail(key: str, expected: str, got: Any) -> ConfigError:
+    return ConfigError(f"expected {expected}, got {got!r}", key=key)
+
+
+def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> None:
+    for name in data:
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"unknown key {name!r}{hint}; allowed: {', '.join(allowed)}", key=f"{key}.{name}" if key else str(name)
+            )
+
+
+def _mapping(value: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _fail(key, "a mapping", value)
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, "true or false", value)
+    return value
+
+
+def _int(value: Any, key: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(key, f"an integer >= {minimum}", value)
+    return value
+
+
+def _number(value: Any, key: str, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise _fail(key, f"a number >= {minimum}", value)
+    return float(value)
+
+
+def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"expected one of {', '.join(choices)}, got {value!r}{hint}", key=key)
+    return value
+
+
+def _dataclass_from(cls: type, data: Any, key: str, fields: dict[str, Any]) -> Any:
+    """Build a flat dataclass whose fields are all numbers/bools; ``fields`` maps name -> parser."""
+    data = _mapping(data, key)
+    _check_keys(data, tuple(fields), key)
+    return cls(**{name: fields[name](value, f"{key}.{name}") for name, value in data.items()})
+
+
+def _parse_backoff(data: Any, key: str) -> Backoff:
+    return _dataclass_from(Backoff, data, key, {n: _number for n in ("base", "factor", "max", "jitter")})
+
+
+def _parse_rule(data: Any, key: str) -> RecoveryRule:
+    data = _mapping(data, key)
+    _check_keys(data, ("action", "max_retries", "backoff", "honor_retry_after", "then"), key)
+    if "action" not in data:
+        raise ConfigError(f"missing 'action' (one of {', '.join(ACTIONS)})", key=f"{key}.action")
+    action = _choice(data["action"], f"{key}.action", ACTIONS)
+    default_then = {"retry": "fallback", "override_tools": "retry", "override_stream": "retry"}.get(action, action)
+    return RecoveryRule(
+        action=action,  # type: ignore[arg-type]
+        max_retries=_int(data.get("max_retries", 0), f"{key}.max_retries"),
+        backoff=_parse_backoff(data["backoff"], f"{key}.backoff") if "backoff" in data else Backoff(),
+        honor_retry_after=_bool(data.get("honor_retry_after", False), f"{key}.honor_retry_after"),
+        then=_choice(data.get("then", default_then), f"{key}.then", ACTIONS),  # type: ignore[arg-type]
+    )
+
+
+def _parse_routes(value: Any, key: str) -> tuple[str, ...]:
+    from .providers import parse_route
+
+    if not isinstance(value, list):
+        raise _fail(key, "a list of routes 'provider/model' ([] for none)", value)
+    for i, item in enumerate(value):
+        try:
+            parse_route(item)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), key=f"{key}[{i}]") from None
+    return tuple(value)
+
+
+def _str_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(key, "a list of non-empty strings", value)
+    return tuple(value)
+
+
+AGENT_KEYS: Final = (
+    "route", "max_steps", "streaming", "tool_mode", "max_tokens", "system_prompt", "completion", "failover",
+    "recovery", "circuit", "loop_guard", "timeouts", "probes", "tools", "seed",
+)
+
+
+def parse_agent_config(data: Mapping[str, Any] | None, *, key: str = "agent", base: AgentConfig | None = None) -> AgentConfig:
+    """Validate ``data`` and return it applied over ``base`` (default: the defaults)."""
+    config = base or AgentConfig()
+    if data is None:
+        return config
+    data = _mapping(data, key)
+    _check_keys(data, AGENT_KEYS, key)
+    changes: dict[str, Any] = {}
+    for name, value in data.items():
+        k = f"{key}.{name}"
+        if name == "route":
+            from .providers import parse_route
+
+            if value is not None:
+                try:
+                    parse_route(value)
+                except ConfigError as exc:
+                    raise ConfigError(str(exc), key=k) from None
+            changes[name] = value
+        elif name in ("max_steps", "max_tokens"):
+            changes[name] = _int(value, k, minimum=1)
+        elif name in ("streaming", "probes"):
+            changes[name] = _bool(value, k)
+        elif name == "seed":
+            changes[name] = _int(value, k)
+        elif name == "tool_mode":
+            changes[name] = _choice(value, k, ("native", "text"))
+        elif name == "system_prompt":
+            if value is not None and not isinstance(value, str):
+                raise _fail(k, "a string", value)
+            changes[name] = value
+        elif name == "completion":
+            d = _mapping(value, k)
+            _check_keys(d, ("tool_finish", "text_sentinels", "provider_signals"), k)
+            changes[name] = CompletionConfig(
+                tool_finish=_bool(d.get("tool_finish", True), f"{k}.tool_finish"),
+                text_sentinels=_str_list(d.get("text_sentinels", []), f"{k}.text_sentinels"),
+                provider_signals=_bool(d.get("provider_signals", False), f"{k}.provider_signals"),
+            )
+        elif name == "failover":
+            changes[name] = None if value is None else _parse_routes(value, k)
+        elif name == "recovery":
+            d = _mapping(value, k)
+            _check_keys(d, RECOVERABLE_CATEGORIES, k)
+            recovery = dict(config.recovery)
+            # A category given here replaces that category's default as a whole.
+            recovery.update({cat: _parse_rule(rule, f"{k}.{cat}") for cat, rule in d.items()})
+            changes[name] = recovery
+        elif name == "circuit":
+            changes[name] = _dataclass_from(
+                CircuitConfig, value, k, {"failure_threshold": lambda v, kk: _int(v, kk, 1), "cooldown_s": _number}
+            )
+        elif name == "loop_guard":
+            changes[name] = _dataclass_from(
+                LoopGuardConfig, value, k,
+                {"malformed_repeats": lambda v, kk: _int(v, kk, 1), "identical_repeats": lambda v, kk: _int(v, kk, 1)},
+            )
+        elif name == "timeouts":
+            changes[name] = _dataclass_from(Timeouts, value, k, {n: _number for n in ("connect_s", "first_byte_s", "idle_s")})
+        elif name == "tools":
+            d = _mapping(value, k)
+            _check_keys(d, ("run_shell", "max_parallel"), k)
+            run_shell = config.tools.run_shell
+            if "run_shell" in d:
+                run_shell = _dataclass_from(
+                    RunShellConfig, d["run_shell"], f"{k}.run_shell", {n: _number for n in ("default_timeout_s", "max_timeout_s")}
+                )
+            changes[name] = ToolsConfig(run_shell, _int(d.get("max_parallel", config.tools.max_parallel), f"{k}.max_parallel", 1))
+    return replace(config, **changes)
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base`` key by key; nested mappings merge, everything else replaces."""
+    merged = dict(base)
+    for name, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(name), Mapping):
+            merged[name] = deep_merge(merged[name], value)
+        else:
+            merged[name] = value
+    return merged
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    """Load ``kylecode run`` CONFIG: YAML with ``route``, optional ``extends: other.yaml`` and agent keys."""
+    return parse_agent_config(_load_with_extends(Path(path), ()), key=str(path))
+
+
+def _load_with_extends(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    import yaml
+
+    resolved = path.resolve()
+    if resolved in seen:
+        chain = " -> ".join(str(p) for p in (*seen, resolved))
+        raise ConfigError(f"'extends' forms a cycle: {chain}", where=str(path), key="extends")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        where = str(seen[-1]) if seen else None
+        raise ConfigError(f"cannot read agent config {str(path)!r}: {exc.strerror}", where=where, key="extends" if seen else None) from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", where=str(path))
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"expected a file name, got {parent!r}", where=str(path), key="extends")
+    base = _load_with_extends(path.parent / parent, (*seen, resolved))
+    return deep_merge(base, data)

@@ -1,0 +1,84 @@
+"""Error categories and the exceptions of the runtime.
+
+Exception tree::
+
+    KylecodeError                 base of everything raised on purpose
+    ├── ConfigError               a bad agent config / scenario value (names file:line and key)
+    ├── ProviderError             one failed model call, classified into a category
+    └── RunFailed                 the run gave up: recovery exhausted, fail-fast, or loop guard
+
+Every provider failure is *classified* into exactly one canonical category (DESIGN.md section 5);
+recovery policy, metrics, expectations and reports speak only these names.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CATEGORIES: Final = (
+    "rate_limit",
+    "server_error",
+    "overloaded",
+    "html_response",
+    "invalid_json",
+    "empty_response",
+    "connection",
+    "timeout",
+    "stream_truncated",
+    "stream_error",
+    "auth",
+    "bad_request",
+    "not_found",
+    "tools_unsupported",
+    "context_length",
+    "content_filter",
+    "malformed_tool_call",
+)
+
+
+class KylecodeError(Exception):
+    """Base class of the errors the runtime and the plugin raise on purpose."""
+
+
+class ConfigError(KylecodeError):
+    """A configuration value is wrong. ``where`` is ``file:line`` (or a key path) when known."""
+
+    def __init__(self, message: str, *, where: str | None = None, key: str | None = None) -> None:
+        self.where = where
+        self.key = key
+        prefix = f"{where}: " if where else ""
+        keypart = f"{key}: " if key and key not in message else ""
+        super().__init__(f"{prefix}{keypart}{message}")
+
+
+class ProviderError(KylecodeError):
+    """One model call failed. ``category`` is one of ``CATEGORIES``.
+
+    ``retry_after`` is the server's requested wait in seconds (``Retry-After`` /
+    ``retry-after-ms``), ``status`` the HTTP status (``None`` for transport errors).
+    """
+
+    def __init__(
+        self,
+        category: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        assert category in CATEGORIES, category
+        super().__init__(f"{category}: {message}")
+        self.category = category
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RunFailed(KylecodeError):
+    """The agent run stopped without completing; ``category`` is the last error's category."""
+
+    def __init__(self, category: str, message: str, *, outcome: str = "failed") -> None:
+        super().__init__(f"{category}: {message}")
+        self.category = category
+        self.message = message
+        self.outcome = outcome

@@ -1,0 +1,56 @@
+"""The three wire protocols. One module each, same skeleton in each.
+
+A protocol module exposes a ``PROTOCOL`` object satisfying ``WireProtocol``:
+request building, JSON-response parsing, stream decoding and error-body
+classification. Provider quirks live in the protocol module, never in shared code;
+the shared ``accumulator`` turns deltas into canonical events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..errors import ProviderError
+    from ..messages import ModelRequest, ModelResponse, StreamEvent
+    from ..providers import ProtocolName
+    from ..sse import SSEEvent
+
+
+class StreamDecoder(Protocol):
+    def feed(self, event: SSEEvent) -> list[StreamEvent]:
+        """Translate one SSE event into canonical events (possibly none)."""
+
+    def finish(self) -> ModelResponse:
+        """The final message at end of stream. A stream that ended without its finish
+        event has ``error.category == "stream_truncated"``; an in-band error event gives
+        ``finish_reason == "error"`` and a classified ``error``."""
+
+
+class WireProtocol(Protocol):
+    name: ProtocolName
+
+    def build_request(self, model: str, request: ModelRequest) -> dict[str, Any]:
+        """The JSON body for ``request`` (streaming with usage when ``request.stream``)."""
+
+    def parse_response(self, body: Any) -> ModelResponse:
+        """A non-streaming 200 JSON body -> the final message."""
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh decoder for one SSE response."""
+
+    def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+        """An HTTP error response (or a non-JSON 200) -> a classified ProviderError."""
+
+
+def get_protocol(name: ProtocolName) -> WireProtocol:
+    if name == "openai_chat":
+        from .openai_chat import PROTOCOL
+    elif name == "anthropic_messages":
+        from .anthropic_messages import PROTOCOL
+    elif name == "openai_responses":
+        from .openai_responses import PROTOCOL
+    else:
+        raise ValueError(f"unknown protocol {name!r}")
+    return PROTOCOL
