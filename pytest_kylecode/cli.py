@@ -1,0 +1,49 @@
+"""The ``kylecode`` command: one subcommand per module in ``pytest_kylecode.commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` (cheap: no
+heavy imports) and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> module under pytest_kylecode.commands
+COMMANDS = {
+    "run": "run",
+    "inspect": "inspect",
+    "emulate": "emulate",
+    "scenarios": "scenarios",
+    "cassettes": "cassettes",
+    "probe": "probe",
+    "metrics": "metrics",
+    "bundle": "bundle",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kylecode", description="pytest-kylecode: agent runtime regression harness")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"pytest_kylecode.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pytest_kylecode.commands.{module_name}":
+                raise
+            continue  # a command whose module is not built yet is simply not offered
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The plugin's command-line options and ini keys, and the one function that resolves them.
+
+Precedence is CLI > ini > default, decided in ``resolve_settings`` only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import pytest
+
+RECORD_MODES: Final = ("none", "once", "new_episodes", "all", "rewrite", "off")
+UPSTREAMS: Final = ("emulator", "live")
+
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite", "off"]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("kylecode", "pytest-kylecode: scenario matrices for LLM agent runtimes")
+    group.addoption("--kylecode-matrix", action="store_true", dest="kylecode_matrix",
+                    help="collect the scenario matrix (without it the plugin collects nothing)")
+    group.addoption("--kylecode-scenarios", dest="kylecode_scenarios", metavar="DIR",
+                    help="directory of scenario YAML files (ini: kylecode_scenarios; default: scenarios)")
+    group.addoption("--kylecode-cassettes", dest="kylecode_cassettes", metavar="DIR",
+                    help="directory of cassettes (ini: kylecode_cassettes; default: cassettes)")
+    group.addoption("--kylecode-record", dest="kylecode_record", choices=RECORD_MODES, default=None,
+                    help="cassette record mode (default: none; any other mode is refused when CI is set)")
+    group.addoption("--kylecode-allow-record-in-ci", action="store_true", dest="kylecode_allow_record_in_ci",
+                    help="allow a recording mode although CI is set")
+    group.addoption("--kylecode-upstream", dest="kylecode_upstream", choices=UPSTREAMS, default=None,
+                    help="where recordings come from: the provider emulator (default) or the live providers")
+    group.addoption("--kylecode-max-live-calls", dest="kylecode_max_live_calls", type=int, default=None,
+                    metavar="N", help="stop after N calls to live providers (default: 200)")
+    group.addoption("--kylecode-cell-timeout", dest="kylecode_cell_timeout", type=float, default=None,
+                    metavar="S", help="wall-time bound of one cell in seconds (default: 60)")
+    group.addoption("--kylecode-runs", dest="kylecode_runs", metavar="DIR",
+                    help="where run directories of failing cells are kept (ini: kylecode_runs; default: .kylecode/runs)")
+    group.addoption("--kylecode-keep-runs", action="store_true", dest="kylecode_keep_runs",
+                    help="keep the run directory of every cell, not only of failing ones")
+    group.addoption("--kylecode-report", dest="kylecode_report", metavar="DIR",
+                    help="write report.json and report.md into DIR")
+    group.addoption("--kylecode-shard", dest="kylecode_shard", metavar="I/N",
+                    help="run only shard I of N (1-based), split deterministically")
+    parser.addini("kylecode_scenarios", "directory of scenario YAML files", default="scenarios")
+    parser.addini("kylecode_cassettes", "directory of cassettes", default="cassettes")
+    parser.addini("kylecode_runs", "directory for kept run directories", default=".kylecode/runs")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    scenarios: Path
+    cassettes: Path
+    runs: Path
+    record: RecordMode
+    upstream: Literal["emulator", "live"]
+    max_live_calls: int
+    cell_timeout: float
+    keep_runs: bool
+    report: Path | None
+    shard: tuple[int, int] | None
+    rootdir: Path
+
+
+def _path(value: str, rootdir: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (rootdir / path)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, total = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--kylecode-shard expects I/N such as 1/4, got {text!r}") from None
+    if not (total >= 1 and 1 <= index <= total):
+        raise pytest.UsageError(f"--kylecode-shard {text}: I must be between 1 and N (N >= 1)")
+    return index, total
+
+
+def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -> Settings:
+    """CLI > ini > default, and the CI guard: recording is refused when CI is set."""
+    env = dict(os.environ) if env is None else env
+    opt = config.option
+    rootdir = Path(config.rootpath)
+    # ini paths are relative to the ini file's directory (rootdir); CLI paths to the invocation dir.
+    invocation = Path(config.invocation_params.dir)
+
+    def pick(cli: str | None, ini_name: str) -> Path:
+        return _path(cli, invocation) if cli else _path(str(config.getini(ini_name)), rootdir)
+
+    record: RecordMode = opt.kylecode_record or "none"
+    if env.get("CI") and record not in ("none", "off") and not opt.kylecode_allow_record_in_ci:
+        raise pytest.UsageError(
+            f"--kylecode-record={record} is refused because CI is set: CI replays cassettes and never records. "
+            "Re-record on a workstation, or pass --kylecode-allow-record-in-ci on purpose."
+        )
+    upstream = opt.kylecode_upstream or "emulator"
+    if upstream == "live" and env.get("CI") and not opt.kylecode_allow_record_in_ci:
+        raise pytest.UsageError(
+            "--kylecode-upstream=live is refused because CI is set; pass --kylecode-allow-record-in-ci on purpose."
+        )
+    max_live = opt.kylecode_max_live_calls if opt.kylecode_max_live_calls is not None else 200
+    if max_live < 0:
+        raise pytest.UsageError(f"--kylecode-max-live-calls must be >= 0, got {max_live}")
+    timeout = opt.kylecode_cell_timeout if opt.kylecode_cell_timeout is not None else 60.0
+    if timeout <= 0:
+        raise pytest.UsageError(f"--kylecode-cell-timeout must be > 0, got {timeout}")
+    return Settings(
+        scenarios=pick(opt.kylecode_scenarios, "kylecode_scenarios"),
+        cassettes=pick(opt.kylecode_cassettes, "kylecode_cassettes"),
+        runs=pick(opt.kylecode_runs, "kylecode_runs"),
+        record=record,
+        upstream=upstream,
+        max_live_calls=max_live,
+        cell_timeout=timeout,
+        keep_runs=bool(opt.kylecode_keep_runs),
+        report=_path(opt.kylecode_report, invocation) if opt.kylecode_report else None,
+        shard=parse_shard(opt.kylecode_shard) if opt.kylecode_shard else None,
+        rootdir=rootdir,
+    )
