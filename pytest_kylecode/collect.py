@@ -1,0 +1,110 @@
+"""Scenario files become pytest collectors; cells become real ``pytest.Function`` items.
+
+``ScenarioModule`` is a ``pytest.Module`` over a synthetic module object, so
+module-scoped fixtures, conftest fixtures, syrupy's ``snapshot`` and
+``tmp_path`` all work for cells. Each ``CellItem`` carries a ``CallSpec`` whose
+id is the cell id: without it pytest would give every cell the same node id.
+A scenario that does not validate becomes one failing ``ScenarioErrorItem``
+naming file:line and key, never a collection error that would stop the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+import types
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from _pytest.python import CallSpec
+
+from agent_runtime.errors import ConfigError
+
+if TYPE_CHECKING:
+    from .scenarios.model import Cell
+
+
+def kylecode_cell(request: pytest.FixtureRequest) -> None:
+    """Run one matrix cell (the test function behind every CellItem)."""
+    from .session import get_session
+
+    get_session(request.config).run_cell(request.node, request)
+
+
+class ScenarioModule(pytest.Module):
+    def _getobj(self) -> types.ModuleType:
+        module = types.ModuleType(self.path.stem)
+        module.__file__ = str(self.path)
+        module.kylecode_cell = kylecode_cell  # type: ignore[attr-defined]
+        return module
+
+    def collect(self) -> list[pytest.Item]:
+        from .scenarios.matrix import expand, load_scenario
+        from .session import get_session
+
+        session = get_session(self.config)
+        try:
+            scenario = load_scenario(self.path)
+            session.register_scenario(scenario)
+        except ConfigError as exc:
+            return [ScenarioErrorItem.from_parent(self, name=f"{self.path.name}::invalid", message=str(exc))]
+        expansion = expand(scenario)
+        session.register_not_applicable(scenario.name, expansion.not_applicable)
+        fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, kylecode_cell, None)
+        missing = [command for command in scenario.requires if shutil.which(command) is None]
+        items: list[pytest.Item] = []
+        for cell in expansion.cells:
+            item = CellItem.from_parent(
+                self,
+                name=f"{scenario.name}[{cell.id}]",
+                originalname=scenario.name,
+                callspec=CallSpec(_idlist=(cell.id,)),
+                callobj=kylecode_cell,
+                fixtureinfo=fixtureinfo,
+                cell=cell,
+            )
+            if missing:
+                item.add_marker(pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)"))
+            elif cell.skip:
+                item.add_marker(pytest.mark.skip(reason=cell.skip))
+            elif cell.xfail:
+                item.add_marker(pytest.mark.xfail(reason=cell.xfail, strict=False))
+            items.append(item)
+        return items
+
+
+class CellItem(pytest.Function):
+    def __init__(self, *args: Any, cell: Cell, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cell = cell
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        from .cell import CellFailure
+
+        # Expectation and replay failures carry their own readable report; a traceback adds nothing.
+        if isinstance(excinfo.value, CellFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.cell.scenario.name}[{self.cell.id}]"
+
+
+class InvalidScenario(Exception):
+    pass
+
+
+class ScenarioErrorItem(pytest.Item):
+    """Stands in for a scenario file that does not validate: fails with the message, no traceback."""
+
+    def __init__(self, *args: Any, message: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.message = message
+
+    def runtest(self) -> None:
+        raise InvalidScenario(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        return f"invalid scenario: {self.message}"
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"{self.path.name}: invalid scenario"

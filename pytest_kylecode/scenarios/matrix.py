@@ -1,0 +1,64 @@
+"""Matrix expansion: scenario -> cells, in the order the file lists the axes.
+
+Order is provider x streaming x tools x fault as written, so every xdist
+worker (and every machine) builds the same cells in the same order. Excluded
+combinations are dropped silently; combinations the fault catalog rules out
+(a stream fault without streaming, a native-tool fault in text mode) are
+returned separately so the report can count them as not applicable.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_runtime.errors import ConfigError
+
+from .model import Cell, Scenario, cell_id, matches
+from .source import load_located
+from .validate import parse_scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    cells: tuple[Cell, ...]
+    not_applicable: tuple[str, ...]  # cell ids
+
+
+def expand(scenario: Scenario) -> Expansion:
+    m = scenario.matrix
+    cells: list[Cell] = []
+    not_applicable: list[str] = []
+    for provider, streaming, tool_mode, fault in itertools.product(m.providers, m.streaming, m.tools, m.faults):
+        axes = {"provider": provider, "streaming": streaming, "tools": tool_mode, "fault": fault}
+        if any(matches(entry, axes) for entry in scenario.exclude):
+            continue
+        if not fault.applies_to(streaming=streaming, tool_mode=tool_mode):
+            not_applicable.append(cell_id(provider, streaming, tool_mode, fault))
+            continue
+        expect = dict(scenario.expect)
+        skip = xfail = None
+        for override in scenario.overrides:
+            if matches(override.when, axes):
+                expect.update(override.expect)
+                skip = override.skip or skip
+                xfail = override.xfail or xfail
+        cells.append(Cell(scenario, provider, streaming, tool_mode, fault, expect, skip, xfail))
+    return Expansion(tuple(cells), tuple(not_applicable))
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Load and validate one scenario file; errors are ConfigErrors naming file:line and key."""
+    return parse_scenario(load_located(path))
+
+
+def scenario_files(directory: Path) -> list[Path]:
+    """Scenario files under ``directory``, sorted (snapshot and hidden directories skipped)."""
+    if not directory.is_dir():
+        raise ConfigError(f"scenario directory {str(directory)!r} does not exist")
+    files = [
+        p for pattern in ("*.yaml", "*.yml") for p in directory.rglob(pattern)
+        if not any(part.startswith((".", "__")) for part in p.relative_to(directory).parts[:-1])
+    ]
+    return sorted(files)

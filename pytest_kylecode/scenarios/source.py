@@ -1,0 +1,97 @@
+"""YAML with line numbers.
+
+``yaml.safe_load`` drops positions, so the document is composed into nodes
+first (safe constructors only) and the line of every key path is kept. Errors
+found later can then name ``file:line`` for any ``("matrix", "fault", 2)`` path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent_runtime.errors import ConfigError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class LocatedDocument:
+    path: Path
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+
+    def line_of(self, keypath: KeyPath) -> int:
+        """Line (1-based) of the deepest known prefix of ``keypath``."""
+        for end in range(len(keypath), -1, -1):
+            line = self.lines.get(keypath[:end])
+            if line is not None:
+                return line
+        return 1
+
+    def where(self, keypath: KeyPath) -> str:
+        return f"{self.path}:{self.line_of(keypath)}"
+
+
+def format_keypath(keypath: KeyPath) -> str:
+    out = ""
+    for part in keypath:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_keypath(text: str) -> KeyPath:
+    """Inverse of ``format_keypath`` (for ConfigError keys such as ``agent.recovery.x[0]``)."""
+    parts: list[str | int] = []
+    for dotted in text.replace("[", ".[").split("."):
+        if not dotted:
+            continue
+        if dotted.startswith("[") and dotted.endswith("]") and dotted[1:-1].isdigit():
+            parts.append(int(dotted[1:-1]))
+        else:
+            parts.append(dotted)
+    return tuple(parts)
+
+
+def load_located(path: Path, text: str | None = None) -> LocatedDocument:
+    """Parse ``path`` safely; a YAML syntax error becomes a ConfigError naming file:line."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(path)) from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ConfigError(f"invalid YAML: {problem}", where=f"{path}:{line}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", where=str(path)) from None
+    finally:
+        loader.dispose()
+    doc = LocatedDocument(path, data)
+    if node is not None:
+        _index(node, (), doc.lines)
+    return doc
+
+
+def _index(node: yaml.Node, keypath: KeyPath, lines: dict[KeyPath, int]) -> None:
+    lines.setdefault(keypath, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                child = (*keypath, key_node.value)
+                lines[child] = key_node.start_mark.line + 1
+                _index(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*keypath, i), lines)

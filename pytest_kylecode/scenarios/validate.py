@@ -1,0 +1,306 @@
+"""Scenario validation: a located YAML document -> ``Scenario``, or a ConfigError naming file:line and key.
+
+Every message says what was expected and, for a misspelt name, the nearest
+valid one. The same checks run under pytest and in ``kylecode scenarios validate``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Final
+
+from agent_runtime.config import parse_agent_config
+from agent_runtime.errors import CATEGORIES, ConfigError
+from agent_runtime.providers import parse_route
+
+from ..faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
+from .model import Matrix, Override, Scenario
+from .source import KeyPath, LocatedDocument, format_keypath, parse_keypath
+
+TOP_KEYS: Final = ("name", "description", "task", "workspace", "agent", "requires", "script", "matrix",
+                   "exclude", "expect", "overrides", "snapshot")
+MATRIX_AXES: Final = ("provider", "streaming", "tools", "fault")
+OUTCOMES: Final = ("completed", "failed", "max_steps", "loop_guard")
+COMPLETION_REASONS: Final = ("tool_finish", "text_sentinel", "provider_signal")
+EXPECT_KEYS: Final = ("outcome", "completion_reason", "error_category", "steps", "retries", "fallbacks",
+                      "final_route", "circuit_opened", "tool_calls_paired", "tool_errors", "tool_sequence",
+                      "files", "metrics")
+COUNT_KEYS: Final = ("steps", "retries", "fallbacks", "tool_errors")
+COMPARISON: Final = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class _Checker:
+    """Carries the document so every error can name file:line for its key path."""
+
+    def __init__(self, doc: LocatedDocument) -> None:
+        self.doc = doc
+
+    def error(self, keypath: KeyPath, message: str) -> ConfigError:
+        return ConfigError(message, where=self.doc.where(keypath), key=format_keypath(keypath) or None)
+
+    def expect_type(self, value: Any, types: type | tuple[type, ...], keypath: KeyPath, what: str) -> Any:
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+            raise self.error(keypath, f"expected {what}, got {_show(value)}")
+        return value
+
+    def choice(self, value: Any, choices: tuple[str, ...], keypath: KeyPath, what: str) -> str:
+        if value not in choices:
+            raise self.error(keypath, f"unknown {what} {_show(value)}{did_you_mean(value, choices)}; "
+                                      f"expected one of: {', '.join(choices)}")
+        return value
+
+    def keys(self, data: dict[str, Any], allowed: tuple[str, ...], keypath: KeyPath) -> None:
+        for key in data:
+            if key not in allowed:
+                raise self.error((*keypath, key), f"unknown key {_show(key)}{did_you_mean(key, allowed)}; "
+                                                  f"allowed keys: {', '.join(allowed)}")
+
+    def reraise(self, exc: ConfigError, prefix: KeyPath = ()) -> ConfigError:
+        """Give a ConfigError raised with a dotted key (config/script parsers) its file:line."""
+        keypath = (*prefix, *parse_keypath(exc.key)) if exc.key else prefix
+        message = str(exc)
+        if exc.key and message.startswith(f"{exc.key}: "):
+            message = message[len(exc.key) + 2:]
+        return self.error(keypath, message)
+
+
+def did_you_mean(value: Any, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def parse_scenario(doc: LocatedDocument) -> Scenario:
+    c = _Checker(doc)
+    data = doc.data
+    if not isinstance(data, dict):
+        raise c.error((), f"a scenario file is a mapping with keys {', '.join(TOP_KEYS)}; got {_show(data)}")
+    c.keys(data, TOP_KEYS, ())
+    for required in ("task", "script", "matrix"):
+        if required not in data:
+            raise c.error((), f"missing required key {required!r}")
+
+    name = data.get("name", doc.path.stem)
+    c.expect_type(name, str, ("name",), "a string")
+    if not NAME.match(name):
+        raise c.error(("name",), f"a scenario name may use letters, digits, '_', '-' and '.', got {name!r}")
+    task = c.expect_type(data["task"], str, ("task",), "the task as a string")
+    description = c.expect_type(data.get("description", ""), str, ("description",), "a string")
+
+    workspace = data.get("workspace") or {}
+    c.expect_type(workspace, dict, ("workspace",), "a mapping of relative path -> file content")
+    for rel, content in workspace.items():
+        c.expect_type(rel, str, ("workspace",), "file paths as strings")
+        c.expect_type(content, str, ("workspace", rel), "the file content as a string")
+        if rel.startswith("/") or ".." in Path(rel).parts:
+            raise c.error(("workspace", rel), "workspace paths must be relative and stay inside the workspace")
+
+    agent_data = data.get("agent") or {}
+    c.expect_type(agent_data, dict, ("agent",), "a mapping of agent settings")
+    factory = agent_data.get("factory")
+    runtime_keys = {k: v for k, v in agent_data.items() if k != "factory"}
+    if factory is not None and (not isinstance(factory, str) or ":" not in factory):
+        raise c.error(("agent", "factory"), f"expected 'package.module:function', got {_show(factory)}")
+    try:
+        agent_config = parse_agent_config(runtime_keys, key="agent")
+    except ConfigError as exc:
+        raise c.reraise(exc) from None
+    for axis_key in ("route", "streaming", "tool_mode"):
+        if axis_key in runtime_keys:
+            raise c.error(("agent", axis_key), f"{axis_key!r} is set per cell by the matrix; remove it from agent:")
+
+    requires = tuple(_listify(data.get("requires", [])))
+    for i, command in enumerate(requires):
+        c.expect_type(command, str, ("requires", i), "a command name")
+
+    script_data = data["script"]
+    script = _parse_script(c, script_data)
+    matrix = _parse_matrix(c, data["matrix"])
+    exclude = tuple(_parse_when(c, entry, ("exclude", i)) for i, entry in enumerate(_listify(data.get("exclude", []))))
+    expect = parse_expect(c, data.get("expect") or {}, ("expect",))
+    overrides = tuple(_parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", []))))
+    snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
+    return Scenario(
+        name=name, path=doc.path, description=description, task=task, workspace=dict(workspace),
+        agent=dict(agent_data), agent_config=agent_config, requires=requires, script=tuple(script),
+        script_data=script_data, matrix=matrix, exclude=exclude, expect=expect, overrides=overrides,
+        snapshot=snapshot, agent_factory=factory,
+    )
+
+
+def _parse_script(c: _Checker, data: Any) -> list[Any]:
+    from ..emulator.script import parse_script
+
+    try:
+        return parse_script(data, key="script")
+    except ConfigError as exc:
+        raise c.reraise(exc) from None
+
+
+def _parse_matrix(c: _Checker, data: Any) -> Matrix:
+    kp: KeyPath = ("matrix",)
+    c.expect_type(data, dict, kp, "a mapping with provider, streaming, tools and fault lists")
+    c.keys(data, MATRIX_AXES, kp)
+    if "provider" not in data:
+        raise c.error(kp, "missing 'provider': list the routes (provider/model) this scenario runs on")
+    providers = _listify(data["provider"])
+    if not providers:
+        raise c.error((*kp, "provider"), "the matrix is empty: list at least one route 'provider/model'")
+    for i, route in enumerate(providers):
+        _check_route(c, route, (*kp, "provider", i))
+    streaming = _listify(data.get("streaming", [True]))
+    for i, value in enumerate(streaming):
+        c.expect_type(value, bool, (*kp, "streaming", i), "true or false")
+    tools = _listify(data.get("tools", ["native"]))
+    for i, value in enumerate(tools):
+        c.choice(value, ("native", "text"), (*kp, "tools", i), "tool mode")
+    faults = tuple(parse_fault(c, f, (*kp, "fault", i)) for i, f in enumerate(_listify(data.get("fault", ["none"]))))
+    for axis, values in (("provider", providers), ("streaming", streaming), ("tools", tools),
+                         ("fault", [f.id for f in faults])):
+        if not values:
+            raise c.error((*kp, axis), f"the matrix is empty: 'matrix.{axis}' lists no value")
+        seen: set[Any] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise c.error((*kp, axis, i), f"{_show(value)} is listed twice")
+            seen.add(value)
+    return Matrix(tuple(providers), tuple(streaming), tuple(tools), faults)
+
+
+def _check_route(c: _Checker, route: Any, keypath: KeyPath) -> None:
+    c.expect_type(route, str, keypath, "a route 'provider/model'")
+    try:
+        parse_route(route)
+    except ConfigError as exc:
+        raise c.error(keypath, str(exc)) from None
+
+
+def parse_fault(c: _Checker, data: Any, keypath: KeyPath) -> FaultSpec:
+    if isinstance(data, str):
+        return FaultSpec(kind=c.choice(data, FAULT_KINDS, keypath, "fault"))
+    c.expect_type(data, dict, keypath, "a fault name or a mapping {kind, at, times, route}")
+    c.keys(data, FAULT_KEYS, keypath)
+    if "kind" not in data:
+        raise c.error(keypath, f"a fault mapping needs 'kind' (one of: {', '.join(FAULT_KINDS)})")
+    kind = c.choice(data["kind"], FAULT_KINDS, (*keypath, "kind"), "fault")
+    at = c.expect_type(data.get("at", 1), int, (*keypath, "at"), "a call number >= 1")
+    times = c.expect_type(data.get("times", 1), int, (*keypath, "times"), "a count >= 1")
+    for key, value in (("at", at), ("times", times)):
+        if value < 1:
+            raise c.error((*keypath, key), f"expected a number >= 1, got {value}")
+    route = data.get("route", "primary")
+    if route not in ("primary", "any"):
+        _check_route(c, route, (*keypath, "route"))
+    ms = data.get("ms")
+    if ms is not None:
+        if kind != "latency":
+            raise c.error((*keypath, "ms"), "'ms' only applies to the latency fault")
+        c.expect_type(ms, int, (*keypath, "ms"), "milliseconds as an integer")
+    return FaultSpec(kind=kind, at=at, times=times, route=route, ms=ms)
+
+
+def _parse_when(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, tuple[Any, ...]]:
+    c.expect_type(data, dict, keypath, "a mapping of matrix axes (provider, streaming, tools, fault) to values")
+    c.keys(data, MATRIX_AXES, keypath)
+    if not data:
+        raise c.error(keypath, "an empty selector would match every cell; name at least one axis")
+    when: dict[str, tuple[Any, ...]] = {}
+    for axis, value in data.items():
+        values = _listify(value)
+        for i, item in enumerate(values):
+            kp = (*keypath, axis, i) if isinstance(value, list) else (*keypath, axis)
+            if axis == "streaming":
+                c.expect_type(item, bool, kp, "true or false")
+            elif axis == "tools":
+                c.choice(item, ("native", "text"), kp, "tool mode")
+            elif axis == "fault":
+                c.expect_type(item, str, kp, "a fault kind or fault id")
+                c.choice(item.split("-", 1)[0], FAULT_KINDS, kp, "fault")
+            else:
+                c.expect_type(item, str, kp, "a route or a pattern such as 'anthropic/*'")
+        when[axis] = tuple(values)
+    return when
+
+
+def _parse_override(c: _Checker, data: Any, keypath: KeyPath) -> Override:
+    c.expect_type(data, dict, keypath, "a mapping {when, expect, skip, xfail}")
+    c.keys(data, ("when", "expect", "skip", "xfail"), keypath)
+    if "when" not in data:
+        raise c.error(keypath, "an override needs 'when:' to select cells")
+    when = _parse_when(c, data["when"], (*keypath, "when"))
+    expect = parse_expect(c, data.get("expect") or {}, (*keypath, "expect"))
+    skip = data.get("skip")
+    xfail = data.get("xfail")
+    for key, value in (("skip", skip), ("xfail", xfail)):
+        if value is not None:
+            c.expect_type(value, str, (*keypath, key), "the reason as a string")
+    if not (expect or skip or xfail):
+        raise c.error(keypath, "an override needs 'expect', 'skip' or 'xfail'")
+    return Override(when, expect, skip, xfail)
+
+
+def parse_expect(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, Any]:
+    c.expect_type(data, dict, keypath, "a mapping of expectations")
+    c.keys(data, EXPECT_KEYS, keypath)
+    for key, value in data.items():
+        kp = (*keypath, key)
+        if key == "outcome":
+            c.choice(value, OUTCOMES, kp, "outcome")
+        elif key == "completion_reason":
+            if value is not None:
+                c.choice(value, COMPLETION_REASONS, kp, "completion reason")
+        elif key == "error_category":
+            if value is not None:
+                c.choice(value, CATEGORIES, kp, "error category")
+        elif key in COUNT_KEYS:
+            check_number_or_comparison(c, value, kp)
+        elif key == "final_route":
+            if value is not None:
+                _check_route(c, value, kp)
+        elif key in ("circuit_opened", "tool_calls_paired"):
+            c.expect_type(value, bool, kp, "true or false")
+        elif key == "tool_sequence":
+            c.expect_type(value, list, kp, "a list of tool names")
+            for i, item in enumerate(value):
+                c.expect_type(item, str, (*kp, i), "a tool name")
+        elif key == "files":
+            c.expect_type(value, dict, kp, "a mapping of workspace path -> exact content (null: must not exist)")
+            for rel, content in value.items():
+                if content is not None:
+                    c.expect_type(content, str, (*kp, rel), "the file content as a string, or null")
+        elif key == "metrics":
+            c.expect_type(value, dict, kp, "a mapping of metrics path -> value, e.g. summary.retries: 2")
+            for path, expected in value.items():
+                c.expect_type(path, str, kp, "metrics paths as strings")
+                if isinstance(expected, str) and expected.strip()[:1] in "<>=!":
+                    check_number_or_comparison(c, expected, (*kp, path))
+    return dict(data)
+
+
+def check_number_or_comparison(c: _Checker, value: Any, keypath: KeyPath) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise c.error(keypath, f"expected a number or a comparison such as \">=1\", got {_show(value)}")
+    if isinstance(value, str) and not COMPARISON.match(value):
+        raise c.error(keypath, f"expected a number or a comparison such as \">=1\" or \"<=6\", got {value!r}")
