@@ -1,0 +1,101 @@
+"""``run_shell``: one shell command in the workspace, bounded in time and output.
+
+The command runs through ``/bin/sh -c`` with the workspace as its working directory,
+in a process group of its own. At the timeout the whole group is killed (the shell,
+its children and their children); after a normal exit, leftovers of the group
+(background jobs) are killed too, so a command never outlives its call. The timeout
+is ``timeout_s`` when given, else ``tools.run_shell.default_timeout_s``, and never more
+than ``tools.run_shell.max_timeout_s``.
+
+Output (stdout and stderr interleaved) goes to a temporary file rather than a pipe: a
+background grandchild holding a pipe open would otherwise block the read past the
+shell's exit. It is cut to ``MAX_OUTPUT_BYTES`` (head and tail kept) and the absolute
+workspace path is replaced by ``.``. A non-zero exit status is a normal result (the
+tool worked; the command failed); a timeout is an error result.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+from typing import Any, Final
+
+from ..messages import ToolSpec
+from .registry import Tool, ToolContext, ToolError
+
+__all__ = ["RUN_SHELL", "effective_timeout"]
+
+MAX_OUTPUT_BYTES: Final = 16 * 1024
+
+
+def effective_timeout(ctx: ToolContext, requested: Any) -> float:
+    limits = ctx.config.run_shell
+    timeout = limits.default_timeout_s if requested is None else float(requested)
+    return min(timeout, limits.max_timeout_s)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # the group is already gone
+        pass
+
+
+def _run_shell(ctx: ToolContext, args: dict[str, Any]) -> str:
+    timeout = effective_timeout(ctx, args.get("timeout_s"))
+    with tempfile.TemporaryFile() as out:
+        try:
+            proc = subprocess.Popen(
+                args["command"],
+                shell=True,
+                cwd=ctx.root,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own session and process group: killpg reaches every descendant
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot start the command: {exc.strerror}") from None
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # On timeout this kills the shell and every descendant; after a normal exit it kills
+        # leftover background jobs (a group id is not reused while any member lives).
+        _kill_group(proc.pid)
+        proc.wait()
+        out.seek(0)
+        output = _clip(out.read())
+    output = ctx.scrub(output)
+    if timed_out:
+        raise ToolError(f"timed out after {timeout:g} s; the command and its children were killed\n{output}".rstrip())
+    return f"exit code: {proc.returncode}\n{output}".rstrip()
+
+
+def _clip(data: bytes) -> str:
+    if len(data) > MAX_OUTPUT_BYTES:
+        half = MAX_OUTPUT_BYTES // 2
+        cut = len(data) - 2 * half
+        data = data[:half] + f"\n[... {cut} bytes of output omitted ...]\n".encode() + data[-half:]
+    return data.decode("utf-8", errors="replace")
+
+
+RUN_SHELL: Final = Tool(
+    ToolSpec(
+        "run_shell",
+        "Run a shell command in the workspace root and return its exit code and combined output.",
+        {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "minLength": 1, "description": "The command line, run by /bin/sh."},
+                "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "Timeout in seconds."},
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    ),
+    _run_shell,
+)
