@@ -1,0 +1,42 @@
+"""Wire knowledge of the emulator: one module per protocol, the same API in each.
+
+Every module (``openai_chat``, ``anthropic_messages``, ``openai_responses``) exports:
+
+- ``PROTOCOL`` and ``FINISH`` (canonical finish -> the protocol's own);
+- ``validate(body) -> str | None`` — why a request body is not valid for this endpoint;
+- ``render(plan, body, timing) -> WireResponse`` — the response to a request, streamed or not;
+- ``HTTP_KINDS`` and ``error_response(kind, *, provider, model, seed, timing) -> WireResponse`` — the
+  HTTP answer for an HTTP fault kind (``http_400`` … ``http_529``, ``html_200``, ``html_502``,
+  ``tools_unsupported``, ``context_length``, ``invalid_json``, ``empty_response``);
+- ``stream_error_event(provider, *, model, response_id, sequence_number) -> bytes`` — the in-band
+  error of that provider, and whatever follows it before the stream ends;
+- ``is_finish_event(event) -> bool`` — the event carrying the finish (cut before it = truncated);
+- ``malformed_event() -> bytes`` — an event whose JSON breaks off.
+
+``WireResponse.chunks`` hold one SSE event per chunk for streams (see ``common``).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import anthropic_messages, openai_chat, openai_responses
+from .common import DEFAULT_TIMING, IMMEDIATE, Plan, Timing, WireResponse, make_plan
+
+MODULES: dict[str, ModuleType] = {
+    "openai_chat": openai_chat,
+    "anthropic_messages": anthropic_messages,
+    "openai_responses": openai_responses,
+}
+
+
+def for_protocol(protocol: str) -> ModuleType:
+    """The wire module of ``protocol`` (``agent_runtime.providers.PROTOCOLS``)."""
+    try:
+        return MODULES[protocol]
+    except KeyError:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(MODULES)}") from None
+
+
+__all__ = ["DEFAULT_TIMING", "IMMEDIATE", "MODULES", "Plan", "Timing", "WireResponse", "anthropic_messages",
+           "for_protocol", "make_plan", "openai_chat", "openai_responses"]
