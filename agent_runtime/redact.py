@@ -49,7 +49,7 @@ _KEY_PATTERN: Final = re.compile(
     r"(?<![A-Za-z0-9_-])(?:"
     r"sk-[A-Za-z0-9_\-]{8,}"            # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), OpenRouter (sk-or-v1-), DeepSeek
     r"|gsk_[A-Za-z0-9]{8,}"             # Groq
-    r"|AIza[A-Za-z0-9_\-]{20,}"         # Google API keys
+    r"|AIza[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"  # Google API keys (exact length: base64 text is no key)
     r"|xai-[A-Za-z0-9]{16,}"            # xAI
     r"|gh[pousr]_[A-Za-z0-9]{20,}"      # GitHub tokens (they end up in tool output)
     r")"

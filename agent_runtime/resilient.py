@@ -1,0 +1,181 @@
+"""``ResilientModel``: retry, circuit breaker, failover and overrides around ``ProviderClient``.
+
+It implements ``model.Model``. For one turn it walks the routes of
+``failover.resolve_routes`` in order (the primary first):
+
+1. A route whose circuit is open is skipped (counted; ``[circuit-open]`` in the
+   run log). Arriving at a route after leaving another is a *fallback*
+   ``{from, to, reason, turn}`` (``reason``: the category that made us leave, or
+   ``circuit_open``).
+2. The request is built with ``dialect.prepare_request`` in that route's
+   effective tool mode (``config.tool_mode`` unless a tools override switched the
+   route to the text dialect) and stream mode (``config.streaming`` unless a
+   stream override switched it off), and sent with ``client.call(route, request)``.
+3. Every call is recorded (metrics, run log) and reported to the circuit.
+4. A failure goes to ``RecoveryPolicy.decide``: apply the override it names, then
+   retry (sleeping on the clock, never ``time.sleep``), fall back, or fail.
+   The retry budget is per category, per route, per turn. A failed half-open trial
+   is the route's ONE trial: it is not retried, the turn moves on.
+
+When no route is left the turn raises ``RunFailed`` with the category of the last
+error (DESIGN.md section 6). All state lives on the instance: two models never
+share a circuit, a jitter stream or an override.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+from .circuit import CircuitBreaker, is_health_failure
+from .clock import Clock
+from .config import AgentConfig
+from .dialect import prepare_request
+from .errors import ConfigError, ProviderError, RunFailed
+from .failover import resolve_routes
+from .messages import Message, ModelRequest, ToolMode, ToolSpec
+from .metrics import Attempt, ProviderMetricsCollector
+from .model import ModelTurn
+from .policy import RecoveryPolicy
+from .provider_client import CallRecord
+from .providers import Route
+from .runlog import RunLog
+
+
+class RouteCaller(Protocol):
+    """What ``ResilientModel`` needs of ``provider_client.ProviderClient``."""
+
+    def call(self, route: Route, request: ModelRequest) -> CallRecord: ...
+
+
+class ResilientModel:
+    """A ``Model`` over HTTP routes with recovery; see the module docstring for the contract."""
+
+    def __init__(
+        self,
+        client: RouteCaller,
+        config: AgentConfig,
+        *,
+        clock: Clock,
+        metrics: ProviderMetricsCollector,
+        runlog: RunLog | None = None,
+    ) -> None:
+        if not config.route:
+            raise ConfigError("no route configured: set 'route: provider/model'", key="route")
+        self.client = client
+        self.config = config
+        self.clock = clock
+        self.metrics = metrics
+        self.runlog = runlog
+        self.routes: list[Route] = resolve_routes(config.route, config.failover)
+        self.policy = RecoveryPolicy(config.recovery, seed=config.seed)
+        self.circuit = CircuitBreaker(config.circuit, clock, on_change=self._circuit_changed)
+        self.overrides: dict[str, set[str]] = {}
+        self.last_error: ProviderError | None = None
+
+    # -- overrides ----------------------------------------------------------------------------
+
+    def apply_override(self, route: str, kind: str, reason: str, turn: int = 0) -> bool:
+        """Switch ``route`` to the text dialect (``kind="tools"``) or off streaming (``"stream"``).
+
+        Returns False (and records nothing) when the override is already in force.
+        """
+        active = self.overrides.setdefault(route, set())
+        if kind in active:
+            return False
+        active.add(kind)
+        self.metrics.record_override(route, kind, reason)
+        if self.runlog is not None:
+            what = "text dialect" if kind == "tools" else "no streaming"
+            self.runlog.note(turn, f"{route} switched to {what} ({reason})", "override")
+        return True
+
+    def tool_mode(self, route: str) -> ToolMode:
+        if self.config.tool_mode == "text" or "tools" in self.overrides.get(route, ()):
+            return "text"
+        return "native"
+
+    def streaming(self, route: str) -> bool:
+        return self.config.streaming and "stream" not in self.overrides.get(route, ())
+
+    def _in_force(self, route: str) -> set[str]:
+        # A route configured for text / no streaming behaves as if the override were applied.
+        active = set(self.overrides.get(route, ()))
+        if self.config.tool_mode == "text":
+            active.add("tools")
+        if not self.config.streaming:
+            active.add("stream")
+        return active
+
+    # -- the Model protocol ---------------------------------------------------------------------
+
+    def complete(self, conversation: list[Message], tools: list[ToolSpec], turn: int) -> ModelTurn:
+        """One successful response for ``turn``, or ``RunFailed`` when recovery is exhausted."""
+        attempt_no = 0
+        left: tuple[str, str] | None = None  # (route we moved away from, why)
+        for index, route in enumerate(self.routes):
+            name = route.name
+            if not self.circuit.allow(name, turn):
+                self.metrics.record_circuit_skip(name)
+                self._note(turn, f"{name} skipped: circuit open", "circuit-open")
+                left = (name, "circuit_open")
+                continue
+            if left is not None:
+                self.metrics.record_fallback(left[0], name, left[1], turn)
+                self._note(turn, f"{left[0]} -> {name} ({left[1]})", "fallback")
+            trial = self.circuit.state(name) == "half_open"
+            retries: Counter[str] = Counter()
+            is_retry = False
+            while True:
+                mode = self.tool_mode(name)
+                request = prepare_request(conversation, tools, mode, stream=self.streaming(name),
+                                          max_tokens=self.config.max_tokens)
+                record = self.client.call(route, request)
+                if record.error is None and record.response is None:  # a client bug, never a silent success
+                    record.error = ProviderError("empty_response", "call returned neither response nor error")
+                attempt_no += 1
+                self._record(Attempt(record, turn, attempt_no, retry=is_retry, fallback=index > 0, tool_mode=mode))
+                error = record.error
+                if error is None:
+                    assert record.response is not None
+                    self.circuit.record(name, healthy=True, turn=turn)
+                    return ModelTurn(record.response, name, mode)
+                health_failure = is_health_failure(error.category)
+                self.circuit.record(name, healthy=not health_failure, turn=turn)
+                self.last_error = error
+                decision = self.policy.decide(
+                    error.category, route=name, retries_done=retries[error.category],
+                    retry_after=error.retry_after, overrides_in_force=self._in_force(name),
+                )
+                if decision.override is not None:
+                    self.apply_override(name, decision.override, error.category, turn)
+                if decision.step == "fail":
+                    raise RunFailed(error.category, f"{name}: {error.message} ({decision.reason})")
+                if decision.step == "fallback" or (trial and health_failure):
+                    left = (name, error.category)
+                    break
+                if decision.counted:
+                    retries[error.category] += 1
+                    self._note(turn, f"{error.category} on {name}: retry {retries[error.category]} after "
+                               f"{decision.delay:.3f} s ({decision.reason})", "retry")
+                is_retry = decision.counted
+                self.clock.sleep(decision.delay)
+        last = self.last_error
+        if last is None:  # only reachable if every circuit was opened by someone else's calls
+            raise RunFailed("connection", "no route left: every circuit is open")
+        raise RunFailed(last.category, f"no route left after {left[0] if left else '?'}: {last.message}")
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record(self, attempt: Attempt) -> None:
+        self.metrics.record_attempt(attempt)
+        if self.runlog is not None:
+            self.runlog.record_attempt(attempt)
+
+    def _note(self, turn: int, text: str, mark: str | None = None) -> None:
+        if self.runlog is not None:
+            self.runlog.note(turn, text, mark)
+
+    def _circuit_changed(self, route: str, state: str, turn: int) -> None:
+        self.metrics.record_circuit_event(route, state, turn)
+        self._note(turn, f"circuit of {route} is now {state}", "circuit-open" if state == "open" else "circuit")
