@@ -1,0 +1,214 @@
+"""The text dialect: request preparation in both tool modes, and call-block parsing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent_runtime import dialect
+from agent_runtime.dialect import (
+    ParsedCall,
+    format_tool_call,
+    format_tool_result,
+    parse_tool_calls,
+    prepare_request,
+    render_tools_prompt,
+)
+from agent_runtime.messages import AssistantMessage, SystemMessage, ToolCall, ToolResult, ToolSpec, UserMessage
+
+TOOLS = [
+    ToolSpec("list_dir", "List a directory.", {"type": "object", "properties": {"path": {"type": "string"}}}),
+    ToolSpec("read_file", "Read a file.", {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}),
+]
+
+
+def conversation():
+    return [
+        SystemMessage("You are an agent."),
+        UserMessage("List the files."),
+        AssistantMessage(
+            text="Looking.",
+            tool_calls=[
+                ToolCall("c1", "list_dir", {"path": "."}, '{"path": "."}'),
+                ToolCall("c2", "read_file", {"path": "a.txt"}, '{"path": "a.txt"}'),
+            ],
+        ),
+        ToolResult("c1", "list_dir", "a.txt"),
+        ToolResult("c2", "read_file", "no such file: a.txt", is_error=True),
+        AssistantMessage(text="Done."),
+    ]
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def test_parse_round_trips_format_tool_call():
+    text = "I will look.\n" + format_tool_call("list_dir", {"path": "src", "depth": 1}) + "\nThen read."
+    rest, calls = parse_tool_calls(text)
+    assert calls == [ParsedCall("list_dir", {"depth": 1, "path": "src"}, '{"depth": 1, "path": "src"}')]
+    assert rest == "I will look.\n\nThen read."
+
+
+def test_parse_several_blocks_in_order_and_text_between():
+    text = "\n\n".join([
+        "First.",
+        format_tool_call("list_dir", {"path": "."}),
+        "Middle.",
+        format_tool_call("read_file", {"path": "b"}),
+    ])
+    rest, calls = parse_tool_calls(text)
+    assert [c.name for c in calls] == ["list_dir", "read_file"]
+    assert [c.arguments for c in calls] == [{"path": "."}, {"path": "b"}]
+    assert rest == "First.\n\nMiddle."
+
+
+def test_text_without_blocks_is_returned_stripped():
+    assert parse_tool_calls("  just text\nDONE\n") == ("just text\nDONE", [])
+
+
+def test_invalid_json_block_is_kept_as_malformed_call_with_name_and_raw_arguments():
+    block = format_tool_call("write_file", '{"path": "a.txt", "content": "x')
+    rest, calls = parse_tool_calls("Writing.\n" + block)
+    assert rest == "Writing."
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.name == "write_file"
+    assert call.arguments == {}
+    assert call.raw_arguments == '{"path": "a.txt", "content": "x'
+    assert call.parse_error and "invalid JSON" in call.parse_error
+    # Rendered back, the malformed block is exactly what the model wrote.
+    assert dialect._call_block(call.to_tool_call("x")) == block
+
+
+@pytest.mark.parametrize(
+    "body, error_fragment",
+    [
+        ('{"arguments": {"path": "."}}', '"name"'),
+        ('{"name": "list_dir"}', "missing"),
+        ('{"name": "list_dir", "arguments": [1, 2]}', "a list"),
+        ('["list_dir"]', "JSON object"),
+        ("not json at all", "invalid JSON"),
+    ],
+)
+def test_block_lacking_name_or_arguments_is_a_malformed_call(body, error_fragment):
+    rest, calls = parse_tool_calls(f"<tool_call>\n{body}\n</tool_call>")
+    assert rest == ""
+    assert len(calls) == 1
+    assert calls[0].parse_error is not None and error_fragment in calls[0].parse_error
+
+
+def test_stringified_arguments_object_is_accepted():
+    _, calls = parse_tool_calls('<tool_call>{"name": "read_file", "arguments": "{\\"path\\": \\"a\\"}"}</tool_call>')
+    assert calls[0].parse_error is None
+    assert calls[0].arguments == {"path": "a"}
+
+
+def test_unterminated_block_is_a_malformed_call_not_lost():
+    rest, calls = parse_tool_calls('Start.\n<tool_call>\n{"name": "list_dir", "arguments": {"path": "."}')
+    assert rest == "Start."
+    assert len(calls) == 1
+    assert calls[0].name == "list_dir"
+    assert "unterminated" in calls[0].parse_error
+
+
+def test_parsed_call_to_tool_call_copies_arguments():
+    parsed = ParsedCall("read_file", {"path": "a"}, '{"path": "a"}')
+    call = parsed.to_tool_call("call_t1_1")
+    assert call == ToolCall("call_t1_1", "read_file", {"path": "a"}, '{"path": "a"}', None)
+    call.arguments["path"] = "b"
+    assert parsed.arguments == {"path": "a"}
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def test_native_request_passes_messages_and_tools_through():
+    conv = conversation()
+    req = prepare_request(conv, TOOLS, "native", stream=True, max_tokens=99)
+    assert req.messages == conv and req.messages is not conv
+    assert req.tools == TOOLS
+    assert (req.stream, req.max_tokens) == (True, 99)
+
+
+def test_native_request_without_tools_sends_none():
+    assert prepare_request(conversation(), [], "native", stream=False, max_tokens=10).tools is None
+
+
+def test_text_request_renders_tools_calls_and_results():
+    conv = conversation()
+    req = prepare_request(conv, TOOLS, "text", stream=False, max_tokens=10)
+    assert req.tools is None
+    system, user, assistant, results, final = req.messages
+    assert isinstance(system, SystemMessage)
+    assert system.content.startswith("You are an agent.\n\n# Tools")
+    for spec in TOOLS:
+        assert f"## {spec.name}" in system.content
+        assert json.dumps(spec.parameters, sort_keys=True) in system.content
+    assert "<tool_call>" in system.content and "</tool_call>" in system.content
+    assert user == UserMessage("List the files.")
+    assert isinstance(assistant, AssistantMessage) and assistant.tool_calls == []
+    assert assistant.text == (
+        "Looking.\n\n" + format_tool_call("list_dir", {"path": "."}) + "\n" + format_tool_call("read_file", {"path": "a.txt"})
+    )
+    # Both results of the turn travel in one user message, in call order.
+    assert results == UserMessage(
+        '<tool_result id="c1" name="list_dir">\na.txt\n</tool_result>\n\n'
+        '<tool_result id="c2" name="read_file" error="true">\nno such file: a.txt\n</tool_result>'
+    )
+    assert final == AssistantMessage(text="Done.")
+    # The canonical conversation is untouched.
+    assert conv == conversation()
+
+
+def test_text_request_round_trips_through_the_parser():
+    req = prepare_request(conversation(), TOOLS, "text", stream=False, max_tokens=10)
+    rest, calls = parse_tool_calls(req.messages[2].text)
+    assert rest == "Looking."
+    assert [(c.name, c.arguments) for c in calls] == [("list_dir", {"path": "."}), ("read_file", {"path": "a.txt"})]
+
+
+def test_text_request_inserts_system_message_when_missing():
+    req = prepare_request([UserMessage("hi")], TOOLS, "text", stream=False, max_tokens=10)
+    assert isinstance(req.messages[0], SystemMessage)
+    assert req.messages[0].content == render_tools_prompt(TOOLS)
+    assert req.messages[1] == UserMessage("hi")
+
+
+def test_text_request_is_deterministic_whatever_the_key_order():
+    shuffled = [ToolSpec(t.name, t.description, dict(reversed(list(t.parameters.items())))) for t in TOOLS]
+    conv = conversation()
+    conv[2].tool_calls[0] = ToolCall("c1", "list_dir", {"b": 1, "a": 2})
+    other = conversation()
+    other[2].tool_calls[0] = ToolCall("c1", "list_dir", {"a": 2, "b": 1})
+    a = prepare_request(conv, TOOLS, "text", stream=False, max_tokens=10)
+    b = prepare_request(other, shuffled, "text", stream=False, max_tokens=10)
+    assert a == b
+
+
+def test_tool_result_attributes_are_json_quoted():
+    block = format_tool_result(ToolResult('we"ird', "n", "body"))
+    assert block.splitlines()[0] == '<tool_result id="we\\"ird" name="n">'
+
+
+def test_templates_are_compiled_once(monkeypatch):
+    render_tools_prompt(TOOLS)
+    compiled = dialect._template("tools_prompt.j2")
+    env = dialect._environment()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("template loaded again")
+
+    monkeypatch.setattr(env, "get_template", forbidden)
+    prepare_request(conversation(), TOOLS, "text", stream=False, max_tokens=10)
+    assert dialect._template("tools_prompt.j2") is compiled
+
+
+def test_malformed_call_is_rendered_back_with_its_raw_arguments():
+    conv = [
+        SystemMessage("s"),
+        AssistantMessage(tool_calls=[ToolCall("c1", "write_file", {}, '{"path": ', "invalid JSON")]),
+        ToolResult("c1", "write_file", "malformed tool call: invalid JSON", is_error=True),
+    ]
+    req = prepare_request(conv, TOOLS, "text", stream=False, max_tokens=10)
+    assert req.messages[1].text == format_tool_call("write_file", '{"path": ')

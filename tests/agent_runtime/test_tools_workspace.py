@@ -1,0 +1,245 @@
+"""Workspace tools: results, confinement, schema validation and concurrency of the registry."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from agent_runtime.config import ToolsConfig
+from agent_runtime.messages import ToolCall, ToolSpec
+from agent_runtime.tools import (
+    LIST_DIR,
+    READ_FILE,
+    WORKSPACE_TOOLS,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolRegistry,
+    default_registry,
+)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A workspace inside a parent that also holds a file the tools must never touch."""
+    outside = tmp_path / "secret.txt"
+    outside.write_text("top secret\n")
+    ws = tmp_path / "ws"
+    (ws / "src").mkdir(parents=True)
+    (ws / "README.md").write_text("# demo\n")
+    (ws / "src" / "fs.c").write_text("int main(void){return 0;}\n")
+    return ws, outside
+
+
+def run(ws, name, **arguments):
+    ctx = ToolContext.for_workspace(ws)
+    [outcome] = default_registry().execute([ToolCall("c1", name, arguments)], ctx)
+    return outcome
+
+
+def test_workspace_tool_specs_and_blocking_flags():
+    assert [t.name for t in WORKSPACE_TOOLS] == ["list_dir", "read_file", "write_file", "run_shell", "mark_task_complete"]
+    assert {t.name: t.blocking for t in WORKSPACE_TOOLS} == {
+        "list_dir": False, "read_file": False, "write_file": True, "run_shell": True, "mark_task_complete": True,
+    }
+    for tool in WORKSPACE_TOOLS:
+        assert tool.spec.parameters["type"] == "object" and tool.spec.description
+
+
+def test_list_dir_sorted_relative_with_dir_slash(sandbox):
+    ws, _ = sandbox
+    (ws / "b.txt").write_text("")
+    (ws / "A.txt").write_text("")
+    out = run(ws, "list_dir")
+    assert not out.result.is_error
+    assert out.result.content == "A.txt\nREADME.md\nb.txt\nsrc/"
+    assert run(ws, "list_dir", path="src").result.content == "src/fs.c"
+    assert run(ws, "list_dir", path="./src/").result.content == "src/fs.c"
+
+
+def test_list_dir_of_missing_or_file_is_an_error(sandbox):
+    ws, _ = sandbox
+    assert run(ws, "list_dir", path="nope").result.content == "no such directory: nope"
+    assert run(ws, "list_dir", path="README.md").result.content == "not a directory: README.md"
+
+
+def test_read_and_write_files(sandbox):
+    ws, _ = sandbox
+    assert run(ws, "read_file", path="src/fs.c").result.content == "int main(void){return 0;}\n"
+    out = run(ws, "write_file", path="new/dir/x.txt", content="héllo\r\n")
+    assert out.result.content == "wrote 8 bytes to new/dir/x.txt"
+    assert (ws / "new" / "dir" / "x.txt").read_bytes() == "héllo\r\n".encode()
+    assert run(ws, "read_file", path="missing.txt").result.content == "no such file: missing.txt"
+    assert run(ws, "write_file", path="src", content="x").result.content == "is a directory: src"
+
+
+def test_read_file_truncates_large_files(sandbox):
+    ws, _ = sandbox
+    (ws / "big.txt").write_text("x" * 100_000)
+    content = run(ws, "read_file", path="big.txt").result.content
+    assert content.startswith("x" * 1000)
+    assert content.endswith("[truncated: showed the first 65536 of 100000 bytes]")
+
+
+@pytest.mark.parametrize("tool", ["read_file", "write_file", "list_dir"])
+@pytest.mark.parametrize("path", ["../secret.txt", "src/../../secret.txt", "ABSOLUTE"])
+def test_escaping_paths_are_refused(sandbox, tool, path):
+    ws, outside = sandbox
+    if path == "ABSOLUTE":
+        path = str(outside)
+    args = {"path": path, "content": "pwned"} if tool == "write_file" else {"path": path}
+    out = run(ws, tool, **args)
+    assert out.result.is_error and out.executed
+    assert "outside the workspace" in out.result.content or "absolute" in out.result.content
+    assert "top secret" not in out.result.content
+    assert str(ws) not in out.result.content
+    assert outside.read_text() == "top secret\n"
+
+
+def test_escaping_symlinks_are_refused(sandbox):
+    ws, outside = sandbox
+    (ws / "link.txt").symlink_to(outside)
+    (ws / "linkdir").symlink_to(outside.parent, target_is_directory=True)
+    (ws / "dangling").symlink_to(outside.parent / "not-yet.txt")
+    for tool, args in [
+        ("read_file", {"path": "link.txt"}),
+        ("write_file", {"path": "link.txt", "content": "pwned"}),
+        ("list_dir", {"path": "linkdir"}),
+        ("read_file", {"path": "linkdir/secret.txt"}),
+        ("write_file", {"path": "linkdir/new.txt", "content": "pwned"}),
+        ("write_file", {"path": "dangling", "content": "pwned"}),
+    ]:
+        out = run(ws, tool, **args)
+        assert out.result.is_error, (tool, args)
+        assert "outside the workspace" in out.result.content
+    assert outside.read_text() == "top secret\n"
+    assert sorted(p.name for p in outside.parent.iterdir()) == ["secret.txt", "ws"]
+
+
+def test_symlink_inside_the_workspace_is_allowed(sandbox):
+    ws, _ = sandbox
+    (ws / "alias.c").symlink_to(ws / "src" / "fs.c")
+    assert run(ws, "read_file", path="alias.c").result.content == "int main(void){return 0;}\n"
+
+
+def test_results_never_carry_the_absolute_workspace_path(sandbox):
+    ws, _ = sandbox
+    out = run(ws, "read_file", path=str(ws / "README.md"))
+    assert out.result.is_error
+    assert str(ws) not in out.result.content
+
+
+@pytest.mark.parametrize(
+    "name, arguments, fragment",
+    [
+        ("read_file", {}, "'path' is a required property"),
+        ("read_file", {"path": 3}, "3 is not of type 'string'"),
+        ("write_file", {"path": "a"}, "'content' is a required property"),
+        ("list_dir", {"path": ".", "recursive": True}, "Additional properties are not allowed"),
+        ("run_shell", {"command": "true", "timeout_s": 0}, "0 is less than or equal to the minimum of 0 (at $.timeout_s)"),
+    ],
+)
+def test_schema_violations_are_malformed_and_not_executed(tmp_path, name, arguments, fragment):
+    out = run(tmp_path, name, **arguments)
+    assert out.malformed and not out.executed and out.result.is_error
+    assert out.result.content.startswith(f"malformed tool call: invalid arguments for {name}: ")
+    assert fragment in out.result.content
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_tool_and_parse_error_are_malformed(tmp_path):
+    ctx = ToolContext.for_workspace(tmp_path)
+    calls = [ToolCall("a", "rm_rf", {}), ToolCall("b", "read_file", {}, "{oops", "invalid JSON arguments")]
+    unknown, broken = default_registry().execute(calls, ctx)
+    assert unknown.malformed and "unknown tool 'rm_rf'" in unknown.result.content
+    assert "list_dir" in unknown.result.content
+    assert broken.malformed and broken.result.content == "malformed tool call: invalid JSON arguments"
+
+
+def test_tool_exceptions_become_error_results(tmp_path):
+    def boom(ctx, args):
+        raise RuntimeError(f"broke in {ctx.root}")
+
+    def refuse(ctx, args):
+        raise ToolError("nope")
+
+    spec = ToolSpec("boom", "", {"type": "object"})
+    registry = ToolRegistry([Tool(spec, boom), Tool(ToolSpec("refuse", "", {"type": "object"}), refuse)])
+    ctx = ToolContext.for_workspace(tmp_path)
+    a, b = registry.execute([ToolCall("1", "boom", {}), ToolCall("2", "refuse", {})], ctx)
+    assert a.executed and a.result.is_error and a.result.content == "boom failed: RuntimeError: broke in ."
+    assert b.result.content == "nope" and b.result.is_error
+
+
+def test_validators_are_built_once(tmp_path, monkeypatch):
+    import agent_runtime.tools.registry as registry_module
+
+    default_registry()  # built with the process-wide tools
+
+    def forbidden(schema):
+        raise AssertionError("validator rebuilt")
+
+    monkeypatch.setattr(registry_module, "_build_validator", forbidden)
+    ctx = ToolContext.for_workspace(tmp_path)
+    for _ in range(3):
+        default_registry().execute([ToolCall("c", "list_dir", {"path": "."})], ctx)
+    ToolRegistry(WORKSPACE_TOOLS)  # a new registry of the same tools reuses their validators
+
+
+def test_duplicate_tool_names_are_rejected():
+    with pytest.raises(ValueError, match="duplicate tool name 'list_dir'"):
+        ToolRegistry([LIST_DIR, LIST_DIR])
+
+
+def _probe_tools(log, barrier=None):
+    def slow_read(ctx, args):
+        log.append(("start", args["k"], threading.current_thread().name))
+        if barrier is not None:
+            barrier.wait(timeout=5)  # proves the reads overlap: each waits for the others
+        log.append(("end", args["k"]))
+        return f"read {args['k']}"
+
+    def write(ctx, args):
+        log.append(("write", args["k"], threading.current_thread().name))
+        return f"wrote {args['k']}"
+
+    schema = {"type": "object", "properties": {"k": {"type": "string"}}}
+    return ToolRegistry([Tool(ToolSpec("r", "", schema), slow_read, blocking=False), Tool(ToolSpec("w", "", schema), write)])
+
+
+def test_non_blocking_calls_run_concurrently_and_results_keep_call_order(tmp_path):
+    log: list = []
+    registry = _probe_tools(log, threading.Barrier(3))
+    ctx = ToolContext.for_workspace(tmp_path, ToolsConfig(max_parallel=4))
+    calls = [ToolCall(str(i), "r", {"k": k}) for i, k in enumerate("abc")] + [ToolCall("w", "w", {"k": "z"})]
+    outcomes = registry.execute(calls, ctx)
+    assert [o.result.content for o in outcomes] == ["read a", "read b", "read c", "wrote z"]
+    assert [o.result.call_id for o in outcomes] == ["0", "1", "2", "w"]
+    # The blocking write ran after every read had finished, on the calling thread.
+    assert log[-1] == ("write", "z", threading.current_thread().name)
+    assert {e[1] for e in log if e[0] == "end"} == {"a", "b", "c"}
+
+
+def test_blocking_call_splits_parallel_groups(tmp_path):
+    log: list = []
+    registry = _probe_tools(log)
+    ctx = ToolContext.for_workspace(tmp_path, ToolsConfig(max_parallel=4))
+    calls = [ToolCall("1", "r", {"k": "a"}), ToolCall("2", "w", {"k": "x"}), ToolCall("3", "r", {"k": "b"})]
+    registry.execute(calls, ctx)
+    assert [e[:2] for e in log] == [("start", "a"), ("end", "a"), ("write", "x"), ("start", "b"), ("end", "b")]
+    # A lone non-blocking call runs on the calling thread: no thread is spun for one call.
+    assert all(e[2] == threading.current_thread().name for e in log if len(e) == 3)
+
+
+def test_max_parallel_one_runs_sequentially_without_threads(tmp_path):
+    log: list = []
+    registry = _probe_tools(log)
+    ctx = ToolContext.for_workspace(tmp_path, ToolsConfig(max_parallel=1))
+    registry.execute([ToolCall(str(i), "r", {"k": k}) for i, k in enumerate("abc")], ctx)
+    assert [e[:2] for e in log if e[0] == "start"] == [("start", "a"), ("start", "b"), ("start", "c")]
+    assert {e[2] for e in log if e[0] == "start"} == {threading.current_thread().name}
+
+
+def test_read_tools_are_the_non_blocking_ones():
+    assert not LIST_DIR.blocking and not READ_FILE.blocking
