@@ -11,9 +11,20 @@ from typing import Any, Union
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.errors import ProviderError
-from agent_runtime.messages import ModelRequest, ModelResponse, ToolCall, Usage
+from agent_runtime.messages import (
+    AssistantMessage,
+    ModelRequest,
+    ModelResponse,
+    SystemMessage,
+    ToolCall,
+    ToolResult,
+    Usage,
+    UserMessage,
+)
+from agent_runtime.metrics import Attempt, ProviderMetricsCollector
 from agent_runtime.provider_client import CallRecord
 from agent_runtime.providers import Route
+from agent_runtime.runlog import RunLog
 
 Outcome = Union[str, tuple, Callable[[ModelRequest], Any]]
 
@@ -74,3 +85,34 @@ class FakeClient:
 
     def routes_called(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+CANARY = "sk-ant-CANARY-0123456789abcdef"
+ENV_CANARY = "canary-from-env-not-key-shaped"  # a value only the environment says is a key
+
+
+def canary_runlog(clock=None):
+    clock = clock or VirtualClock()
+    log = RunLog()
+    headers = {"x-api-key": CANARY, "authorization": f"Bearer {ENV_CANARY}", "content-type": "application/json"}
+    body = {"model": "claude", "api_key": CANARY, "messages": [{"role": "user", "content": f"use {ENV_CANARY}"}]}
+    html = f"<html><body>gateway error for key {CANARY}</body></html>".encode()
+    failed = make_record("anthropic/claude", clock=clock, outcome="html_response", headers=headers, body=body, raw=html)
+    failed.url = f"https://api.example.test/v1/messages?key={ENV_CANARY}"
+    failed.error.message = f"invalid x-api-key {CANARY}"
+    ok = make_record("openai/gpt-4o", clock=clock, outcome="ok", headers=headers, body=body,
+                     raw=f'{{"echo": "{CANARY}"}}'.encode())
+    log.record_attempt(Attempt(failed, 1, 1))
+    log.note(1, "anthropic/claude -> openai/gpt-4o (html_response)", "fallback")
+    log.record_attempt(Attempt(ok, 1, 2, fallback=True))
+    metrics = ProviderMetricsCollector()
+    metrics.record_attempt(Attempt(failed, 1, 1))
+    log.set_metrics(metrics.snapshot())
+    log.set_probes({"routes": {"openai/gpt-4o": {"note": CANARY}}})
+    log.set_info(outcome="completed", completion_reason="tool_finish", steps=1, config={"key": ENV_CANARY})
+    log.set_conversation([
+        SystemMessage("sys"), UserMessage(f"task {CANARY}"),
+        AssistantMessage(text="done", tool_calls=[ToolCall("c1", "mark_task_complete", {"summary": ENV_CANARY})]),
+        ToolResult("c1", "mark_task_complete", "ok"),
+    ])
+    return log
