@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 from .completion import FINISH_TOOL, CompletionReason, detect_completion
 from .config import AgentConfig
@@ -63,7 +63,7 @@ class RunResult:
     tool_calls_paired: bool = True
     final_route: str | None = None
     summary: str | None = None
-    metrics: dict | None = None
+    metrics: dict[str, Any] | None = None
 
 
 def calls_paired(conversation: list[Message]) -> bool:

@@ -49,7 +49,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CALL_CLOSE",
     "CALL_OPEN",
+    "UNNAMED_CALL",
     "ParsedCall",
+    "canonical_json",
     "format_tool_call",
     "format_tool_result",
     "parse_tool_calls",
@@ -60,6 +62,7 @@ __all__ = [
 
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
+UNNAMED_CALL = "unnamed_tool_call"
 
 
 def format_tool_call(name: str, arguments: dict[str, Any] | str) -> str:
@@ -161,6 +164,8 @@ def _call_block(call: ToolCall) -> str:
     # A malformed call is written back as the model wrote it (its raw arguments), so the model
     # sees its own mistake next to the error result; for emulator-shaped blocks this is exact.
     if call.parse_error is not None:
+        if call.name == UNNAMED_CALL:  # raw_arguments holds the whole block body
+            return f"{CALL_OPEN}\n{call.raw_arguments}\n{CALL_CLOSE}"
         return format_tool_call(call.name, call.raw_arguments or "null")
     return format_tool_call(call.name, call.arguments)
 
@@ -186,7 +191,9 @@ class ParsedCall:
     parse_error: str | None = None
 
     def to_tool_call(self, call_id: str = "") -> ToolCall:
-        return ToolCall(id=call_id, name=self.name, arguments=dict(self.arguments),
+        """The canonical call. A block without a usable name is named ``UNNAMED_CALL``: providers
+        reject an empty function name, and the conversation may later be sent natively."""
+        return ToolCall(id=call_id, name=self.name or UNNAMED_CALL, arguments=dict(self.arguments),
                         raw_arguments=self.raw_arguments, parse_error=self.parse_error)
 
 

@@ -212,3 +212,14 @@ def test_malformed_call_is_rendered_back_with_its_raw_arguments():
     ]
     req = prepare_request(conv, TOOLS, "text", stream=False, max_tokens=10)
     assert req.messages[1].text == format_tool_call("write_file", '{"path": ')
+
+
+def test_block_without_name_gets_a_placeholder_name_and_renders_back_verbatim():
+    body = '{"tool": "list_dir", "args": {}}'
+    _, [parsed] = parse_tool_calls(f"<tool_call>\n{body}\n</tool_call>")
+    assert parsed.name == ""
+    call = parsed.to_tool_call("c9")
+    assert call.name == dialect.UNNAMED_CALL  # never an empty function name on a native route
+    conv = [SystemMessage("s"), AssistantMessage(tool_calls=[call]), ToolResult("c9", call.name, "bad", is_error=True)]
+    req = prepare_request(conv, TOOLS, "text", stream=False, max_tokens=10)
+    assert req.messages[1].text == f"<tool_call>\n{body}\n</tool_call>"
