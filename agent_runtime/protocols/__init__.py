@@ -31,8 +31,11 @@ class StreamDecoder(Protocol):
 class WireProtocol(Protocol):
     name: ProtocolName
 
-    def build_request(self, model: str, request: ModelRequest) -> dict[str, Any]:
-        """The JSON body for ``request`` (streaming with usage when ``request.stream``)."""
+    def build_request(self, model: str, request: ModelRequest, *, provider: str | None = None) -> dict[str, Any]:
+        """The JSON body for ``request`` (streaming with usage when ``request.stream``).
+
+        ``provider`` (the provider name, optional) selects per-provider request quirks,
+        e.g. ``max_tokens`` vs ``max_completion_tokens`` on Chat Completions."""
 
     def parse_response(self, body: Any) -> ModelResponse:
         """A non-streaming 200 JSON body -> the final message."""

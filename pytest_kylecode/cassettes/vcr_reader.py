@@ -1,0 +1,159 @@
+"""Read any vcrpy cassette (format version 1) into plain interactions.
+
+Cassettes recorded by other projects differ in how they store bodies; all of these
+come back as bytes (SOURCES.md of ``../shared/realworld`` lists where each is found):
+
+- ``body: {string: <str>}`` (plain vcrpy) or ``body: {string: !!binary ...}`` (bytes);
+- ``parsed_body: <mapping>`` instead of ``body`` (pydantic-ai's serializer), re-serialized
+  with ``json.dumps``;
+- gzip (or deflate) bytes with ``Content-Encoding`` kept, or gzip bytes without it
+  (detected by the magic number): decompressed, and ``content-encoding`` /
+  ``content-length`` are dropped from the returned headers since they no longer apply.
+
+Header names are lower-cased; repeated values are joined with ``", "``. YAML is read with a
+safe loader that understands ``!!binary`` (PyYAML's C loader when available). A corrupt
+cassette raises ``CassetteError`` naming the file and, when it is one interaction's fault,
+its index — never "treat as empty" (vcrpy's behaviour).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .format import CassetteError
+
+__all__ = ["CassetteError", "Interaction", "Request", "Response", "load_yaml", "parse_cassette", "read_cassette"]
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    uri: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON, or ``None`` when it is empty or not JSON."""
+        if not self.body.strip():
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    index: int
+    request: Request
+    response: Response
+
+
+def load_yaml(path: str | Path) -> Any:
+    """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            return yaml.load(handle, Loader=_Loader)
+    except FileNotFoundError:
+        raise CassetteError(f"{path}: no such cassette file") from None
+    except OSError as exc:
+        raise CassetteError(f"{path}: cannot read cassette ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CassetteError(f"{where}: corrupt cassette (invalid YAML: {problem})") from None
+
+
+def read_cassette(path: str | Path) -> list[Interaction]:
+    """All interactions of the vcrpy cassette at ``path``, in order."""
+    return parse_cassette(load_yaml(path), source=str(path))
+
+
+def parse_cassette(data: Any, *, source: str) -> list[Interaction]:
+    """Interactions of an already loaded cassette document; ``source`` names it in errors."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("interactions"), list):
+        raise CassetteError(f"{source}: not a vcrpy cassette (expected a mapping with an 'interactions' list)")
+    version = data.get("version", 1)
+    if version != 1:
+        raise CassetteError(f"{source}: unsupported cassette version {version!r} (vcrpy format version 1 only)")
+    out = []
+    for index, raw in enumerate(data["interactions"]):
+        try:
+            out.append(_interaction(index, raw))
+        except (KeyError, TypeError, ValueError, AttributeError, OSError, EOFError, zlib.error) as exc:
+            detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            raise CassetteError(f"{source}: interaction {index} is corrupt ({detail})") from None
+    return out
+
+
+def _interaction(index: int, raw: Mapping[str, Any]) -> Interaction:
+    request, response = raw["request"], raw["response"]
+    status = response["status"]
+    code, reason = (status["code"], status.get("message") or "") if isinstance(status, Mapping) else (status, "")
+    headers = _headers(response.get("headers"))
+    body = _body(response)
+    encoding = headers.get("content-encoding", "").lower()
+    if body[:2] == _GZIP_MAGIC or "gzip" in encoding:
+        body = gzip.decompress(body)
+        headers = _without_encoding(headers)
+    elif "deflate" in encoding:
+        body = zlib.decompress(body)
+        headers = _without_encoding(headers)
+    return Interaction(
+        index=index,
+        request=Request(str(request["method"]).upper(), str(request["uri"]), _headers(request.get("headers")),
+                        _body(request)),
+        response=Response(int(code), str(reason), headers, body),
+    )
+
+
+def _headers(raw: Any) -> dict[str, str]:
+    if not raw:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in raw.items():
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        out[str(name).lower()] = str(value)
+    return out
+
+
+def _without_encoding(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in ("content-encoding", "content-length")}
+
+
+def _body(message: Mapping[str, Any]) -> bytes:
+    """The body of a vcrpy request or response, whatever way it was stored."""
+    if "parsed_body" in message:
+        return json.dumps(message["parsed_body"]).encode("utf-8")
+    body = message.get("body")
+    if isinstance(body, Mapping):  # responses: {string: ...}
+        body = body.get("string")
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    raise TypeError(f"body must be a string or bytes, got {type(body).__name__}")

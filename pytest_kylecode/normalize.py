@@ -1,0 +1,74 @@
+"""What one recorded interaction says once normalized (``kylecode inspect``, DESIGN.md §9).
+
+The record::
+
+    {index, protocol, status, streaming, text, reasoning,
+     tool_calls: [{id, name, arguments}], finish_reason, raw_finish_reason,
+     usage: {input_tokens, output_tokens}, error: null | {category, message}}
+
+The body goes through ``agent_runtime.provider_client.BodyDecoder`` — the same protocol
+modules and decoding path as a live call — so what ``inspect`` shows is what the runtime
+would have made of those bytes. The protocol is detected from the URL path suffix
+(query and fragment ignored: ``/v1/messages?beta=true``, ``.../chat/completions#stream``);
+an interaction that is not a model call (``GET /models``) has ``protocol: null`` and no
+content. Streaming is the request's ``stream`` flag, or an event-stream response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from agent_runtime.messages import ModelResponse
+from agent_runtime.protocols import get_protocol
+from agent_runtime.provider_client import BodyDecoder
+from agent_runtime.providers import ENDPOINT_SUFFIX, ProtocolName
+
+from .cassettes.vcr_reader import Interaction
+
+__all__ = ["detect_protocol", "normalize_interaction"]
+
+
+def detect_protocol(uri: str) -> ProtocolName | None:
+    """The wire protocol of a request URL, by its path suffix; None when it is no model endpoint."""
+    path = urlsplit(uri).path.rstrip("/")
+    for protocol, suffix in ENDPOINT_SUFFIX.items():
+        if path.endswith(suffix):
+            return protocol
+    return None
+
+
+def _is_streaming(interaction: Interaction) -> bool:
+    request_json = interaction.request.json()
+    if isinstance(request_json, dict) and request_json.get("stream") is True:
+        return True
+    return "event-stream" in interaction.response.headers.get("content-type", "").lower()
+
+
+def normalize_interaction(interaction: Interaction) -> dict[str, Any]:
+    """The DESIGN.md §9 inspect record of ``interaction`` (never raises for bad provider bytes)."""
+    protocol = detect_protocol(interaction.request.uri)
+    streaming = _is_streaming(interaction)
+    response: ModelResponse | None = None
+    error = None
+    if protocol is not None:
+        decoder = BodyDecoder(get_protocol(protocol), interaction.response.status, interaction.response.headers,
+                              streaming=streaming)
+        decoder.feed(interaction.response.body)
+        response, provider_error = decoder.finish()
+        if provider_error is not None:
+            error = {"category": provider_error.category, "message": provider_error.message}
+    response = response or ModelResponse()
+    return {
+        "index": interaction.index,
+        "protocol": protocol,
+        "status": interaction.response.status,
+        "streaming": streaming,
+        "text": response.text,
+        "reasoning": response.reasoning,
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in response.tool_calls],
+        "finish_reason": response.finish_reason,
+        "raw_finish_reason": response.raw_finish_reason,
+        "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": response.usage.output_tokens},
+        "error": error,
+    }
