@@ -65,15 +65,20 @@ CALL_CLOSE = "</tool_call>"
 UNNAMED_CALL = "unnamed_tool_call"
 
 
+# One encoder instance: json.dumps with non-default options builds a new encoder per call,
+# which is most of the cost of rendering a long conversation in text mode.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def format_tool_call(name: str, arguments: dict[str, Any] | str) -> str:
     """One call block. ``arguments`` given as a string is inserted verbatim (to write malformed calls)."""
-    args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False, sort_keys=True)
+    args = arguments if isinstance(arguments, str) else _CANONICAL.encode(arguments)
     return f'{CALL_OPEN}\n{{"name": {json.dumps(name)}, "arguments": {args}}}\n{CALL_CLOSE}'
 
 
 def canonical_json(value: Any) -> str:
     """The one JSON spelling used in prompts and call signatures (sorted keys, unicode kept)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _CANONICAL.encode(value)
 
 
 # -- templates ----------------------------------------------------------------------------------
@@ -104,8 +109,35 @@ def _template(name: str) -> jinja2.Template:
 
 
 def render_tools_prompt(tools: list[ToolSpec]) -> str:
-    """The tool descriptions and the call format, as appended to the system prompt in text mode."""
-    return _template("tools_prompt.j2").render(tools=tools, call_open=CALL_OPEN, call_close=CALL_CLOSE).strip()
+    """The tool descriptions and the call format, as appended to the system prompt in text mode.
+
+    Memoized on the identity of the specs (a run offers the same ``ToolSpec`` objects every
+    turn); a spec's ``parameters`` must not be mutated once offered.
+    """
+    return _tools_prompt(_Specs(tuple(tools)))
+
+
+class _Specs:
+    """Specs compared by identity: ``ToolSpec`` holds a dict, so it cannot be hashed by value.
+    The cache keeps a reference, so an id cannot be reused while its entry lives."""
+
+    __slots__ = ("specs", "_hash")
+
+    def __init__(self, specs: tuple[ToolSpec, ...]) -> None:
+        self.specs = specs
+        self._hash = hash(tuple(map(id, specs)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, _Specs) and len(other.specs) == len(self.specs)
+                and all(a is b for a, b in zip(self.specs, other.specs)))
+
+
+@functools.lru_cache(maxsize=64)
+def _tools_prompt(key: _Specs) -> str:
+    return _template("tools_prompt.j2").render(tools=key.specs, call_open=CALL_OPEN, call_close=CALL_CLOSE).strip()
 
 
 def render_system_prompt(*, finish_tool: str | None, sentinels: tuple[str, ...] = ()) -> str:

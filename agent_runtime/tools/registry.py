@@ -14,11 +14,12 @@ runs alone, after everything before it and before everything after it.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..config import ToolsConfig
 from ..dialect import canonical_json
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 __all__ = ["Tool", "ToolContext", "ToolError", "ToolOutcome", "ToolRegistry", "call_signature"]
+
+_POOL_SIZE: Final = 16  # threads shared by all runs of a process for non-blocking tools
 
 
 class ToolError(Exception):
@@ -181,10 +184,20 @@ class ToolRegistry:
             for i in group:
                 outcomes[i] = self._run_one(calls[i], ctx)
             return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kylecode-tool") as pool:
-            for i, outcome in zip(group, pool.map(functools.partial(self._run_one, ctx=ctx),
-                                                  [calls[i] for i in group])):
-                outcomes[i] = outcome
+        # A sliding window of ``workers`` calls on the process-wide pool: starting threads for
+        # every turn cost more than the reads they run.
+        pool = _pool()
+        todo = iter(group)
+        pending: dict[Future[ToolOutcome], int] = {}
+        for i in itertools.islice(todo, workers):
+            pending[pool.submit(self._run_one, calls[i], ctx)] = i
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcomes[pending.pop(future)] = future.result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending[pool.submit(self._run_one, calls[nxt], ctx)] = nxt
 
     def _run_one(self, call: ToolCall, ctx: ToolContext) -> ToolOutcome:
         tool = self._tools[call.name]
@@ -195,6 +208,13 @@ class ToolRegistry:
         except Exception as exc:  # a tool bug must become a result, never end the run
             content, is_error = ctx.scrub(f"{call.name} failed: {type(exc).__name__}: {exc}"), True
         return ToolOutcome(call, ToolResult(call.id, call.name, content, is_error=is_error), True, False)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Threads for non-blocking tools, shared by every run of the process and started lazily.
+    Its size caps concurrency across concurrent runs; ``max_parallel`` caps each batch."""
+    return ThreadPoolExecutor(max_workers=_POOL_SIZE, thread_name_prefix="kylecode-tool")
 
 
 def call_signature(call: ToolCall) -> tuple[str, str]:

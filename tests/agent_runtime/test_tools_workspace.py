@@ -241,5 +241,38 @@ def test_max_parallel_one_runs_sequentially_without_threads(tmp_path):
     assert {e[2] for e in log if e[0] == "start"} == {threading.current_thread().name}
 
 
+def test_max_parallel_bounds_calls_in_flight(tmp_path, monkeypatch):
+    """A deterministic pool: futures complete only when the registry waits for them."""
+    import agent_runtime.tools.registry as registry_module
+    from concurrent.futures import Future
+
+    class StepPool:
+        def __init__(self):
+            self.queue = []
+            self.most_in_flight = 0
+
+        def submit(self, fn, *args):
+            future = Future()
+            self.queue.append((future, fn, args))
+            self.most_in_flight = max(self.most_in_flight, len(self.queue))
+            return future
+
+    pool = StepPool()
+
+    def step(futures, return_when):
+        future, fn, args = pool.queue.pop(0)
+        future.set_result(fn(*args))
+        return {future}, set()
+
+    monkeypatch.setattr(registry_module, "_pool", lambda: pool)
+    monkeypatch.setattr(registry_module, "wait", step)
+    log: list = []
+    registry = _probe_tools(log)
+    ctx = ToolContext.for_workspace(tmp_path, ToolsConfig(max_parallel=2))
+    outcomes = registry.execute([ToolCall(str(i), "r", {"k": k}) for i, k in enumerate("abcde")], ctx)
+    assert pool.most_in_flight == 2
+    assert [o.result.content for o in outcomes] == [f"read {k}" for k in "abcde"]
+
+
 def test_read_tools_are_the_non_blocking_ones():
     assert not LIST_DIR.blocking and not READ_FILE.blocking
