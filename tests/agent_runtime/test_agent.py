@@ -376,3 +376,11 @@ def test_prompts_follow_the_completion_config(ws):
     )
     custom, model = run(ws, SCRIPT, config=AgentConfig(system_prompt="Be brief."))
     assert model.conversations[0][0] == SystemMessage("Be brief.")
+
+
+def test_text_mode_calls_block_the_provider_signal(ws):
+    config = AgentConfig(max_steps=3, completion=CompletionConfig(tool_finish=False, provider_signals=True))
+    turns = [{"text": "Listing.", "tool_calls": [call("list_dir")]}, {"text": "All listed."}]
+    result, _ = run(ws, turns, config=config, tool_mode="text")
+    assert (result.outcome, result.completion_reason, result.steps) == ("completed", "provider_signal", 2)
+    assert result.tool_sequence == ["list_dir"]
