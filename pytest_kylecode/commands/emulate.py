@@ -1,0 +1,132 @@
+"""``kylecode emulate --scenario FILE [--port N] [--fault KIND [--fault-at N] [--fault-times N]]``.
+
+Serves the scenario's ``script`` as a provider speaking all three wire protocols on a loopback
+port, and prints ``listening on http://127.0.0.1:PORT``. Point any client at it (for the runtime:
+``KYLECODE_<PROVIDER>_BASE_URL=http://127.0.0.1:PORT/v1``). Ctrl-C or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+HELP = "serve a scenario's script as an emulated provider (all three wire protocols) on a loopback port"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..faults.catalog import FAULT_KINDS  # a tuple of names: cheap
+
+    parser.add_argument("--scenario", required=True, metavar="FILE", type=Path,
+                        help="scenario YAML whose `script` the emulated model plays")
+    parser.add_argument("--port", type=int, default=0, metavar="N",
+                        help="port on 127.0.0.1 (default 0: a free port, printed on start)")
+    parser.add_argument("--fault", choices=FAULT_KINDS, default=None, metavar="KIND",
+                        help="inject a fault (one of: " + ", ".join(FAULT_KINDS) + ")")
+    parser.add_argument("--fault-at", type=int, default=None, metavar="N",
+                        help="first faulted call, counting every call to the server from 1 (default 1)")
+    parser.add_argument("--fault-times", type=int, default=None, metavar="N",
+                        help="number of consecutive faulted calls (default 1)")
+
+
+class FaultsUnavailable(Exception):
+    """Fault injection was asked for but no fault transport exists to provide it."""
+
+
+def serve_transport(inner: Any, fault: Any | None) -> Any:
+    """HOOK: the transport ``kylecode emulate`` serves, given the emulator transport and the fault.
+
+    ``fault`` is a ``faults.catalog.FaultSpec`` (``route="any"``: every call to the server counts)
+    or ``None``. This is where the FaultTransport wraps the emulator once it exists; until then a
+    requested fault is refused rather than faked.
+    """
+    if fault is None or fault.kind == "none":
+        return inner
+    raise FaultsUnavailable(f"fault injection ({fault.kind}) is not available yet: no FaultTransport is built; "
+                            "run without --fault")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent_runtime.clock import SystemClock
+    from agent_runtime.errors import ConfigError
+
+    from ..emulator import IMMEDIATE, EmulatorTransport
+    from ..emulator.server import EmulatorServer
+
+    try:
+        fault = _fault_spec(args)
+        script = _load_script(args.scenario)
+    except ConfigError as exc:
+        print(f"kylecode emulate: {exc}", file=sys.stderr)
+        return 2
+    # The real clock with immediate pacing: responses go out at once; only faults add delays.
+    inner = EmulatorTransport(script, clock=SystemClock(), timing=IMMEDIATE)
+    try:
+        transport = serve_transport(inner, fault)
+    except FaultsUnavailable as exc:
+        print(f"kylecode emulate: {exc}", file=sys.stderr)
+        return 2
+    if not 0 <= args.port <= 65535:
+        print(f"kylecode emulate: --port must be 0..65535, got {args.port}", file=sys.stderr)
+        return 2
+    try:
+        server = EmulatorServer(transport, port=args.port, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except OSError as exc:
+        print(f"kylecode emulate: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print(f"listening on {server.url}", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the server the way Ctrl-C does
+
+
+def _fault_spec(args: argparse.Namespace) -> Any | None:
+    from agent_runtime.errors import ConfigError
+
+    from ..faults.catalog import FaultSpec
+
+    if args.fault is None:
+        if args.fault_at is not None or args.fault_times is not None:
+            raise ConfigError("--fault-at and --fault-times need --fault KIND")
+        return None
+    for option, value in (("--fault-at", args.fault_at), ("--fault-times", args.fault_times)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{option} must be a positive integer, got {value}")
+    return FaultSpec(kind=args.fault, at=args.fault_at or 1, times=args.fault_times or 1, route="any")
+
+
+def _load_script(path: Path) -> list[Any]:
+    import yaml
+
+    from agent_runtime.errors import ConfigError
+
+    from ..emulator import parse_script
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the scenario: {exc.strerror or exc}", where=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", where=str(path)) from None
+    if not isinstance(data, dict) or "script" not in data:
+        raise ConfigError("a scenario file is a mapping with a `script` list (what the emulated model does)",
+                          where=str(path))
+    try:
+        return parse_script(data["script"], key="script")
+    except ConfigError as exc:
+        raise ConfigError(str(exc), where=str(path)) from None
