@@ -6,8 +6,11 @@ An outcome is ``"ok"``, a category name, ``(category, retry_after)``, or a calla
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, Union
+
+import httpx
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.errors import ProviderError
@@ -22,9 +25,11 @@ from agent_runtime.messages import (
     UserMessage,
 )
 from agent_runtime.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.provider_client import CallRecord
-from agent_runtime.providers import Route
+from agent_runtime.provider_client import ROUTE_EXTENSION, CallRecord
+from agent_runtime.providers import Route, parse_route
 from agent_runtime.runlog import RunLog
+from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
+from pytest_kylecode.emulator.transport import to_httpx
 
 Outcome = Union[str, tuple, Callable[[ModelRequest], Any]]
 
@@ -116,3 +121,49 @@ def canary_runlog(clock=None):
         ToolResult("c1", "mark_task_complete", "ok"),
     ])
     return log
+
+
+class RouteFaults(httpx.BaseTransport):
+    """An httpx transport over the emulator that answers with HTTP faults per route, in order.
+
+    ``faults[route]`` is a list of fault kinds (``None`` = let the emulator answer); calls past the
+    list are answered by the emulator. ``tools_unsupported`` only hits requests that carry tools,
+    as the real route does. ``seen`` keeps ``(route, kind, body)`` of every request.
+    """
+
+    def __init__(self, script, faults, clock, *, timing=None):
+        self.timing = timing or IMMEDIATE
+        self.inner = EmulatorTransport(script, clock=clock, timing=self.timing)
+        self.faults = {route: list(kinds) for route, kinds in faults.items()}
+        self.clock = clock
+        self.seen: list[tuple[str, str | None, dict]] = []
+
+    def handle_request(self, request):
+        route = request.extensions.get(ROUTE_EXTENSION)
+        body = json.loads(request.read())
+        queue = self.faults.get(route) or []
+        kind = queue.pop(0) if queue else None
+        if kind == "tools_unsupported" and not body.get("tools"):
+            kind = None
+        self.seen.append((route, kind, body))
+        if kind is None:
+            return self.inner.handle_request(request)
+        parsed = parse_route(route)
+        wire = for_protocol(parsed.protocol).error_response(kind, provider=parsed.provider.name, model=parsed.model,
+                                                           timing=self.timing)
+        return to_httpx(wire, self.clock, self.clock.now(), request)
+
+    def routes(self):
+        return [route for route, _, _ in self.seen]
+
+
+def emulated_http(script, faults=None, clock=None):
+    """``(httpx.Client, RouteFaults)`` serving ``script`` (a scenario-style list of turns)."""
+    transport = RouteFaults(parse_script(script), faults or {}, clock)
+    return httpx.Client(transport=transport), transport
+
+
+TWO_TURNS = [
+    {"tool_calls": [{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello\n"}}]},
+    {"tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "greeting written"}}]},
+]
