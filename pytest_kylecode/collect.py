@@ -48,7 +48,6 @@ class ScenarioModule(pytest.Module):
         except ConfigError as exc:
             return [ScenarioErrorItem.from_parent(self, name=f"{self.path.name}::invalid", message=str(exc))]
         expansion = expand(scenario)
-        session.register_not_applicable(scenario.name, expansion.not_applicable)
         fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, kylecode_cell, None)
         missing = [command for command in scenario.requires if shutil.which(command) is None]
         items: list[pytest.Item] = []
@@ -62,6 +61,8 @@ class ScenarioModule(pytest.Module):
                 fixtureinfo=fixtureinfo,
                 cell=cell,
             )
+            # Travels with every report, to the xdist controller too: the report's row key.
+            item.user_properties.append(("kylecode_cell", cell.report_key()))
             if missing:
                 item.add_marker(pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)"))
             elif cell.skip:

@@ -87,6 +87,10 @@ class Cell:
         return Path(self.scenario.name, provider, *model.split("/"),
                     f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml")
 
+    def report_key(self) -> dict[str, Any]:
+        return {"scenario": self.scenario.name, "provider": self.provider, "streaming": self.streaming,
+                "tools": self.tool_mode, "fault": self.fault.id, "cell": self.id}
+
     def axes(self) -> dict[str, Any]:
         return {"provider": self.provider, "streaming": self.streaming, "tools": self.tool_mode, "fault": self.fault}
 

@@ -1,0 +1,310 @@
+"""Our cassette files: vcrpy's format, made readable and able to keep time.
+
+A cassette is a vcrpy version-1 document (``interactions: [{request, response}]``)
+with two extensions that vcrpy cannot express itself:
+
+- JSON bodies are stored as data (``parsed_body``), never as escaped strings;
+- streamed (SSE) bodies are stored as a list of events with their time offset
+  in seconds from the request (``sse: [{t, event, data}]``), so replay can
+  deliver them chunk by chunk and time-to-first-token survives;
+- non-streamed bodies keep their arrival offset in ``t``; text that is not JSON
+  stays ``body: {string}``, anything binary ``body: {base64}`` (never ``!!binary``).
+
+``serialize``/``deserialize`` implement vcrpy's serializer interface, so plain
+vcrpy can read our cassettes too (``vcr.register_serializer("kylecode", format)``):
+deserializing folds the extensions back into ``body.string``.
+
+A top-level ``kylecode:`` mapping carries provenance: recorded_at, upstream,
+runtime version, scenario, cell and the scenario hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agent_runtime.errors import KylecodeError
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+JSON_TYPES = ("application/json", "+json")
+
+
+class CassetteError(KylecodeError):
+    """A cassette file that cannot be used: names the file and, when known, the interaction."""
+
+
+@dataclass(slots=True)
+class Recorded:
+    """One request/response pair. ``chunks`` are (offset seconds, bytes) in arrival order."""
+
+    method: str
+    uri: str
+    request_headers: dict[str, str]
+    request_json: Any
+    status: int
+    reason: str
+    response_headers: dict[str, str]
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(data for _, data in self.chunks)
+
+    @property
+    def is_sse(self) -> bool:
+        return "text/event-stream" in self.response_headers.get("content-type", "")
+
+
+@dataclass(slots=True)
+class CassetteFile:
+    meta: dict[str, Any]
+    interactions: list[Recorded]
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Multi-line text (HTML pages, raw events) as literal blocks: readable and diffable.
+    style = "|" if "\n" in value.rstrip("\n") and "\r" not in value and value == value.rstrip(" ") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+class _Flow(dict):  # type: ignore[type-arg]
+    """A mapping written on one line: one SSE event per line keeps cassettes diffable."""
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v, flow_style=True))
+
+
+def _round(t: float) -> float:
+    return round(t, 4)
+
+
+def _event_entry(offset: float, raw: bytes) -> dict[str, Any]:
+    """One SSE event as ``{t, event, data}`` or ``{t, comment}`` when that form gives back the
+    exact bytes, else ``{t, raw}`` (multi-line data, odd spacing: kept byte for byte)."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    entry: dict[str, Any] = _Flow(t=_round(offset))
+    lines = text[:-2].split("\n") if text.endswith("\n\n") else []
+    if len(lines) == 1 and lines[0].startswith(":"):
+        entry["comment"] = lines[0][1:]
+    elif 1 <= len(lines) <= 2 and all(line.startswith(("event: ", "data: ")) for line in lines):
+        entry.update(line.split(": ", 1) for line in lines)
+    if len(entry) == 1 or _event_bytes(entry) != raw:
+        entry = _Flow(t=_round(offset), raw=text)
+    return entry
+
+
+def _event_bytes(entry: dict[str, Any]) -> bytes:
+    if "raw" in entry:
+        return entry["raw"].encode("utf-8", errors="surrogateescape")
+    if "comment" in entry:
+        return f":{entry['comment']}\n\n".encode()
+    head = f"event: {entry['event']}\n" if "event" in entry else ""
+    return f"{head}data: {entry['data']}\n\n".encode()
+
+
+def _headers_out(headers: dict[str, str]) -> dict[str, list[str]]:
+    return {name: [value] for name, value in headers.items()}
+
+
+def _response_out(item: Recorded) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "status": {"code": item.status, "message": item.reason},
+        "headers": _headers_out(item.response_headers),
+    }
+    if item.is_sse:
+        out["sse"] = [_event_entry(t, data) for t, data in split_events(item.chunks)]
+        return out
+    body = item.body
+    out["t"] = _round(item.chunks[-1][0]) if item.chunks else 0.0
+    content_type = item.response_headers.get("content-type", "")
+    if body and any(marker in content_type for marker in JSON_TYPES):
+        try:
+            out["parsed_body"] = json.loads(body)
+            return out
+        except ValueError:
+            pass
+    try:
+        out["body"] = {"string": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        out["body"] = {"base64": base64.b64encode(body).decode("ascii")}
+    return out
+
+
+def dumps(cassette: CassetteFile) -> str:
+    data = {
+        "version": 1,
+        "kylecode": cassette.meta,
+        "interactions": [
+            {
+                "request": {
+                    "method": item.method,
+                    "uri": item.uri,
+                    "headers": _headers_out(item.request_headers),
+                    "parsed_body": item.request_json,
+                },
+                "response": _response_out(item),
+            }
+            for item in cassette.interactions
+        ],
+    }
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+
+
+def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
+    """Re-cut arbitrary network chunks at SSE event boundaries; an event takes the time it completed."""
+    events: list[tuple[float, bytes]] = []
+    buffer = b""
+    for offset, data in chunks:
+        buffer += data.replace(b"\r\n", b"\n")
+        while True:
+            end = buffer.find(b"\n\n")
+            if end < 0:
+                break
+            events.append((offset, buffer[: end + 2]))
+            buffer = buffer[end + 2:]
+    if buffer:
+        events.append((chunks[-1][0], buffer))  # a partial event at the end is genuine traffic too
+    return events
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def loads(text: str, *, source: str) -> CassetteFile:
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise CassetteError(f"{where}: corrupt cassette (invalid YAML: {getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise CassetteError(f"{source}: not a cassette (expected a mapping with an 'interactions' list)")
+    items = []
+    for index, raw in enumerate(data["interactions"]):
+        try:
+            items.append(_interaction_in(raw))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise CassetteError(f"{source}: interaction {index} is corrupt ({type(exc).__name__}: {exc})") from None
+    meta = data.get("kylecode") or {}
+    if not isinstance(meta, dict):
+        raise CassetteError(f"{source}: 'kylecode' provenance must be a mapping")
+    return CassetteFile(meta, items)
+
+
+def _headers_in(headers: Any) -> dict[str, str]:
+    out = {}
+    for name, value in (headers or {}).items():
+        out[str(name).lower()] = str(value[0] if isinstance(value, list) else value)
+    return out
+
+
+def _interaction_in(raw: dict[str, Any]) -> Recorded:
+    request, response = raw["request"], raw["response"]
+    headers = _headers_in(response.get("headers"))
+    if "sse" in response:
+        chunks = [(float(e["t"]), _event_bytes(e)) for e in response["sse"]]
+    else:
+        t = float(response.get("t", 0.0))
+        if "parsed_body" in response:
+            body = json.dumps(response["parsed_body"], ensure_ascii=False, separators=(",", ":")).encode()
+        else:
+            body_field = response.get("body") or {}
+            body = (base64.b64decode(body_field["base64"]) if "base64" in body_field
+                    else str(body_field.get("string", "")).encode())
+        chunks = [(t, body)] if body else []
+    request_json = request.get("parsed_body")
+    if request_json is None and request.get("body"):
+        request_json = json.loads(request["body"])
+    status = response["status"]
+    return Recorded(
+        method=str(request["method"]).upper(),
+        uri=str(request["uri"]),
+        request_headers=_headers_in(request.get("headers")),
+        request_json=request_json,
+        status=int(status["code"]),
+        reason=str(status.get("message", "")),
+        response_headers=headers,
+        chunks=chunks,
+    )
+
+
+_CACHE: dict[Path, tuple[tuple[int, int], CassetteFile]] = {}
+
+
+def load(path: Path) -> CassetteFile:
+    """Parse ``path`` once per process (cached by mtime and size); raises CassetteError."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CassetteError(f"{path}: corrupt cassette (not UTF-8 at byte {exc.start})") from None
+    cassette = loads(text, source=str(path))
+    _CACHE[path] = (stamp, cassette)
+    return cassette
+
+
+# -- vcrpy serializer interface -------------------------------------------------------------------
+
+
+def deserialize(cassette_string: str) -> dict[str, Any]:
+    """For vcrpy: our readable form folded back into vcrpy's ``body.string`` shape."""
+    cassette = loads(cassette_string, source="<cassette>")
+    return {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {
+                    "method": item.method,
+                    "uri": item.uri,
+                    "headers": {k: [v] for k, v in item.request_headers.items()},
+                    "body": json.dumps(item.request_json) if item.request_json is not None else None,
+                },
+                "response": {
+                    "status": {"code": item.status, "message": item.reason},
+                    "headers": {k: [v] for k, v in item.response_headers.items()},
+                    "body": {"string": item.body},
+                },
+            }
+            for item in cassette.interactions
+        ],
+    }
+
+
+def serialize(cassette_dict: dict[str, Any]) -> str:
+    """For vcrpy: a cassette vcrpy recorded, written in our form (no timing: vcrpy has none)."""
+    items = []
+    for interaction in cassette_dict["interactions"]:
+        request, response = interaction["request"], interaction["response"]
+        body = request.get("body")
+        body = body.decode() if isinstance(body, bytes) else body
+        resp_body = response["body"]["string"]
+        resp_body = resp_body.encode() if isinstance(resp_body, str) else resp_body
+        items.append(Recorded(
+            method=request["method"], uri=request["uri"], request_headers=_headers_in(request.get("headers")),
+            request_json=json.loads(body) if body else None, status=response["status"]["code"],
+            reason=response["status"].get("message", ""), response_headers=_headers_in(response.get("headers")),
+            chunks=[(0.0, resp_body)] if resp_body else [],
+        ))
+    return dumps(CassetteFile({}, items))

@@ -1,0 +1,158 @@
+"""One cell's cassette: which mode does what, and writing it back.
+
+=============  ==========================================  ==========================
+record mode    requests answered from                      cassette written
+=============  ==========================================  ==========================
+none (CI)      the cassette only; a miss fails the cell    never
+once           the cassette if it exists, else upstream    only when it did not exist
+new_episodes   the cassette, then upstream for the rest    old + new interactions
+all, rewrite   upstream only                               replaced
+off            upstream directly, no cassette at all       never
+=============  ==========================================  ==========================
+
+A cassette is written only when its interactions changed (re-recording
+identical traffic leaves the file, and git, untouched), after every secret was
+scrubbed; a key-shaped value that survived scrubbing refuses the write.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from agent_runtime import __version__
+from agent_runtime.clock import Clock
+from agent_runtime.redact import find_secrets, redact_json, redact_text, redact_url
+
+from ..options import Settings
+from ..scenarios.model import Cell
+from .format import CassetteError, CassetteFile, Recorded, dumps, load
+from .matching import RequestNormalizer
+from .transport import CassetteTransport
+
+UpstreamFactory = Callable[[Cell, Clock], httpx.BaseTransport]
+
+
+class CassetteSession:
+    def __init__(self, settings: Settings, cell: Cell, *, clock: Clock, workspace: Path, env: Mapping[str, str],
+                 upstream: UpstreamFactory, rerecord: str) -> None:
+        self.settings = settings
+        self.cell = cell
+        self.clock = clock
+        self.env = env
+        self.path = settings.cassettes / cell.cassette_relpath
+        self.normalizer = RequestNormalizer(workspace, env)
+        self._upstream = upstream
+        self._rerecord = rerecord
+        self._existing: CassetteFile | None = None
+        self.transport: CassetteTransport | None = None
+        self.changed = False
+
+    @property
+    def mode(self) -> str:
+        return self.settings.record
+
+    def _fail(self, message: str) -> Exception:
+        from ..cell import CellFailure
+
+        return CellFailure(f"{message}\nre-record this cell: {self._rerecord}")
+
+    def open(self) -> httpx.BaseTransport:
+        mode = self.mode
+        if mode == "off":
+            return self._upstream(self.cell, self.clock)
+        if mode in ("none", "once", "new_episodes"):
+            self._existing = self._load()
+        if mode == "none" and self._existing is None:
+            raise self._fail(f"no cassette for this cell: {self.path}")
+        if self._existing is not None and mode in ("none", "once"):
+            self._check_hash(self._existing)
+        replay_only = mode == "none" or (mode == "once" and self._existing is not None)
+        recorded = list(self._existing.interactions) if self._existing is not None else []
+        upstream = None if replay_only else self._upstream(self.cell, self.clock)
+        self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream)
+        return self.transport
+
+    def _load(self) -> CassetteFile | None:
+        try:
+            return load(self.path)
+        except FileNotFoundError:
+            return None
+        except CassetteError as exc:
+            raise self._fail(str(exc)) from None
+
+    def _check_hash(self, cassette: CassetteFile) -> None:
+        recorded = cassette.meta.get("scenario_hash")
+        current = self.cell.scenario.content_hash
+        if recorded != current:
+            raise self._fail(
+                f"the cassette {self.path} was recorded for another version of scenario "
+                f"{self.cell.scenario.name!r} (scenario hash {recorded}, now {current}: its task, workspace, "
+                "script or agent changed)")
+
+    def finish(self, result: Any) -> list[str]:
+        """Problems that fail the cell (misses, unplayed interactions); writes the cassette when recording."""
+        transport = self.transport
+        if transport is None:
+            return []
+        problems = [miss.report for miss in transport.misses]
+        if self.mode in ("none", "once") and transport.new == [] and transport.recorded:
+            for index in transport.unplayed:
+                item = transport.recorded[index]
+                problems.append(f"interaction {index} ({item.method} {item.uri}) of {self.path} was recorded "
+                                "but never requested: the runtime now makes fewer calls")
+        if transport.new:
+            self._write(transport)
+        return problems
+
+    def _write(self, transport: CassetteTransport) -> None:
+        interactions = [*transport.recorded, *transport.new] if self.mode == "new_episodes" else transport.new
+        interactions = [_scrub(item, self.env) for item in interactions]
+        meta = {
+            "scenario": self.cell.scenario.name,
+            "cell": self.cell.id,
+            "scenario_hash": self.cell.scenario.content_hash,
+            "upstream": self.settings.upstream,
+            "runtime_version": __version__,
+            "recorded_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        old = self._existing if self._existing is not None else _try_load(self.path)
+        if old is not None and old.meta.get("scenario_hash") == meta["scenario_hash"] and \
+                dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions)):
+            return  # same traffic: keep the file (and its recorded_at) as it is
+        text = dumps(CassetteFile(meta, interactions))
+        leaked = find_secrets(text, self.env)
+        if leaked:
+            masked = ", ".join(sorted({s[:6] + "…" for s in leaked}))
+            raise self._fail(f"refusing to write {self.path}: key-shaped values survived scrubbing ({masked})")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.path)
+        self.changed = True
+
+
+def _try_load(path: Path) -> CassetteFile | None:
+    try:
+        return load(path)
+    except (FileNotFoundError, CassetteError):
+        return None
+
+
+def _scrub(item: Recorded, env: Mapping[str, str]) -> Recorded:
+    """Secrets out of everything a cassette keeps: URI, request body, response body."""
+    chunks = []
+    for offset, data in item.chunks:
+        text = data.decode("utf-8", errors="surrogateescape")
+        scrubbed = redact_text(text, env)
+        chunks.append((offset, data if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")))
+    return Recorded(
+        method=item.method, uri=redact_url(item.uri, env), request_headers=dict(item.request_headers),
+        request_json=redact_json(item.request_json, env), status=item.status, reason=item.reason,
+        response_headers=dict(item.response_headers), chunks=chunks,
+    )

@@ -1,0 +1,160 @@
+"""The cassette as an httpx transport: replay recorded traffic, record new traffic.
+
+``CassetteTransport`` answers a request from the first unplayed recorded
+interaction that matches it (method, canonical URI, normalized JSON body),
+delivering the body chunk by chunk at its recorded offsets on the cell clock.
+When the record mode allows it, a request with no match goes to the upstream
+transport (the emulator or the live providers) and its response is captured
+chunk by chunk, with offsets, as it streams through to the runtime.
+
+A request that can neither be replayed nor recorded is a *miss*: it is kept
+(with a diff against the nearest recorded request) so the cell fails with it,
+and the transport raises ``ReplayMiss`` so no response is invented.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+
+from agent_runtime.clock import Clock
+
+from ..streams import TimedByteStream
+from .format import Recorded
+from .matching import RequestNormalizer, find_match, miss_report
+
+_KEEP_REQUEST_HEADERS = ("content-type", "anthropic-version")
+_KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")
+
+
+class ReplayMiss(httpx.TransportError):
+    """No recorded interaction matches and the record mode forbids asking the upstream."""
+
+
+@dataclass(slots=True)
+class Miss:
+    method: str
+    uri: str
+    report: str
+
+
+class CassetteTransport(httpx.BaseTransport):
+    def __init__(
+        self,
+        recorded: list[Recorded],
+        *,
+        clock: Clock,
+        normalizer: RequestNormalizer,
+        upstream: httpx.BaseTransport | None,
+    ) -> None:
+        """``upstream`` None means replay only (record mode ``none``, or ``once`` with a cassette)."""
+        self.recorded = recorded
+        self.played = [False] * len(recorded)
+        self.new: list[Recorded] = []
+        self.misses: list[Miss] = []
+        self._clock = clock
+        self._normalizer = normalizer
+        self._upstream = upstream
+
+    @property
+    def unplayed(self) -> list[int]:
+        return [i for i, done in enumerate(self.played) if not done]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        start = self._clock.now()
+        method = request.method
+        uri = self._normalizer.uri(request)
+        body = self._normalizer.body(request)
+        index = find_match(self.recorded, self.played, method, uri, body)
+        if index is None and self.recorded:
+            # Recorded bodies are redacted; a request that carried a secret matches only once redacted too.
+            body = self._normalizer.body(request, redact=True)
+            index = find_match(self.recorded, self.played, method, uri, body)
+        if index is not None:
+            self.played[index] = True
+            item = self.recorded[index]
+            return httpx.Response(item.status, headers=item.response_headers,
+                                  stream=TimedByteStream(item.chunks, self._clock, start), request=request)
+        if self._upstream is None:
+            report = miss_report(self.recorded, self.played, method, uri, body)
+            self.misses.append(Miss(method, uri, report))
+            raise ReplayMiss(report, request=request)
+        return self._record(request, method, uri, start)
+
+    def _record(self, request: httpx.Request, method: str, uri: str, start: float) -> httpx.Response:
+        assert self._upstream is not None
+        # Ask for an uncompressed body: cassettes store bodies as data, never gzip bytes.
+        request.headers["accept-encoding"] = "identity"
+        response = self._upstream.handle_request(request)
+        headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS}
+        item = Recorded(
+            method=method,
+            uri=uri,
+            request_headers={k: v for k, v in request.headers.items() if k in _KEEP_REQUEST_HEADERS},
+            request_json=self._normalizer.body(request, redact=True),
+            status=response.status_code,
+            reason=response.reason_phrase,
+            response_headers=headers,
+        )
+        self.new.append(item)
+        gzip = response.headers.get("content-encoding", "").lower() == "gzip"
+        stream = _Capture(response.stream, item, self._clock, start, gzip=gzip)  # type: ignore[arg-type]
+        out_headers = [(k, v) for k, v in response.headers.multi_items()
+                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=out_headers, stream=stream, request=request,
+                              extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"})
+
+    def close(self) -> None:
+        if self._upstream is not None:
+            self._upstream.close()
+
+
+class _Capture(httpx.SyncByteStream):
+    """Passes the upstream body through and keeps each chunk with its offset.
+
+    If the runtime stops reading early (a timeout, a truncation fault), the rest
+    is still captured on close, so the cassette holds the whole genuine response;
+    an emulator body is taken with its own offsets instead of waiting for it.
+    """
+
+    def __init__(self, inner: httpx.SyncByteStream, item: Recorded, clock: Clock, start: float, *, gzip: bool) -> None:
+        self._inner = inner
+        self._item = item
+        self._clock = clock
+        self._start = start
+        self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._delivered = 0
+        self._iterator: Iterator[bytes] | None = None
+        self._closed = False
+
+    def _keep(self, offset: float, data: bytes) -> bytes:
+        if self._decoder is not None:
+            data = self._decoder.decompress(data)
+        if data:
+            self._item.chunks.append((round(offset, 4), data))
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        self._iterator = iter(self._inner)
+        for data in self._iterator:
+            self._delivered += 1
+            kept = self._keep(self._clock.now() - self._start, data)
+            if kept:
+                yield kept
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if isinstance(self._inner, TimedByteStream):
+            shift = self._inner.start - self._start
+            for offset, data in self._inner.chunks[self._delivered:]:
+                self._keep(shift + offset, data)
+        else:
+            iterator = self._iterator if self._iterator is not None else iter(self._inner)
+            for data in iterator:
+                self._keep(self._clock.now() - self._start, data)
+        self._inner.close()

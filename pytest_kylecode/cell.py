@@ -1,0 +1,225 @@
+"""Running one matrix cell end to end.
+
+    cassette / emulator / live  ->  CassetteTransport  ->  FaultTransport  ->  httpx.Client
+        -> agent_runtime.runner.run_agent on a VirtualClock
+        -> replay checks -> metrics snapshot (syrupy) -> expectations -> report details
+
+Faults sit above the cassette layer in every mode, so cassettes hold only
+genuine upstream traffic and a fault cell replays exactly what it recorded.
+The run directory is written only for a failing cell (or with
+``--kylecode-keep-runs``): recording it in memory is cheap, writing it is not.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent_runtime.clock import Clock, SystemClock, VirtualClock
+from agent_runtime.redact import key_env_names
+
+from .cassettes.store import CassetteSession
+from .expect import check, invariants, measure
+from .faults.transport import FaultTransport
+from .options import Settings
+from .scenarios.model import Cell
+
+
+class CellFailure(AssertionError):
+    """A cell did not behave as expected; ``str()`` is the whole readable report."""
+
+
+class CellTimeout(Exception):
+    pass
+
+
+class CellRunner:
+    def __init__(self, settings: Settings, config: pytest.Config) -> None:
+        self.settings = settings
+        self.config = config
+        self._workspaces = Path(tempfile.mkdtemp(prefix="kylecode-cells-"))
+        self._live: httpx.BaseTransport | None = None
+        self.live_calls = 0
+        self.changed_cassettes: list[str] = []
+
+    # -- one cell -------------------------------------------------------------------------------
+
+    def run(self, item: Any, request: pytest.FixtureRequest) -> None:
+        cell: Cell = item.cell
+        live = self.settings.upstream == "live" and self.settings.record != "none"
+        clock: Clock = SystemClock() if live else VirtualClock()
+        workspace = self._workspace(cell)
+        env = self._runtime_env(live)
+        config = cell.scenario.agent_config.with_overrides(
+            route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
+        cassettes = CassetteSession(self.settings, cell, clock=clock, workspace=workspace, env=env,
+                                    upstream=self._upstream, rerecord=self.rerecord_command(item))
+        try:
+            with _time_limit(self.settings.cell_timeout, item.nodeid):
+                source = cassettes.open()
+                transport = FaultTransport(source, cell.fault, primary=cell.provider, clock=clock,
+                                           timeouts=config.timeouts)
+                with httpx.Client(transport=transport) as http:
+                    result = self._execute(cell, config, workspace, http, clock, env)
+            cassette_problems = cassettes.finish(result)
+            if cassettes.changed:
+                self.changed_cassettes.append(str(cassettes.path))
+            self._judge(item, request, cell, result, workspace, cassette_problems, cassettes)
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+
+    def _execute(self, cell: Cell, config: Any, workspace: Path, http: httpx.Client, clock: Clock,
+                 env: dict[str, str]) -> Any:
+        from agent_runtime.runner import run_agent
+
+        return run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
+
+    def _judge(self, item: Any, request: pytest.FixtureRequest, cell: Cell, result: Any, workspace: Path,
+               cassette_problems: list[str], cassettes: CassetteSession) -> None:
+        metrics = result.metrics or {}
+        details: dict[str, Any] = {"outcome": result.outcome, "steps": result.steps,
+                                   "calls": metrics.get("summary", {}).get("calls")}
+        if cassettes.changed:
+            details["cassette_changed"] = str(cassettes.path)
+        sections: list[str] = []
+        if cassette_problems:
+            sections.append("replay:\n" + "\n".join(f"  {p}" for p in cassette_problems))
+        if cell.scenario.snapshot:
+            # Before expectations: under --snapshot-update a cell that misses its expectations
+            # must still record its baseline.
+            problem = _assert_snapshot(request, metrics)
+            if problem:
+                sections.append("metrics snapshot:\n" + _indent(problem))
+        broken = invariants(result, metrics)
+        if broken:
+            sections.append("invariants:\n" + "\n".join(f"  {p}" for p in broken))
+        mismatches = check(cell.expect, measure(result, metrics), metrics, workspace)
+        if mismatches:
+            sections.append("expectations (expected vs actual):\n" + "\n".join(f"  {m}" for m in mismatches))
+        failing = bool(sections)
+        if failing or self.settings.keep_runs:
+            run_dir = self._keep_run(result, cell)
+            if run_dir is not None:
+                details["run_dir"] = str(run_dir)
+        item.user_properties.append(("kylecode_run", details))
+        if failing:
+            raise CellFailure(self._report(item, cell, result, metrics, sections, details))
+
+    def _report(self, item: Any, cell: Cell, result: Any, metrics: dict[str, Any], sections: list[str],
+                details: dict[str, Any]) -> str:
+        summary = metrics.get("summary", {})
+        error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
+        lines = [
+            f"cell {cell.scenario.name}[{cell.id}] did not behave as expected",
+            f"run: outcome {result.outcome}{error}; steps {result.steps}; final route {result.final_route}; "
+            f"calls {summary.get('calls')} (errors {summary.get('errors')}), retries {summary.get('retries')}, "
+            f"fallbacks {summary.get('fallbacks')}; tools {result.tool_sequence}",
+            *sections,
+        ]
+        if "run_dir" in details:
+            lines.append(f"run directory: {details['run_dir']}  (vendor bundle: kylecode bundle {details['run_dir']})")
+        lines.append(f"re-record this cell: {self.rerecord_command(item)}")
+        return "\n".join(lines)
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _workspace(self, cell: Cell) -> Path:
+        workspace = Path(tempfile.mkdtemp(prefix="ws-", dir=self._workspaces))
+        for rel, content in cell.scenario.workspace.items():
+            path = workspace / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+        return workspace
+
+    def _runtime_env(self, live: bool) -> dict[str, str]:
+        """The environment the runtime sees: provider keys only when talking to live providers."""
+        env = dict(os.environ)
+        if not live:
+            for name in key_env_names():
+                env.pop(name, None)
+        return env
+
+    def _upstream(self, cell: Cell, clock: Clock) -> httpx.BaseTransport:
+        if self.settings.upstream == "emulator":
+            from .emulator.transport import EmulatorTransport
+
+            return EmulatorTransport(cell.scenario.script, clock=clock)
+        if self._live is None:
+            from .cassettes.live import LiveTransport
+
+            self._live = LiveTransport(self.settings.max_live_calls)
+        return self._live
+
+    def _keep_run(self, result: Any, cell: Cell) -> Path | None:
+        runlog = getattr(result, "runlog", None)
+        if runlog is None:
+            return None
+        return Path(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+
+    def rerecord_command(self, item: Any) -> str:
+        parts = ["env", "-u", "CI", "pytest", "--kylecode-matrix", "--kylecode-record=rewrite"]
+        defaults = {"kylecode_scenarios": "scenarios", "kylecode_cassettes": "cassettes"}
+        for option, default in defaults.items():
+            value = self.config.getoption(option)
+            if value:
+                parts.append(f"--{option.replace('_', '-')}={value}")
+        if self.settings.upstream == "live":
+            parts.append("--kylecode-upstream=live")
+        parts.append(item.nodeid)
+        return shlex.join(parts)
+
+    def summary_lines(self) -> list[str]:
+        if not self.changed_cassettes:
+            return []
+        return [f"kylecode: {len(self.changed_cassettes)} cassettes changed:",
+                *(f"  {path}" for path in self.changed_cassettes)]
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.close()
+        shutil.rmtree(self._workspaces, ignore_errors=True)
+
+
+def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) -> str | None:
+    from .snapshot import MetricsSnapshotExtension
+
+    snapshot = request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
+    try:
+        assert snapshot == metrics
+    except AssertionError as exc:
+        return str(exc) or "the metrics differ from the stored snapshot (run with --snapshot-update to accept)"
+    return None
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
+
+
+@contextmanager
+def _time_limit(seconds: float, nodeid: str) -> Iterator[None]:
+    """Bound a cell's wall time with SIGALRM (main thread only; elsewhere unbounded)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise CellTimeout(f"{nodeid} exceeded --kylecode-cell-timeout={seconds:g}s of wall time")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,116 @@
+"""Expectations (DESIGN.md section 4): what a finished run is checked against.
+
+``measure`` turns a run into the values expectation keys name; ``check``
+compares them with a cell's merged ``expect`` and returns every mismatch, so a
+failing cell shows all that differs at once, expected vs actual.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+_COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    key: str
+    expected: Any
+    actual: Any
+
+    def __str__(self) -> str:
+        expected = self.expected if isinstance(self.expected, str) and _COMPARISON.match(self.expected) else repr(self.expected)
+        actual = "(no such metric)" if self.actual is _MISSING else repr(self.actual)
+        return f"{self.key}: expected {expected}, got {actual}"
+
+
+def metric_path(snapshot: Any, path: str) -> Any:
+    """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value; a bracketed segment is taken literally."""
+    value = snapshot
+    for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path):
+        key = part[0] or part[1]
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return _MISSING
+    return value
+
+
+def value_matches(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, str) and (m := _COMPARISON.match(expected)):
+        if isinstance(actual, bool) or not isinstance(actual, (int, float)):
+            return False
+        return bool(_OPS[m.group(1)](actual, float(m.group(2))))
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        return isinstance(actual, (int, float)) and not isinstance(actual, bool) and actual == expected
+    return bool(expected == actual)
+
+
+def measure(result: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+    summary = metrics.get("summary", {})
+    return {
+        "outcome": result.outcome,
+        "completion_reason": result.completion_reason,
+        "error_category": result.error_category,
+        "steps": result.steps,
+        "retries": summary.get("retries"),
+        "fallbacks": summary.get("fallbacks"),
+        "final_route": result.final_route,
+        "circuit_opened": bool(summary.get("circuit_opens")),
+        "tool_calls_paired": result.tool_calls_paired,
+        "tool_errors": result.tool_errors,
+        "tool_sequence": list(result.tool_sequence),
+    }
+
+
+def _read(workspace: Path, rel: str) -> str | None:
+    path = workspace / rel
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except UnicodeDecodeError:
+        return "<binary file>"
+
+
+def check(expect: dict[str, Any], measured: dict[str, Any], metrics: dict[str, Any], workspace: Path) -> list[Mismatch]:
+    mismatches: list[Mismatch] = []
+    for key, expected in expect.items():
+        if key == "files":
+            for rel, content in expected.items():
+                actual = _read(workspace, rel)
+                if actual != content:
+                    mismatches.append(Mismatch(f"files[{rel}]", content, actual))
+        elif key == "metrics":
+            for path, wanted in expected.items():
+                actual = metric_path(metrics, path)
+                if actual is _MISSING or not value_matches(wanted, actual):
+                    mismatches.append(Mismatch(f"metrics.{path}", wanted, actual))
+        elif not value_matches(expected, measured[key]):
+            mismatches.append(Mismatch(key, expected, measured[key]))
+    return mismatches
+
+
+def invariants(result: Any, metrics: dict[str, Any]) -> list[str]:
+    """What must hold for every cell whatever it expects (the matrix's correctness bar)."""
+    problems = []
+    if not result.tool_calls_paired:
+        problems.append("a tool call in the transcript has no result, or more than one")
+    summary = metrics.get("summary", {})
+    if summary.get("calls") != summary.get("successes", 0) + summary.get("errors", 0):
+        problems.append(f"metrics do not add up: calls {summary.get('calls')} != successes "
+                        f"{summary.get('successes')} + errors {summary.get('errors')}")
+    for route, stats in metrics.get("routes", {}).items():
+        errors = sum(stats.get("errors", {}).values())
+        if stats.get("calls") != stats.get("successes", 0) + errors:
+            problems.append(f"metrics of {route} do not add up: calls {stats.get('calls')} != "
+                            f"successes {stats.get('successes')} + errors {errors}")
+    return problems

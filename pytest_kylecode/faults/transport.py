@@ -1,0 +1,152 @@
+"""``FaultTransport``: the fault of a cell, injected above whatever source the cell uses.
+
+It counts the calls to the routes the fault targets (``route: primary`` — the
+cell's matrix provider —, ``any``, or one route name) and faults calls ``at`` ..
+``at + times - 1``. Each fault takes the exact wire shape of the request's
+protocol (and provider, where providers differ):
+
+- HTTP answers (``http_*``, ``html_*``, ``invalid_json``, ``empty_response``,
+  ``tools_unsupported``, ``context_length``) never reach the source;
+- ``connect_error`` raises as a refused connection would;
+- ``timeout`` and ``latency`` hold the first byte back on the clock;
+- stream faults (``stall``, ``truncated_stream``, ``sse_error``, ``malformed_sse``)
+  reshape the genuine stream event by event;
+- ``malformed_tool_args``, ``duplicate_tool_args``, ``missing_tool_call_id``,
+  ``content_filter`` rewrite the genuine response (see ``rewrite``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from agent_runtime.clock import Clock
+from agent_runtime.config import Timeouts
+from agent_runtime.providers import PROVIDERS
+
+from ..emulator.transport import protocol_for_path
+from ..emulator.wire import for_protocol
+from ..streams import TimedByteStream
+from . import streams
+from .catalog import FaultSpec
+from .rewrite import SEMANTIC_KINDS, rewrite
+
+ROUTE_EXTENSION = "kylecode.route"
+STREAM_EVENTS_BEFORE_FAULT = 2  # a stalled / erroring stream has already said something
+
+
+def route_of(request: httpx.Request, body: dict[str, Any] | None) -> str | None:
+    """The route a request is for: named by the runtime, else inferred from host, path and model."""
+    named = request.extensions.get(ROUTE_EXTENSION)
+    if named:
+        return str(named)
+    model = (body or {}).get("model")
+    url = str(request.url)
+    for provider in PROVIDERS.values():
+        if url == provider.canonical_endpoint() or url == provider.endpoint():
+            return f"{provider.name}/{model}" if model else provider.name
+    return None
+
+
+class FaultTransport(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, fault: FaultSpec, *, primary: str, clock: Clock,
+                 timeouts: Timeouts) -> None:
+        self.inner = inner
+        self.fault = fault
+        self.primary = primary
+        self.clock = clock
+        self.timeouts = timeouts
+        self.targeted_calls = 0
+        self.injected: list[int] = []  # numbers (among targeted calls) of the calls that were faulted
+
+    def _targets(self, route: str | None) -> bool:
+        wanted = self.fault.route
+        if wanted == "any":
+            return True
+        return route == (self.primary if wanted == "primary" else wanted)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.fault.kind == "none":
+            return self.inner.handle_request(request)
+        body = _json(request)
+        if not self._targets(route_of(request, body)):
+            return self.inner.handle_request(request)
+        self.targeted_calls += 1
+        if not self.fault.hits(self.targeted_calls):
+            return self.inner.handle_request(request)
+        self.injected.append(self.targeted_calls)
+        return self._inject(request, body or {})
+
+    def _inject(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+        kind = self.fault.kind
+        protocol = protocol_for_path(request.url.path) or "openai_chat"
+        wire = for_protocol(protocol)
+        route = route_of(request, body) or self.primary
+        provider = route.split("/", 1)[0]
+        model = str(body.get("model", ""))
+        start = self.clock.now()
+        if kind in wire.HTTP_KINDS:
+            answer = wire.error_response(kind, provider=provider, model=model, seed=str(self.targeted_calls))
+            return httpx.Response(answer.status, headers=answer.headers,
+                                  stream=TimedByteStream(answer.chunks, self.clock, start), request=request)
+        if kind == "connect_error":
+            raise httpx.ConnectError(f"[Errno 111] Connection refused (kylecode fault: {kind})", request=request)
+        response = self.inner.handle_request(request)
+        if kind in ("timeout", "latency"):
+            delay = self.timeouts.first_byte_s + 1.0 if kind == "timeout" else self.fault.latency_ms / 1000.0
+            return _with_stream(response, streams.DelayedStream(response.stream, self.clock, delay), request)  # type: ignore[arg-type]
+        if kind in SEMANTIC_KINDS:
+            return self._rewrite(request, body, response, protocol, start)
+        if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
+            return response  # a stream fault needs a stream; an error answer passes as it is
+        inner = response.stream
+        if kind == "stall":
+            produce = streams.stall(self.clock, STREAM_EVENTS_BEFORE_FAULT, self.timeouts.idle_s + 1.0)
+        elif kind == "truncated_stream":
+            produce = streams.truncate(wire.is_finish_event)
+        elif kind == "sse_error":
+            tail = wire.stream_error_event(provider, model=model, response_id="", sequence_number=0)
+            produce = streams.replace_tail(STREAM_EVENTS_BEFORE_FAULT, tail, keep_rest=False)
+        elif kind == "malformed_sse":
+            produce = streams.replace_tail(STREAM_EVENTS_BEFORE_FAULT, wire.malformed_event(), keep_rest=True)
+        else:
+            raise ValueError(f"fault {kind!r} has no injection")
+        return _with_stream(response, streams.EventStream(inner, produce), request)  # type: ignore[arg-type]
+
+    def _rewrite(self, request: httpx.Request, body: dict[str, Any], response: httpx.Response, protocol: str,
+                 start: float) -> httpx.Response:
+        chunks: list[tuple[float, bytes]] = []
+        try:
+            for data in response.stream:  # type: ignore[union-attr]
+                chunks.append((self.clock.now() - start, data))
+        finally:
+            response.close()
+        raw = b"".join(data for _, data in chunks)
+        streaming = "text/event-stream" in response.headers.get("content-type", "")
+        faulted = None
+        if response.status_code == 200 and raw:
+            faulted = rewrite(self.fault.kind, protocol, body, raw, streaming=streaming,
+                              first_offset=chunks[0][0] if chunks else 0.0)
+        if faulted is None:  # nothing to act on (an error, no tool call): the genuine answer
+            return httpx.Response(response.status_code, headers=response.headers,
+                                  stream=TimedByteStream(chunks, self.clock, start), request=request)
+        return httpx.Response(faulted.status, headers=faulted.headers,
+                              stream=TimedByteStream(faulted.chunks, self.clock, start), request=request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _json(request: httpx.Request) -> dict[str, Any] | None:
+    try:
+        body = json.loads(request.read() or b"null")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _with_stream(response: httpx.Response, stream: httpx.SyncByteStream, request: httpx.Request) -> httpx.Response:
+    return httpx.Response(response.status_code, headers=response.headers, stream=stream, request=request,
+                          extensions=response.extensions)

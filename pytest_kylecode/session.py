@@ -1,0 +1,125 @@
+"""The per-pytest-session state of the matrix, registered as a plugin object.
+
+Created by ``plugin.pytest_configure`` only under ``--kylecode-matrix``. It owns
+the resolved settings, the scenario registry (duplicate names are errors), the
+shard selection, the cell runner and the report aggregation. Its ``pytest_*``
+methods are hooks; on the xdist controller ``pytest_runtest_logreport`` sees
+every worker's reports, so the report is correct under ``-n``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent_runtime.errors import ConfigError
+
+from .options import Settings, resolve_settings
+from .report import MatrixReport
+
+_KEY = pytest.StashKey["KylecodeSession"]()
+
+
+def get_session(config: pytest.Config) -> KylecodeSession:
+    return config.stash[_KEY]
+
+
+def shard_of(nodeid: str, total: int) -> int:
+    """1-based shard of a node id: a stable hash, so every job agrees without talking."""
+    digest = hashlib.sha1(nodeid.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % total + 1
+
+
+class KylecodeSession:
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self._scenario_paths: dict[str, Path] = {}
+        self._runner: Any = None
+        self.report = MatrixReport()
+        self.is_worker = hasattr(config, "workerinput")
+
+    @classmethod
+    def start(cls, config: pytest.Config) -> KylecodeSession:
+        session = cls(config, resolve_settings(config))
+        config.stash[_KEY] = session
+        config.pluginmanager.register(session, "kylecode-session")
+        # With no path arguments pytest would collect testpaths (the project's own tests);
+        # the matrix collects the scenario directory only.
+        if config.args_source != pytest.Config.ArgsSource.ARGS:
+            config.args[:] = [str(session.settings.scenarios)]
+        return session
+
+    # -- collection ---------------------------------------------------------------------------
+
+    def is_scenario_file(self, path: Path) -> bool:
+        if path.suffix not in (".yaml", ".yml"):
+            return False
+        try:
+            relative = path.resolve().relative_to(self.settings.scenarios.resolve())
+        except ValueError:
+            return False
+        return not any(part.startswith((".", "__")) for part in relative.parts[:-1])
+
+    def register_scenario(self, scenario: Any) -> None:
+        other = self._scenario_paths.setdefault(scenario.name, scenario.path)
+        if other != scenario.path:
+            raise ConfigError(
+                f"scenario name {scenario.name!r} is already used by {other}; names must be unique "
+                "(set a different 'name:' in one of the files)",
+                where=f"{scenario.path}:1", key="name",
+            )
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if self.settings.shard is None:
+            return
+        index, total = self.settings.shard
+        keep = [item for item in items if shard_of(item.nodeid, total) == index]
+        dropped = [item for item in items if shard_of(item.nodeid, total) != index]
+        if dropped:
+            # Deselect (not "not collect"): syrupy then knows those cells' snapshots are not unused.
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+    def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> str:
+        cells = sum(1 for item in items if hasattr(item, "cell"))
+        shard = f" (shard {self.settings.shard[0]}/{self.settings.shard[1]})" if self.settings.shard else ""
+        return (f"kylecode: {cells} cells{shard}, record={self.settings.record}, "
+                f"upstream={self.settings.upstream}, cassettes={self.settings.cassettes}")
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run_cell(self, item: Any, request: pytest.FixtureRequest) -> None:
+        if self._runner is None:
+            from .cell import CellRunner
+
+            self._runner = CellRunner(self.settings, self.config)
+        self._runner.run(item, request)
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.report.add(report)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.is_worker or not self.report.rows:
+            return
+        terminalreporter.write_sep("=", "kylecode matrix")
+        for line in self.report.render_terminal().splitlines():
+            terminalreporter.write_line(line)
+        if self._runner is not None:
+            for line in self._runner.summary_lines():
+                terminalreporter.write_line(line)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker or self.settings.report is None:
+            return
+        self.report.write(self.settings.report, scenarios_dir=self.settings.scenarios)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._runner is not None:
+            self._runner.close()
+        config.pluginmanager.unregister(self)

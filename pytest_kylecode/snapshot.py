@@ -1,0 +1,71 @@
+"""The metrics snapshot of every cell, through syrupy: one JSON file per cell.
+
+Layout (DESIGN.md section 10): ``<scenario dir>/__snapshots__/<scenario>/<cell id>.json``,
+where the cell id keeps its ``/`` (``openrouter/z-ai/glm-4.6-stream-native-none.json``
+lives in ``openrouter/z-ai/``), mirroring the cassette tree. syrupy's default
+naming strips ``/`` and keys on the test file's name, so this extension maps
+names and locations both ways; that keeps ``--snapshot-update`` and syrupy's
+unused-snapshot report working for cells.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from syrupy.data import Snapshot, SnapshotCollection
+from syrupy.extensions.json import JSONSnapshotExtension
+from syrupy.location import PyTestLocation
+from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
+
+SNAPSHOT_DIR = "__snapshots__"
+
+
+def _cell(test_location: PyTestLocation) -> Any:
+    return test_location.item.cell  # type: ignore[attr-defined]
+
+
+class MetricsSnapshotExtension(JSONSnapshotExtension):
+    """Snapshots of ``ProviderMetricsCollector.snapshot()``: stable, sorted, human-diffable JSON."""
+
+    def serialize(self, data: SerializableData, *, exclude: PropertyFilter | None = None,
+                  include: PropertyFilter | None = None, matcher: PropertyMatcher | None = None) -> SerializedData:
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        scenario_dir = Path(test_location.filepath).parent
+        return str(scenario_dir / SNAPSHOT_DIR / _cell(test_location).scenario.name)
+
+    @classmethod
+    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
+        return cls.dirname(test_location=test_location)
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        cell = _cell(test_location)
+        return f"{cell.scenario.name}[{cell.id}]"
+
+    @classmethod
+    def get_file_basename(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        return _cell(test_location).id
+
+    @classmethod
+    def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
+        return Path(snapshot_location) == Path(cls.get_location(test_location=test_location, index=0))
+
+    def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
+        return filepath.endswith(".json")
+
+    def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
+        path = Path(snapshot_location)
+        parts = path.with_suffix("").parts
+        try:
+            top = len(parts) - 1 - parts[::-1].index(SNAPSHOT_DIR)
+        except ValueError:
+            return SnapshotCollection(location=snapshot_location)
+        scenario, cell_id = parts[top + 1], "/".join(parts[top + 2:])
+        collection = SnapshotCollection(location=snapshot_location)
+        collection.add(Snapshot(name=f"{scenario}[{cell_id}]"))
+        return collection
