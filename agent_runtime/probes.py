@@ -135,7 +135,8 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
     """Keys and capability probes of every route the runtime could reach; a JSON-ready report.
 
     Each entry of ``checks`` is ``{"route", "check", "status": pass|warn|fail, "detail"}``;
-    ``status`` is the worst of them. A route without its key fails and is not probed.
+    ``status`` is the worst of them. A route without its key fails and is not probed; a failed
+    capability the runtime will override (text dialect, no streaming) is a warning.
     """
     import httpx
 
@@ -159,12 +160,17 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
             if not has_key:
                 continue
             result = probes[route.name] = probe_route(client, route)
+            covered = {o["kind"] for o in result["overrides"]}
             for name in ("stream", "tools", "json"):
                 c = result[name]
-                detail = c["detail"] or ("ok" if c["status"] == "pass" else "")
+                status, detail = c["status"], c["detail"] or ("ok" if c["status"] == "pass" else "")
                 if c["category"]:
                     detail = f"{c['category']}: {detail}"
-                checks.append({"route": route.name, "check": name, "status": c["status"], "detail": detail})
+                if status == "fail" and name in covered:
+                    # The runtime copes: it will use the text dialect / no streaming on this route.
+                    status = "warn"
+                    detail += " (override: " + ("text dialect" if name == "tools" else "no streaming") + ")"
+                checks.append({"route": route.name, "check": name, "status": status, "detail": detail})
     finally:
         if own_http:
             http.close()
