@@ -76,13 +76,14 @@ class BodyDecoder:
     finish: only a fully parsed, finished response comes back with ``error=None``.
     """
 
-    __slots__ = ("_protocol", "status", "headers", "_parts", "_sse", "_stream", "_events")
+    __slots__ = ("_protocol", "status", "headers", "_parts", "_joined", "_sse", "_stream", "_events")
 
     def __init__(self, protocol: WireProtocol, status: int, headers: Mapping[str, str], *, streaming: bool) -> None:
         self._protocol = protocol
         self.status = status
         self.headers = headers
         self._parts: list[bytes] = []
+        self._joined: bytes | None = None
         content_type = (headers.get("content-type") or "").lower()
         ok = 200 <= status < 300
         self._sse: SSEDecoder | None = None
@@ -95,10 +96,14 @@ class BodyDecoder:
 
     @property
     def body(self) -> bytes:
-        return b"".join(self._parts)
+        """Every byte fed so far."""
+        if self._joined is None:
+            self._joined = b"".join(self._parts)
+        return self._joined
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         self._parts.append(chunk)
+        self._joined = None
         if self._sse is None or self._stream is None:
             return []
         out: list[StreamEvent] = []

@@ -29,19 +29,25 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_utf8", "_pieces", "_event", "_data")
+    __slots__ = ("_utf8", "_pieces", "_skip_lf", "_event", "_data")
 
     def __init__(self) -> None:
         # errors="replace": a stray invalid byte must not abort a whole stream; the
         # JSON parser of the protocol will reject the payload if it matters.
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._pieces: list[str] = []  # the current, unterminated line, in pieces
+        self._skip_lf = False
         self._event: str | None = None
         self._data: list[str] | None = None
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Decode ``chunk`` and return the events it completed (often none, often one)."""
         text = self._utf8.decode(chunk)
+        if self._skip_lf and text:
+            # The previous chunk ended in "\r": a "\n" opening this one completes that "\r\n".
+            self._skip_lf = False
+            if text[0] == "\n":
+                text = text[1:]
         if not text:
             return []
         if "\n" not in text and "\r" not in text:
@@ -54,19 +60,10 @@ class SSEDecoder:
             text = "".join(self._pieces)
             self._pieces = []
         if "\r" in text:
-            # A trailing "\r" may be the first half of "\r\n": hold it back until the next
-            # chunk (or close) says which it is.
-            held = text.endswith("\r")
-            if held:
-                text = text[:-1]
-            lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            rest = lines.pop()
-            if held:
-                lines.append(rest)
-                rest = "\r"
-        else:
-            lines = text.split("\n")
-            rest = lines.pop()
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        rest = lines.pop()  # after the last line end: an unterminated line
         if rest:
             self._pieces.append(rest)
         events: list[SSEEvent] = []
@@ -84,8 +81,7 @@ class SSEDecoder:
         tail = "".join(self._pieces) + self._utf8.decode(b"", final=True)
         self._pieces = []
         self._utf8.reset()
-        if tail.endswith("\r"):  # a held-back line end
-            tail = tail[:-1]
+        self._skip_lf = False
         if tail:
             self._line(tail)  # a complete field line, but the blank line never came
         pending = self._event is not None or self._data is not None
