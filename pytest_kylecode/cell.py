@@ -6,8 +6,10 @@
 
 Faults sit above the cassette layer in every mode, so cassettes hold only
 genuine upstream traffic and a fault cell replays exactly what it recorded.
-The run directory is written only for a failing cell (or with
-``--kylecode-keep-runs``): recording it in memory is cheap, writing it is not.
+``execute_cell`` is the pytest-free core (``kylecode cassettes check`` uses it
+too); ``CellRunner`` adds what pytest needs. The run directory is written only
+for a failing cell (or with ``--kylecode-keep-runs``): recording it in memory is
+cheap, writing it is not.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ import pytest
 from agent_runtime.clock import Clock, SystemClock, VirtualClock
 from agent_runtime.redact import key_env_names
 
-from .cassettes.store import CassetteSession
+from .cassettes.store import CassetteSession, UpstreamFactory
 from .expect import check, invariants, measure
 from .faults.transport import FaultTransport
 from .options import Settings
@@ -44,57 +47,93 @@ class CellTimeout(Exception):
     pass
 
 
+@dataclass(slots=True)
+class CellRun:
+    result: Any  # agent_runtime.runner.AgentRun
+    cassettes: CassetteSession
+    workspace: Path
+    cassette_problems: list[str]
+
+
+def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, rerecord: str) -> CellRun:
+    """Run ``cell`` through its cassette and its fault in a fresh workspace (the caller removes it)."""
+    from agent_runtime.runner import run_agent
+
+    live = settings.upstream == "live" and settings.record != "none"
+    clock: Clock = SystemClock() if live else VirtualClock()
+    workspace = make_workspace(cell)
+    env = runtime_env(live)
+    config = cell.scenario.agent_config.with_overrides(
+        route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
+    cassettes = CassetteSession(settings, cell, clock=clock, workspace=workspace, env=env,
+                                upstream=upstream, rerecord=rerecord)
+    try:
+        transport = FaultTransport(cassettes.open(), cell.fault, primary=cell.provider, clock=clock,
+                                   timeouts=config.timeouts)
+        with httpx.Client(transport=transport) as http:
+            result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
+        problems = cassettes.finish(result)
+    except BaseException:
+        shutil.rmtree(workspace, ignore_errors=True)
+        raise
+    return CellRun(result, cassettes, workspace, problems)
+
+
+def make_workspace(cell: Cell) -> Path:
+    workspace = Path(tempfile.mkdtemp(prefix="kylecode-ws-"))
+    for rel, content in cell.scenario.workspace.items():
+        path = workspace / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    return workspace
+
+
+def runtime_env(live: bool) -> dict[str, str]:
+    """The environment the runtime sees: provider keys only when talking to live providers."""
+    env = dict(os.environ)
+    if not live:
+        for name in key_env_names():
+            env.pop(name, None)
+    return env
+
+
+def emulator_upstream(cell: Cell, clock: Clock) -> httpx.BaseTransport:
+    from .emulator.transport import EmulatorTransport
+
+    return EmulatorTransport(cell.scenario.script, clock=clock)
+
+
 class CellRunner:
+    """The pytest side of a cell: time limit, snapshot, expectations, kept run directory, report details."""
+
     def __init__(self, settings: Settings, config: pytest.Config) -> None:
         self.settings = settings
         self.config = config
-        self._workspaces = Path(tempfile.mkdtemp(prefix="kylecode-cells-"))
         self._live: httpx.BaseTransport | None = None
-        self.live_calls = 0
         self.changed_cassettes: list[str] = []
-
-    # -- one cell -------------------------------------------------------------------------------
 
     def run(self, item: Any, request: pytest.FixtureRequest) -> None:
         cell: Cell = item.cell
-        live = self.settings.upstream == "live" and self.settings.record != "none"
-        clock: Clock = SystemClock() if live else VirtualClock()
-        workspace = self._workspace(cell)
-        env = self._runtime_env(live)
-        config = cell.scenario.agent_config.with_overrides(
-            route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
-        cassettes = CassetteSession(self.settings, cell, clock=clock, workspace=workspace, env=env,
-                                    upstream=self._upstream, rerecord=self.rerecord_command(item))
+        with _time_limit(self.settings.cell_timeout, item.nodeid):
+            run = execute_cell(cell, self.settings, upstream=self._upstream, rerecord=self.rerecord_command(item))
         try:
-            with _time_limit(self.settings.cell_timeout, item.nodeid):
-                source = cassettes.open()
-                transport = FaultTransport(source, cell.fault, primary=cell.provider, clock=clock,
-                                           timeouts=config.timeouts)
-                with httpx.Client(transport=transport) as http:
-                    result = self._execute(cell, config, workspace, http, clock, env)
-            cassette_problems = cassettes.finish(result)
-            if cassettes.changed:
-                self.changed_cassettes.append(str(cassettes.path))
-            self._judge(item, request, cell, result, workspace, cassette_problems, cassettes)
+            if run.cassettes.changed:
+                self.changed_cassettes.append(str(run.cassettes.path))
+            self._judge(item, request, run)
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            shutil.rmtree(run.workspace, ignore_errors=True)
 
-    def _execute(self, cell: Cell, config: Any, workspace: Path, http: httpx.Client, clock: Clock,
-                 env: dict[str, str]) -> Any:
-        from agent_runtime.runner import run_agent
-
-        return run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
-
-    def _judge(self, item: Any, request: pytest.FixtureRequest, cell: Cell, result: Any, workspace: Path,
-               cassette_problems: list[str], cassettes: CassetteSession) -> None:
+    def _judge(self, item: Any, request: pytest.FixtureRequest, run: CellRun) -> None:
+        cell: Cell = item.cell
+        result = run.result
         metrics = result.metrics or {}
         details: dict[str, Any] = {"outcome": result.outcome, "steps": result.steps,
                                    "calls": metrics.get("summary", {}).get("calls")}
-        if cassettes.changed:
-            details["cassette_changed"] = str(cassettes.path)
+        if run.cassettes.changed:
+            details["cassette_changed"] = str(run.cassettes.path)
         sections: list[str] = []
-        if cassette_problems:
-            sections.append("replay:\n" + "\n".join(f"  {p}" for p in cassette_problems))
+        if run.cassette_problems:
+            sections.append("replay:\n" + "\n".join(_indent(p) for p in run.cassette_problems))
         if cell.scenario.snapshot:
             # Before expectations: under --snapshot-update a cell that misses its expectations
             # must still record its baseline.
@@ -104,20 +143,20 @@ class CellRunner:
         broken = invariants(result, metrics)
         if broken:
             sections.append("invariants:\n" + "\n".join(f"  {p}" for p in broken))
-        mismatches = check(cell.expect, measure(result, metrics), metrics, workspace)
+        mismatches = check(cell.expect, measure(result, metrics), metrics, run.workspace)
         if mismatches:
             sections.append("expectations (expected vs actual):\n" + "\n".join(f"  {m}" for m in mismatches))
-        failing = bool(sections)
-        if failing or self.settings.keep_runs:
-            run_dir = self._keep_run(result, cell)
-            if run_dir is not None:
-                details["run_dir"] = str(run_dir)
+        if sections or self.settings.keep_runs:
+            runlog = getattr(result, "runlog", None)
+            if runlog is not None:
+                details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
         item.user_properties.append(("kylecode_run", details))
-        if failing:
-            raise CellFailure(self._report(item, cell, result, metrics, sections, details))
+        if sections:
+            raise CellFailure(self._report(item, result, metrics, sections, details))
 
-    def _report(self, item: Any, cell: Cell, result: Any, metrics: dict[str, Any], sections: list[str],
+    def _report(self, item: Any, result: Any, metrics: dict[str, Any], sections: list[str],
                 details: dict[str, Any]) -> str:
+        cell: Cell = item.cell
         summary = metrics.get("summary", {})
         error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
         lines = [
@@ -132,45 +171,18 @@ class CellRunner:
         lines.append(f"re-record this cell: {self.rerecord_command(item)}")
         return "\n".join(lines)
 
-    # -- pieces -------------------------------------------------------------------------------
-
-    def _workspace(self, cell: Cell) -> Path:
-        workspace = Path(tempfile.mkdtemp(prefix="ws-", dir=self._workspaces))
-        for rel, content in cell.scenario.workspace.items():
-            path = workspace / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
-        return workspace
-
-    def _runtime_env(self, live: bool) -> dict[str, str]:
-        """The environment the runtime sees: provider keys only when talking to live providers."""
-        env = dict(os.environ)
-        if not live:
-            for name in key_env_names():
-                env.pop(name, None)
-        return env
-
     def _upstream(self, cell: Cell, clock: Clock) -> httpx.BaseTransport:
         if self.settings.upstream == "emulator":
-            from .emulator.transport import EmulatorTransport
-
-            return EmulatorTransport(cell.scenario.script, clock=clock)
+            return emulator_upstream(cell, clock)
         if self._live is None:
             from .cassettes.live import LiveTransport
 
             self._live = LiveTransport(self.settings.max_live_calls)
-        return self._live
-
-    def _keep_run(self, result: Any, cell: Cell) -> Path | None:
-        runlog = getattr(result, "runlog", None)
-        if runlog is None:
-            return None
-        return Path(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+        return _Shared(self._live)
 
     def rerecord_command(self, item: Any) -> str:
         parts = ["env", "-u", "CI", "pytest", "--kylecode-matrix", "--kylecode-record=rewrite"]
-        defaults = {"kylecode_scenarios": "scenarios", "kylecode_cassettes": "cassettes"}
-        for option, default in defaults.items():
+        for option in ("kylecode_scenarios", "kylecode_cassettes"):
             value = self.config.getoption(option)
             if value:
                 parts.append(f"--{option.replace('_', '-')}={value}")
@@ -188,7 +200,16 @@ class CellRunner:
     def close(self) -> None:
         if self._live is not None:
             self._live.close()
-        shutil.rmtree(self._workspaces, ignore_errors=True)
+
+
+class _Shared(httpx.BaseTransport):
+    """The session's live transport lent to one cell: closing the cell's client must not close it."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
 
 
 def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) -> str | None:

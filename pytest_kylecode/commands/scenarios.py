@@ -1,0 +1,58 @@
+"""``kylecode scenarios validate DIR``: the scenario checks of the plugin, without pytest."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "check scenario files (the same validation the plugin runs), without running them"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    validate = sub.add_parser("validate", help="validate every scenario file under DIR (or the files given)")
+    validate.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent_runtime.errors import ConfigError
+
+    from ..scenarios.matrix import expand, load_scenario, scenario_files
+
+    files: list[Path] = []
+    for path in args.paths:
+        if path.is_dir():
+            try:
+                files.extend(scenario_files(path))
+            except ConfigError as exc:
+                print(f"kylecode scenarios: {exc}", file=sys.stderr)
+                return 2
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"kylecode scenarios: no such file or directory: {path}", file=sys.stderr)
+            return 2
+    if not files:
+        print("kylecode scenarios: no scenario files (*.yaml, *.yml) found", file=sys.stderr)
+        return 2
+    names: dict[str, Path] = {}
+    bad = cells = 0
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+        except ConfigError as exc:
+            print(f"INVALID {exc}")
+            bad += 1
+            continue
+        if scenario.name in names:
+            print(f"INVALID {path}:1: name: scenario name {scenario.name!r} is already used by {names[scenario.name]}")
+            bad += 1
+            continue
+        names[scenario.name] = path
+        expansion = expand(scenario)
+        cells += len(expansion.cells)
+        extra = f", {len(expansion.not_applicable)} not applicable" if expansion.not_applicable else ""
+        print(f"ok      {path}: {scenario.name}: {len(expansion.cells)} cells{extra}")
+    print(f"{len(files) - bad} valid, {bad} invalid scenario files; {cells} cells")
+    return 1 if bad else 0
