@@ -50,7 +50,8 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[rank - 1]
 
 
-def _summary_stats(values: list[float]) -> dict[str, float | None]:
+def distribution(values: list[float]) -> dict[str, float | None]:
+    """``{p50, p95, max}`` of ``values`` (any order), rounded to 0.1; ``None`` s when empty."""
     if not values:
         return {"p50": None, "p95": None, "max": None}
     ordered = sorted(values)
@@ -148,7 +149,7 @@ class ProviderMetricsCollector:
             routes[name] = {
                 "calls": s.calls, "successes": s.successes, "errors": dict(sorted(s.errors.items())),
                 "retries": s.retries, "stream_calls": s.stream_calls,
-                "latency_ms": _summary_stats(s.latencies), "ttft_ms": _summary_stats(s.ttfts),
+                "latency_ms": distribution(s.latencies), "ttft_ms": distribution(s.ttfts),
                 "input_tokens": s.input_tokens, "output_tokens": s.output_tokens, "circuit": s.circuit,
             }
             summary.update(calls=s.calls, successes=s.successes, errors=errors, retries=s.retries,

@@ -59,6 +59,7 @@ _KEY_PATTERN: Final = re.compile(
 # Environment variables whose literal values are secrets wherever they appear.
 _EXTRA_KEY_ENVS: Final = ("KYLECODE_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
                           "XAI_API_KEY")
+_MASKED: Final = re.compile(r"(?:[A-Za-z]+ )?" + re.escape(MASK))
 _MIN_LITERAL: Final = 8  # a 3-character "key" would redact half the transcript
 
 
@@ -131,8 +132,10 @@ def redact_json(value: Any, env: Mapping[str, str] | None = None) -> Any:
     """A redacted copy of a JSON document: credential fields masked at any depth, strings scanned."""
     if isinstance(value, dict):
         # Only scalar values are masked: a tool schema may well have a property named "key".
+        # A value already masked ("Bearer [REDACTED]") is kept, so redacting twice changes nothing.
         return {k: (MASK if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != ""
-                    and isinstance(k, str) and k.lower() in SECRET_FIELDS else redact_json(v, env))
+                    and isinstance(k, str) and k.lower() in SECRET_FIELDS and not _MASKED.fullmatch(str(v))
+                    else redact_json(v, env))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact_json(v, env) for v in value]

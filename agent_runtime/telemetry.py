@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .metrics import Attempt
+from .metrics import Attempt, distribution
 from .redact import redact_text
 
 ENV_PATH: Final = "KYLECODE_TELEMETRY_PATH"
@@ -144,3 +144,41 @@ def read_spans(path: str | Path) -> list[dict[str, Any]]:
                 raise ValueError(f"{path}:{number}: expected a JSON object")
             spans.append(span)
     return spans
+
+
+def summarize(spans: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Aggregate spans per route and error category (``kylecode metrics --summary``).
+
+    Per route: calls, successes, errors by category, retries, fallback calls, tokens and
+    latency p50/p95/max (nearest rank, as in the metrics snapshot). Deterministic: sorted keys.
+    """
+    routes: dict[str, dict[str, Any]] = {}
+    latencies: dict[str, list[float]] = {}
+    errors_total: dict[str, int] = {}
+    count = 0
+    for span in spans:
+        attrs = span.get("attributes") or {}
+        route = attrs.get("kylecode.route") or (
+            f"{attrs.get('gen_ai.provider.name', '?')}/{attrs.get('gen_ai.request.model', '?')}")
+        count += 1
+        r = routes.setdefault(route, {"calls": 0, "successes": 0, "errors": {}, "retries": 0, "fallback_calls": 0,
+                                      "input_tokens": 0, "output_tokens": 0})
+        r["calls"] += 1
+        category = attrs.get("error.type")
+        if category:
+            r["errors"][category] = r["errors"].get(category, 0) + 1
+            errors_total[category] = errors_total.get(category, 0) + 1
+        else:
+            r["successes"] += 1
+        r["retries"] += bool(attrs.get("kylecode.retry"))
+        r["fallback_calls"] += bool(attrs.get("kylecode.fallback"))
+        r["input_tokens"] += int(attrs.get("gen_ai.usage.input_tokens") or 0)
+        r["output_tokens"] += int(attrs.get("gen_ai.usage.output_tokens") or 0)
+        if isinstance(attrs.get("kylecode.latency_ms"), (int, float)):
+            latencies.setdefault(route, []).append(float(attrs["kylecode.latency_ms"]))
+    for route, r in routes.items():
+        r["errors"] = dict(sorted(r["errors"].items()))
+        r["latency_ms"] = distribution(latencies.get(route, []))
+    calls = sum(r["calls"] for r in routes.values())
+    return {"spans": count, "calls": calls, "successes": sum(r["successes"] for r in routes.values()),
+            "errors": dict(sorted(errors_total.items())), "routes": dict(sorted(routes.items()))}

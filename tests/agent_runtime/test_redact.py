@@ -90,3 +90,10 @@ def test_every_provider_key_variable_is_covered():
 def test_redaction_is_idempotent():
     once = redact_text("Bearer sk-ant-abcdefghijkl and sk-proj-0123456789abcdef", NO_ENV)
     assert redact_text(once, NO_ENV) == once
+
+
+def test_json_redaction_keeps_masked_header_values():
+    headers = redact_headers({"authorization": "Bearer sk-test-0123456789"}, NO_ENV)
+    assert redact_json({"headers": headers}, NO_ENV) == {"headers": {"authorization": f"Bearer {MASK}"}}
+    assert redact_json({"authorization": "Bearer-ish-raw"}, NO_ENV) == {"authorization": MASK}
+    assert redact_json({"password": f"hunter2 x {MASK}"}, NO_ENV) == {"password": MASK}
