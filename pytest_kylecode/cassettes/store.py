@@ -51,6 +51,7 @@ class CassetteSession:
         self._rerecord = rerecord
         self._existing: CassetteFile | None = None
         self.transport: CassetteTransport | None = None
+        self.recording = False
         self.changed = False
 
     @property
@@ -74,7 +75,8 @@ class CassetteSession:
             self._check_hash(self._existing)
         replay_only = mode == "none" or (mode == "once" and self._existing is not None)
         recorded = list(self._existing.interactions) if self._existing is not None else []
-        upstream = None if replay_only else self._upstream(self.cell, self.clock)
+        self.recording = not replay_only
+        upstream = self._upstream(self.cell, self.clock) if self.recording else None
         self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream)
         return self.transport
 
@@ -106,7 +108,9 @@ class CassetteSession:
                 item = transport.recorded[index]
                 problems.append(f"interaction {index} ({item.method} {item.uri}) of {self.path} was recorded "
                                 "but never requested: the runtime now makes fewer calls")
-        if transport.new:
+        if self.recording and not problems:
+            # Written even when empty: a cell whose traffic never reaches the upstream (a fail-fast
+            # fault) still has its cassette, so replay can tell "no calls" from "never recorded".
             self._write(transport)
         return problems
 
