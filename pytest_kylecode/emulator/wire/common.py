@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from agent_runtime.dialect import format_tool_call
 
-from ..script import ScriptedCall, Turn
+from ..script import ScriptedCall, ScriptedUsage, Turn
 
 # Fixed so the same request always gets byte-identical output (2026-01-01T00:00:00Z).
 CREATED: Final = 1767225600
@@ -116,7 +116,7 @@ def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
                   for c in turn.tool_calls]
         text = "\n\n".join([text, *blocks] if text else blocks)
     finish = turn.finish or ("tool_calls" if calls else "stop")
-    usage = turn.usage
+    usage = turn.usage or ScriptedUsage()
     out_chars = len(text) + len(turn.reasoning) + sum(len(c.name) + len(c.arguments) for c in calls)
     return Plan(
         index=index,
@@ -128,8 +128,8 @@ def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
         reasoning_pieces=pieces(turn.reasoning),
         calls=calls,
         finish=finish,
-        input_tokens=usage.input_tokens if usage and usage.input_tokens is not None else request_tokens(body),
-        output_tokens=usage.output_tokens if usage and usage.output_tokens is not None else max(1, math.ceil(out_chars / 4)),
+        input_tokens=request_tokens(body) if usage.input_tokens is None else usage.input_tokens,
+        output_tokens=max(1, math.ceil(out_chars / 4)) if usage.output_tokens is None else usage.output_tokens,
     )
 
 

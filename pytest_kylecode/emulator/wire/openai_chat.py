@@ -78,8 +78,8 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation", True) is not False
     # The chunk envelope is the same on every event: build it once, splice each choice in.
-    head = ('{"id":"%s","object":"chat.completion.chunk","created":%d,"model":%s,"service_tier":"default",'
-            '"system_fingerprint":"%s","choices":[' % (ids.completion, CREATED, dumps(plan.model), ids.fingerprint))
+    head = (f'{{"id":"{ids.completion}","object":"chat.completion.chunk","created":{CREATED},'
+            f'"model":{dumps(plan.model)},"service_tier":"default","system_fingerprint":"{ids.fingerprint}","choices":[')
     events: list[bytes] = []
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
@@ -88,7 +88,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
         if include_usage:
             tail += ',"usage":null'
         if obfuscate:
-            tail += ',"obfuscation":"%s"' % _obfuscation(len(events))
+            tail += f',"obfuscation":"{_obfuscation(len(events))}"'
         events.append(sse(head + dumps(choice) + tail + "}"))
 
     calls = plan.calls
@@ -109,7 +109,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
             chunk({"tool_calls": [{"index": i, "function": {"arguments": piece}}]})
     chunk({}, FINISH[plan.finish])
     if include_usage:
-        usage_tail = ',"obfuscation":"%s"' % _obfuscation(len(events)) if obfuscate else ""
+        usage_tail = f',"obfuscation":"{_obfuscation(len(events))}"' if obfuscate else ""
         events.append(sse(head + '],"usage":' + dumps(_usage(plan)) + usage_tail + "}"))
     events.append(DONE)
     return events
@@ -152,7 +152,8 @@ def _completion(plan: Plan, ids: _Ids) -> dict[str, Any]:
 # kind -> (status, type, code, param, message). OpenAI's own bodies (WIREFORMATS section 4).
 OPENAI_ERRORS: Final[dict[str, tuple[int, str, str | None, str | None, str]]] = {
     "http_400": (400, "invalid_request_error", "unsupported_value", "messages[0].role",
-                 "Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', and 'tool'."),
+                 "Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', "
+                 "and 'tool'."),
     "http_401": (401, "invalid_request_error", "invalid_api_key", None,
                  "Incorrect API key provided: sk-emul************0000. You can find your API key at "
                  "https://platform.openai.com/account/api-keys."),
@@ -216,12 +217,14 @@ def _error_parts(kind: str, provider: str, model: str, message: str | None) -> t
         return _openrouter_error(kind, model, message)
     if kind == "context_length" and provider == "deepseek":
         message = ("This model's maximum context length is 131072 tokens. However, you requested 131134 tokens "
-                   "(127038 in the messages, 4096 in the completion). Please reduce the length of the messages or completion.")
+                   "(127038 in the messages, 4096 in the completion). Please reduce the length of the messages "
+                   "or completion.")
         err = {"error": {"message": message, "type": "invalid_request_error", "param": None,
                          "code": "invalid_request_error"}}
         return 400, dumps(err).encode(), "application/json"
     if kind == "context_length" and provider == "zai":
-        return 400, dumps({"error": {"code": "1261", "message": "Prompt exceeds max length"}}).encode(), "application/json"
+        body = dumps({"error": {"code": "1261", "message": "Prompt exceeds max length"}}).encode()
+        return 400, body, "application/json"
     if kind == "http_502":
         return 502, html_page(502), "text/html"
     status, etype, code, param, default = OPENAI_ERRORS[kind]
@@ -271,7 +274,7 @@ def stream_error_event(provider: str = "openai", *, model: str = "", response_id
 
 
 def is_finish_event(event: bytes) -> bool:
-    """Whether ``event`` (one SSE event) is the chunk carrying the finish reason: a stream cut before it is truncated."""
+    """Whether ``event`` (one SSE event) carries the finish reason: a stream cut before it is truncated."""
     return b'"finish_reason":"' in event
 
 

@@ -104,7 +104,8 @@ def _response(plan: Plan, body: Mapping[str, Any], ids: _Ids, output: list[dict[
         "max_tool_calls": None, "model": plan.model, "output": output if final else [],
         "parallel_tool_calls": True, "previous_response_id": None, "prompt_cache_key": None,
         "reasoning": {"effort": None, "summary": None}, "safety_identifier": None, "service_tier": "default",
-        "store": body.get("store", True), "temperature": 1.0, "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "store": body.get("store", True), "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
         "tool_choice": body.get("tool_choice", "auto"), "tools": tools if isinstance(tools, list) else [],
         "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "usage": usage, "user": None, "metadata": {},
     }

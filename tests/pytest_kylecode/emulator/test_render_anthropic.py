@@ -74,7 +74,8 @@ def _assemble(out: list[tuple[str, dict]]) -> dict[int, dict]:
 
 def test_tool_input_fragments_start_empty_and_reassemble(two_calls_script: list[Turn]) -> None:
     out = events(two_calls_script)
-    starts = [p["content_block"] for n, p in out if n == "content_block_start" and p["content_block"]["type"] == "tool_use"]
+    starts = [p["content_block"] for n, p in out if n == "content_block_start"]
+    starts = [s for s in starts if s["type"] == "tool_use"]
     assert all(s["input"] == {} and re.fullmatch(r"toolu_01[0-9A-Za-z]{22}", s["id"]) for s in starts)
     first_fragments = {}
     for n, p in out:

@@ -45,7 +45,8 @@ def test_single_tool_call_stream_matches_openai_shape() -> None:
     assert out[-2]["choices"] == [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "tool_calls"}]
     usage_chunk = out[-1]
     assert usage_chunk["choices"] == []
-    assert usage_chunk["usage"]["total_tokens"] == usage_chunk["usage"]["prompt_tokens"] + usage_chunk["usage"]["completion_tokens"]
+    usage = usage_chunk["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert all(c["usage"] is None for c in out[:-1])
 
 
@@ -97,7 +98,8 @@ def test_non_streaming_completion(two_calls_script: list[Turn]) -> None:
     assert choice["finish_reason"] == "tool_calls"
     message = choice["message"]
     assert message["role"] == "assistant" and message["content"] == "Looking around."
-    assert [(c["type"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in message["tool_calls"]] == [
+    calls = message["tool_calls"]
+    assert [(c["type"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
         ("function", "list_dir", {"path": "."}), ("function", "read_file", {"path": "src/fs.c", "limit": 20})]
     assert isinstance(message["tool_calls"][0]["function"]["arguments"], str)
     assert set(data["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}
@@ -107,7 +109,8 @@ def test_stream_and_json_agree_on_ids_and_usage(two_calls_script: list[Turn]) ->
     streamed = chunks(two_calls_script)
     data = json.loads(play(two_calls_script, P, request_body(P, stream=False)).body)
     assert streamed[0]["id"] == data["id"]
-    stream_ids = [tc["id"] for c in streamed[:-2] for tc in c["choices"][0]["delta"].get("tool_calls", []) if "id" in tc]
+    deltas = [c["choices"][0]["delta"] for c in streamed[:-2]]
+    stream_ids = [tc["id"] for d in deltas for tc in d.get("tool_calls", []) if "id" in tc]
     assert stream_ids == [tc["id"] for tc in data["choices"][0]["message"]["tool_calls"]]
     assert streamed[-1]["usage"]["completion_tokens"] == data["usage"]["completion_tokens"]
 
@@ -140,7 +143,7 @@ def test_same_request_same_bytes_next_turn_new_ids(two_calls_script: list[Turn])
     first, again = play(two_calls_script, P, body), play(two_calls_script, P, body)
     assert first.chunks == again.chunks and first.headers == again.headers
     offsets = [o for o, _ in first.chunks]
-    assert offsets[0] == 0.25 and all(b - a == pytest.approx(0.02) for a, b in zip(offsets, offsets[1:]))
+    assert offsets[0] == 0.25 and all(b - a == pytest.approx(0.02) for a, b in zip(offsets, offsets[1:], strict=False))
     later = play(two_calls_script, P, request_body(P, stream=True, assistant_turns=3))  # past the end: last turn
     assert json.loads(chunk_events(later)[0][1])["id"] != json.loads(chunk_events(first)[0][1])["id"]
 
@@ -157,9 +160,9 @@ def test_http_429_has_retry_after_and_openai_body() -> None:
 def test_http_404_is_openais_pretty_printed_body() -> None:
     wire = openai_chat.error_response("http_404", model="non-existent-model")
     assert wire.header("content-type") == "application/json; charset=utf-8"
-    assert wire.body == (b'{\n    "error": {\n        "message": "The model `non-existent-model` does not exist or you do '
-                         b'not have access to it.",\n        "type": "invalid_request_error",\n        "param": null,\n'
-                         b'        "code": "model_not_found"\n    }\n}\n')
+    assert wire.body == (b'{\n    "error": {\n        "message": "The model `non-existent-model` does not exist '
+                         b'or you do not have access to it.",\n        "type": "invalid_request_error",\n'
+                         b'        "param": null,\n        "code": "model_not_found"\n    }\n}\n')
 
 
 @pytest.mark.parametrize("provider", ["openai", "openrouter", "groq"])
@@ -178,7 +181,8 @@ def test_openrouter_errors_carry_numeric_code(kind: str, status: int) -> None:
 
 def test_html_and_broken_bodies() -> None:
     page = openai_chat.error_response("html_200")
-    assert page.status == 200 and page.header("content-type") == "text/html" and page.body.startswith(b"<!DOCTYPE html>")
+    assert page.status == 200 and page.header("content-type") == "text/html"
+    assert page.body.startswith(b"<!DOCTYPE html>")
     assert openai_chat.error_response("http_502").header("content-type") == "text/html"
     with pytest.raises(ValueError):
         json.loads(openai_chat.error_response("invalid_json").body)

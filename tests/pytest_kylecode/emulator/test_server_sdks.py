@@ -125,7 +125,8 @@ def test_openai_chat_second_turn(oai: openai.OpenAI) -> None:
 def test_openai_chat_text_dialect_without_tools(oai: openai.OpenAI) -> None:
     from agent_runtime.dialect import format_tool_call
 
-    message = oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}]).choices[0].message
+    completion = oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}])
+    message = completion.choices[0].message
     assert not message.tool_calls
     assert message.content == "\n\n".join(["Looking around.", *(format_tool_call(n, a) for n, a in TURN1)])
 
@@ -324,8 +325,9 @@ def test_kylecode_emulate_command(tmp_path: Path, sig: int) -> None:
     ("task: go\n", (), "a mapping with a `script` list"),
     ("script: [{text: hi}]\n", ("--fault-at", "2"), "--fault-at and --fault-times need --fault KIND"),
     ("script: [{text: hi}]\n", ("--fault", "http_429", "--fault-times", "0"), "--fault-times must be a positive"),
-])
-def test_kylecode_emulate_refuses_bad_input(tmp_path: Path, scenario: str, extra: tuple[str, ...], message: str) -> None:
+], ids=["unknown-key", "no-script", "fault-at-alone", "fault-times-zero"])
+def test_kylecode_emulate_refuses_bad_input(tmp_path: Path, scenario: str, extra: tuple[str, ...],
+                                            message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(scenario, encoding="utf-8")
     result = subprocess.run([*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],

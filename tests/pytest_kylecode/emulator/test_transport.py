@@ -60,7 +60,8 @@ def test_handle_request_returns_a_timed_stream_for_wrappers(two_calls_script: li
 
 
 def test_json_response_has_content_length_and_arrives_at_once(client: httpx.Client, clock: VirtualClock) -> None:
-    response = client.post("https://api.anthropic.com/v1/messages", json=request_body("anthropic_messages", stream=False))
+    body = request_body("anthropic_messages", stream=False)
+    response = client.post("https://api.anthropic.com/v1/messages", json=body)
     assert response.status_code == 200
     assert int(response.headers["content-length"]) == len(response.content)
     assert response.json()["stop_reason"] == "tool_use"
