@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from .script import ScriptedCall, ScriptedUsage, Turn, parse_script, pick_turn, turn_index
 from .transport import EmulatorTransport, protocol_for_path, respond
-from .wire import DEFAULT_TIMING, IMMEDIATE, Timing, WireResponse, for_protocol
+from .wire import DEFAULT_TIMING, IMMEDIATE, Timing, WireResponse, for_protocol, for_provider
 
 __all__ = [
     "DEFAULT_TIMING", "IMMEDIATE", "EmulatorTransport", "ScriptedCall", "ScriptedUsage", "Timing", "Turn",
-    "WireResponse", "for_protocol", "parse_script", "pick_turn", "protocol_for_path", "respond", "turn_index",
+    "WireResponse", "for_protocol", "for_provider", "parse_script", "pick_turn", "protocol_for_path", "respond", "turn_index",
 ]

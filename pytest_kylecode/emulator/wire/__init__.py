@@ -38,5 +38,15 @@ def for_protocol(protocol: str) -> ModuleType:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(MODULES)}") from None
 
 
+def for_provider(provider: str) -> ModuleType:
+    """The wire module of a provider name (``openrouter`` -> ``openai_chat``), for provider-specific
+    shapes such as ``for_provider(p).stream_error_event(p)``."""
+    from agent_runtime.providers import PROVIDERS
+
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
+    return MODULES[PROVIDERS[provider].protocol]
+
+
 __all__ = ["DEFAULT_TIMING", "IMMEDIATE", "MODULES", "Plan", "Timing", "WireResponse", "anthropic_messages",
-           "for_protocol", "make_plan", "openai_chat", "openai_responses"]
+           "for_protocol", "for_provider", "make_plan", "openai_chat", "openai_responses"]

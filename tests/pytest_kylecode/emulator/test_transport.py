@@ -8,7 +8,7 @@ import pytest
 
 from agent_runtime.clock import VirtualClock
 from emulator_helpers import request_body, sse_events
-from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, Turn, protocol_for_path
+from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, Turn, for_provider, protocol_for_path
 from pytest_kylecode.streams import TimedByteStream
 
 
@@ -108,3 +108,21 @@ def test_immediate_timing_costs_no_time(two_calls_script: list[Turn], clock: Vir
 def test_empty_script_is_refused() -> None:
     with pytest.raises(ValueError):
         EmulatorTransport([])
+
+
+@pytest.mark.parametrize(("provider", "event_line"), [
+    ("openrouter", b"data: "), ("groq", b"event: error\n"), ("deepseek", b"data: "),
+    ("moonshot-anthropic", b"event: error\n"), ("openai-responses", b"event: error\n")])
+def test_wire_module_by_provider(provider: str, event_line: bytes) -> None:
+    wire = for_provider(provider)
+    assert wire.stream_error_event(provider).startswith(event_line)
+    with pytest.raises(ValueError, match="unknown provider"):
+        for_provider("openai-chat")
+
+
+def test_public_api_is_exported() -> None:
+    import pytest_kylecode.emulator as emulator
+
+    assert set(emulator.__all__) >= {"EmulatorTransport", "Turn", "parse_script", "turn_index", "pick_turn",
+                                     "respond", "for_protocol", "for_provider", "WireResponse", "Timing"}
+    assert all(hasattr(emulator, name) for name in emulator.__all__)
