@@ -150,7 +150,7 @@ class ResilientModel:
                 if decision.override is not None:
                     self.apply_override(name, decision.override, error.category, turn)
                 if decision.step == "fail":
-                    raise RunFailed(error.category, f"{name}: {error.message} ({decision.reason})")
+                    raise RunFailed(error.category, f"{name}: {error.message} (recovery: {decision.reason})")
                 if decision.step == "fallback" or (trial and health_failure):
                     left = (name, error.category)
                     break
@@ -161,9 +161,9 @@ class ResilientModel:
                 is_retry = decision.counted
                 self.clock.sleep(decision.delay)
         last = self.last_error
-        if last is None:  # only reachable if every circuit was opened by someone else's calls
-            raise RunFailed("connection", "no route left: every circuit is open")
-        raise RunFailed(last.category, f"no route left after {left[0] if left else '?'}: {last.message}")
+        # Every route was left or skipped, and a circuit only opens after a recorded error.
+        assert last is not None and left is not None
+        raise RunFailed(last.category, f"no route left after {left[0]}: {last.message}")
 
     # -- recording ----------------------------------------------------------------------------
 

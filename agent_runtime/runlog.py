@@ -35,7 +35,6 @@ from .redact import redact_headers, redact_json, redact_text, redact_url
 from .telemetry import encode_span, span_from_attempt
 
 RAW_EXCERPT_BYTES: Final = 64 * 1024
-MARKS: Final = ("retry", "fallback", "circuit-open", "override", "probe")
 
 
 @dataclass(slots=True)
