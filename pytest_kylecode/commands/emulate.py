@@ -32,21 +32,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of consecutive faulted calls (default 1)")
 
 
-class FaultsUnavailable(Exception):
-    """Fault injection was asked for but no fault transport exists to provide it."""
+def serve_transport(inner: Any, fault: Any | None, clock: Any) -> Any:
+    """The transport ``kylecode emulate`` serves: the emulator, wrapped by the FaultTransport.
 
-
-def serve_transport(inner: Any, fault: Any | None) -> Any:
-    """HOOK: the transport ``kylecode emulate`` serves, given the emulator transport and the fault.
-
-    ``fault`` is a ``faults.catalog.FaultSpec`` (``route="any"``: every call to the server counts)
-    or ``None``. This is where the FaultTransport wraps the emulator once it exists; until then a
-    requested fault is refused rather than faked.
+    ``fault`` is a ``faults.catalog.FaultSpec`` with ``route="any"`` (every call to the server
+    counts, retries included) or ``None``. Faults use the runtime's default timeouts on the real
+    ``clock``: a ``stall`` really pauses ``idle_s`` + 1 s, a ``timeout`` holds the first byte
+    ``first_byte_s`` + 1 s. No route names a provider here, so provider-specific shapes fall back
+    to each protocol's own provider (OpenAI, Anthropic).
     """
     if fault is None or fault.kind == "none":
         return inner
-    raise FaultsUnavailable(f"fault injection ({fault.kind}) is not available yet: no FaultTransport is built; "
-                            "run without --fault")
+    from agent_runtime.config import Timeouts
+
+    from ..faults.transport import FaultTransport
+
+    return FaultTransport(inner, fault, primary="", clock=clock, timeouts=Timeouts())
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,12 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"kylecode emulate: {exc}", file=sys.stderr)
         return 2
     # The real clock with immediate pacing: responses go out at once; only faults add delays.
-    inner = EmulatorTransport(script, clock=SystemClock(), timing=IMMEDIATE)
-    try:
-        transport = serve_transport(inner, fault)
-    except FaultsUnavailable as exc:
-        print(f"kylecode emulate: {exc}", file=sys.stderr)
-        return 2
+    clock = SystemClock()
+    transport = serve_transport(EmulatorTransport(script, clock=clock, timing=IMMEDIATE), fault, clock)
     if not 0 <= args.port <= 65535:
         print(f"kylecode emulate: --port must be 0..65535, got {args.port}", file=sys.stderr)
         return 2

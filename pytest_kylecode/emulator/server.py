@@ -1,22 +1,25 @@
 """A real loopback HTTP server in front of any httpx transport.
 
-``kylecode emulate`` serves the emulator (later wrapped by a FaultTransport) with it, so clients
-in any language, official SDKs included, can be tested against scripted, fault-injected traffic.
+``kylecode emulate`` serves the emulator (wrapped by the FaultTransport when a fault is asked
+for) with it, so clients in any language, official SDKs included, can be tested against
+scripted, fault-injected traffic.
 
-Each incoming request becomes an ``httpx.Request`` handed to the transport; the response's status
-and headers are written at once and its body is forwarded chunk by chunk, flushed after each
-chunk (one SSE event per chunk from the emulator), with ``Transfer-Encoding: chunked`` unless the
-transport declared a ``content-length``. Timing is the transport's business: the emulator's
-response streams sleep on their clock until each chunk is due, so serve the emulator with
-``wire.IMMEDIATE`` pacing on the real clock and only delays a fault asks for are felt.
+Each incoming request becomes an ``httpx.Request`` handed to the transport. The response's status
+and headers leave together with the first body chunk (so a delay before the first byte delays the
+whole answer), then the body is forwarded chunk by chunk, flushed after each chunk (one SSE event
+per chunk from the emulator), with ``Transfer-Encoding: chunked`` unless the transport declared a
+``content-length``. Timing is the transport's business: the emulator's response streams sleep on
+their clock until each chunk is due, so serve the emulator with ``wire.IMMEDIATE`` pacing on the
+real clock and only delays a fault asks for are felt.
 
-A transport that raises, or a body stream that raises midway, makes the server drop the
-connection without finishing the response: the client sees a connection error or a cut stream,
-which is how ``connect_error``/``timeout``/``truncated_stream`` faults reach a real client.
+A transport that raises, or a body stream that raises, makes the server drop the connection
+without finishing the response: the client sees a connection error or a cut stream, which is how
+``connect_error`` and cut-off bodies reach a real client.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 from collections.abc import Callable
@@ -155,6 +158,15 @@ class _Handler(BaseHTTPRequestHandler):
             response.close()
 
     def _write(self, response: httpx.Response) -> None:
+        # Status and headers go out with the first body chunk, so a delay before the first byte
+        # (a `timeout` or `latency` fault) delays the whole answer, as a slow upstream would.
+        chunks = iter(response.stream)  # type: ignore[arg-type]
+        try:
+            first = next(chunks, b"")
+        except Exception as exc:
+            self.log_message("%s %s -> dropped (%s)", self.command, self.path, type(exc).__name__)
+            self.close_connection = True
+            return
         self.send_response(response.status_code, _REASONS.get(response.status_code))
         length = response.headers.get("content-length")
         for name, value in response.headers.multi_items():
@@ -165,10 +177,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("transfer-encoding", "chunked")
         self.end_headers()
-        self.wfile.flush()
         sent = 0
         try:
-            for chunk in response.stream:
+            for chunk in itertools.chain((first,), chunks):
                 if not chunk:
                     continue
                 self.wfile.write(chunk if length is not None else b"%x\r\n%s\r\n" % (len(chunk), chunk))

@@ -92,7 +92,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
         events.append(sse(head + dumps(choice) + tail + "}"))
 
     calls = plan.calls
-    alone = bool(calls) and len(calls) == 1 and not plan.text and not plan.reasoning
+    alone = len(calls) == 1 and not plan.text and not plan.reasoning
     if alone:
         # A lone call carries the role in its header chunk, as OpenAI sends it.
         chunk({"role": "assistant", "content": None, "tool_calls": [_header(ids, plan, 0)], "refusal": None})

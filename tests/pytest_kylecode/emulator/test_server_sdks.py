@@ -301,6 +301,21 @@ SCENARIO = "name: demo\ntask: go\nscript:\n" + "".join(
     f"  - {json.dumps(turn)}\n" for turn in SCRIPT) + "matrix: {provider: [openai/gpt-4o-mini]}\n"
 
 
+def test_kylecode_emulate_with_a_fault(tmp_path: Path) -> None:
+    proc, line = _start(tmp_path, SCENARIO, "--fault", "http_503", "--fault-times", "2")
+    try:
+        assert line.startswith("listening on http://127.0.0.1:"), (tmp_path / "stderr.log").read_text()
+        url = line.split("listening on ", 1)[1].strip()
+        with openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
+            for _ in range(2):  # calls 1 and 2 are faulted
+                with pytest.raises(openai.InternalServerError):
+                    client.responses.create(model="gpt-4.1", input="go", tools=FLAT_TOOLS)
+            assert _response_calls(client.responses.create(model="gpt-4.1", input="go", tools=FLAT_TOOLS)) == TURN1
+    finally:
+        code = _stop(proc, signal.SIGTERM)
+    assert code == 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
 def test_kylecode_emulate_command(tmp_path: Path, sig: int) -> None:
     proc, line = _start(tmp_path, SCENARIO)
@@ -343,13 +358,54 @@ def test_unknown_fault_kind_is_an_argparse_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "invalid choice: 'http_999'" in result.stderr
 
 
-def test_fault_hook() -> None:
-    """Until the FaultTransport exists, the hook serves the emulator as is and refuses real faults."""
-    from pytest_kylecode.commands.emulate import FaultsUnavailable, serve_transport
+def test_fault_hook_wraps_the_emulator_only_when_asked() -> None:
+    from agent_runtime.clock import SystemClock
+    from pytest_kylecode.commands.emulate import serve_transport
+    from pytest_kylecode.faults.catalog import FaultSpec
+    from pytest_kylecode.faults.transport import FaultTransport
+
+    inner = EmulatorTransport(parse_script(SCRIPT))
+    assert serve_transport(inner, None, SystemClock()) is inner
+    assert serve_transport(inner, FaultSpec("none"), SystemClock()) is inner
+    wrapped = serve_transport(inner, FaultSpec("http_429", route="any"), SystemClock())
+    assert isinstance(wrapped, FaultTransport) and wrapped.inner is inner
+
+
+def _faulted_server(kind: str, times: int = 1) -> EmulatorServer:
+    from agent_runtime.clock import SystemClock
+    from pytest_kylecode.commands.emulate import serve_transport
     from pytest_kylecode.faults.catalog import FaultSpec
 
-    inner: Turn | Any = object()
-    assert serve_transport(inner, None) is inner
-    assert serve_transport(inner, FaultSpec("none")) is inner
-    with pytest.raises(FaultsUnavailable):
-        serve_transport(inner, FaultSpec("http_429"))
+    clock = SystemClock()
+    inner = EmulatorTransport(parse_script(SCRIPT), clock=clock, timing=IMMEDIATE)
+    return EmulatorServer(serve_transport(inner, FaultSpec(kind, times=times, route="any"), clock))
+
+
+def test_http_fault_reaches_the_sdk_then_the_script_resumes() -> None:
+    with _faulted_server("http_429") as srv, openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test",
+                                                            max_retries=0, timeout=TIMEOUT) as client:
+        with pytest.raises(openai.RateLimitError) as info:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
+                                           tools=CHAT_TOOLS)
+        assert info.value.response.headers["retry-after"] == "1"
+        assert info.value.code == "rate_limit_exceeded"
+        retry = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
+                                               tools=CHAT_TOOLS)
+        assert _chat_calls(retry.choices[0].message) == TURN1
+
+
+def test_in_stream_error_reaches_the_anthropic_sdk() -> None:
+    with _faulted_server("sse_error") as srv, anthropic.Anthropic(base_url=srv.url, api_key="k", max_retries=0,
+                                                                  timeout=TIMEOUT) as client:
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            with client.messages.stream(model="claude-emulated-1", max_tokens=64, tools=ANTHROPIC_TOOLS,
+                                        messages=[{"role": "user", "content": "go"}]) as stream:
+                stream.get_final_message()
+
+
+def test_truncated_stream_reaches_the_responses_sdk() -> None:
+    with _faulted_server("truncated_stream") as srv, openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test",
+                                                                    max_retries=0, timeout=TIMEOUT) as client:
+        with pytest.raises(RuntimeError, match="response.completed"):
+            with client.responses.stream(model="gpt-4.1", input="go", tools=FLAT_TOOLS) as stream:
+                stream.get_final_response()
