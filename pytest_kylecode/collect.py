@@ -87,7 +87,8 @@ class CellItem(pytest.Function):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.cell.scenario.name}[{self.cell.id}]"
+        # A line is required: pytest reports skips (e.g. a missing `requires` command) at the item's location.
+        return self.path, 0, f"{self.cell.scenario.name}[{self.cell.id}]"
 
 
 class InvalidScenario(Exception):
@@ -108,4 +109,4 @@ class ScenarioErrorItem(pytest.Item):
         return f"invalid scenario: {self.message}"
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
-        return self.path, None, f"{self.path.name}: invalid scenario"
+        return self.path, 0, f"{self.path.name}: invalid scenario"
