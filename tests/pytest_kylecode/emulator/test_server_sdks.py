@@ -24,7 +24,7 @@ import openai
 import pytest
 
 from emulator_helpers import request_body, sse_events
-from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, Turn, parse_script
+from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
 from pytest_kylecode.emulator.server import EmulatorServer
 
 SCRIPT = [
