@@ -40,6 +40,8 @@ __all__ = ["BodyDecoder", "CallRecord", "ProviderClient", "ROUTE_EXTENSION"]
 
 # Request extension naming the route; cassettes use it to put an overridden base URL back.
 ROUTE_EXTENSION: Final = "kylecode.route"
+# First byte of an SSE body: a comment, "data:" or "event:" (JSON and HTML start otherwise).
+_SSE_STARTS: Final = (b":", b"d", b"e")
 
 
 @dataclass(slots=True)
@@ -55,6 +57,8 @@ class CallRecord:
     raw: bytes = b""  # body bytes as received (decoded from gzip)
     latency_ms: float = 0.0  # request sent -> body complete (or failure)
     ttft_ms: float | None = None  # request sent -> first body byte
+    # The decoded message. Also kept next to an error when one was decoded (partial text
+    # before an in-band error or a truncation, a content-filtered answer) for run logs.
     response: ModelResponse | None = None
     error: ProviderError | None = None
 
@@ -116,12 +120,13 @@ class BodyDecoder:
         status, body = self.status, self.body
         if not 200 <= status < 300:
             return None, self._protocol.classify_error(status, self.headers, body)
-        if self._sse is not None and self._stream is not None:
+        if self._sse is not None:
             self._sse.close()
-            if self._events == 0 and (not body.strip() or is_html(body)):
-                return None, classify_http(status, self.headers, body)[0]  # empty_response / html_response
-            response = self._stream.finish()
+        if self._stream is not None and (self._events or body.lstrip()[:1] in _SSE_STARTS):
+            response = self._stream.finish()  # a stream cut before its first complete event is truncated
         else:
+            # Not SSE after all (a plain JSON answer, an HTML page or nothing under an
+            # event-stream content type): judged as a whole body.
             if not body.strip() or is_html(body, self.headers.get("content-type")):
                 return None, classify_http(status, self.headers, body)[0]
             try:

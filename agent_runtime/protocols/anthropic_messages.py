@@ -14,8 +14,8 @@ Same skeleton as the other protocol modules. Quirks handled here:
   canonical. ``thinking`` blocks are reasoning.
 - Usage: ``message_start`` gives input and provisional output tokens; ``message_delta``
   carries cumulative totals that win (output always, input when present).
-- A stream without a ``message_delta`` stop reason is ``stream_truncated`` (the SDK would
-  return ``stop_reason=None`` silently).
+- A stream that ends without a ``message_delta`` stop reason or a ``message_stop`` is
+  ``stream_truncated`` (the SDK would return ``stop_reason=None`` silently).
 - ``event: error`` / ``{"type":"error"}`` in a 200 stream: the error type decides when it is
   specific (``overloaded_error`` -> ``overloaded``, ``rate_limit_error`` -> ``rate_limit``,
   context-length messages -> ``context_length``), else ``stream_error``.
@@ -186,12 +186,11 @@ def parse_response(body: Any) -> ModelResponse:
 class MessagesStreamDecoder:
     """Messages stream events -> canonical events. See the module docstring for the quirks."""
 
-    __slots__ = ("_acc", "_tools", "_stopped")
+    __slots__ = ("_acc", "_tools")
 
     def __init__(self) -> None:
         self._acc = Accumulator()
         self._tools: set[int] = set()  # indices of tool_use blocks (server tools are not ours)
-        self._stopped = False
 
     def feed(self, event: SSEEvent) -> list[StreamEvent]:
         acc = self._acc
@@ -228,7 +227,8 @@ class MessagesStreamDecoder:
                     acc.finish(map_finish_reason(raw), raw)
                 return []
             if kind == "message_stop":
-                self._stopped = True
+                if acc.finish_reason is None:  # a complete message whose message_delta had no stop_reason
+                    acc.finish("tool_calls" if acc.has_tool_calls else "stop", None)
                 return acc.close_tool_calls() + acc.finished_event()
             if kind == "error" or event.event == "error":
                 return acc.fail(*_inband(payload))

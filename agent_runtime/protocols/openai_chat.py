@@ -284,12 +284,15 @@ class ChatStreamDecoder:
             payload = json.loads(data)
         except ValueError:
             return acc.fail("invalid_json", f"stream event is not JSON: {data[:200]}")
-        try:
-            events = self._chunk(payload)
-        except (AttributeError, TypeError, KeyError, IndexError) as exc:
-            return acc.fail("invalid_json", f"unexpected chunk shape ({exc}): {data[:200]}")
-        if event.event == "error" or payload.get("error"):
+        events: list[StreamEvent] = []
+        if event.event == "error" or (isinstance(payload, dict) and payload.get("error")):
+            # The body's error first, so that a finish_reason "error" in the same chunk
+            # (OpenRouter's documented form) cannot replace it with a generic one.
             events += acc.fail(*inband_error(payload, "stream_error"))
+        try:
+            events += self._chunk(payload)  # the error chunk may still carry usage (OpenRouter)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            events += acc.fail("invalid_json", f"unexpected chunk shape ({exc}): {data[:200]}")
         return events
 
     def _chunk(self, payload: Any) -> list[StreamEvent]:

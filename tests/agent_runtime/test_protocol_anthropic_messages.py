@@ -314,3 +314,8 @@ def test_classify_real_529_and_html_gateway() -> None:
     assert html.category == "html_response"
     limited = PROTOCOL.classify_error(429, {"retry-after": "3"}, body.replace(b"overloaded_error", b"rate_limit_error"))
     assert (limited.category, limited.retry_after) == ("rate_limit", 3.0)
+
+
+def test_stream_message_stop_without_stop_reason_is_complete() -> None:
+    response = decode(START + tool_block(0, "toolu_1", "f", {}, ['{"a":1}']) + ev("message_stop"))[1]
+    assert (response.error, response.finish_reason, response.raw_finish_reason) == (None, "tool_calls", None)

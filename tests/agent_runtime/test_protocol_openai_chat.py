@@ -358,3 +358,14 @@ def test_classify_keeps_retry_after() -> None:
     error = classify(429, {"error": {"code": 429, "message": "Provider returned error"}}, {"retry-after": "1"})
     assert (error.category, error.retry_after) == ("rate_limit", 1.0)
     assert "Provider returned error" in error.message
+
+
+def test_stream_openrouter_documented_error_with_finish_error_keeps_the_body_error() -> None:
+    payload = {"id": "cmpl-abc123", "object": "chat.completion.chunk", "provider": "openai",
+               "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+               "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]}
+    events, response = decode(chunk({"content": "Hi"}) + f"data: {json.dumps(payload)}\n\n")
+    assert [e.kind for e in events] == ["text", "stream_failed"]
+    assert response.error is not None
+    assert (response.error.category, response.error.message) == ("stream_error", "Provider disconnected unexpectedly")
+    assert (response.finish_reason, response.raw_finish_reason) == ("error", "error")

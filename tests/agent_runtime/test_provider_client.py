@@ -337,3 +337,25 @@ def test_body_decoder_uses_the_stream_flag_when_the_content_type_is_missing() ->
     decoder.feed(b"".join(TOOL_STREAM))
     response, error = decoder.finish()
     assert error is None and response is not None and response.finish_reason == "tool_calls"
+
+
+def test_json_answer_under_an_event_stream_content_type_is_parsed_as_json() -> None:
+    body = json.dumps({"choices": [{"finish_reason": "stop", "message": {"content": "plain"}}]}).encode()
+    decoder = BodyDecoder(get_protocol("openai_chat"), 200, SSE, streaming=True)
+    decoder.feed(body)
+    response, error = decoder.finish()
+    assert error is None and response is not None and response.text == "plain"
+
+
+@pytest.mark.parametrize(("body", "category"), [
+    (b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n", "stream_truncated"),
+    (b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hel', "stream_truncated"),
+    (b"", "empty_response"),
+    (b"<html><body>Just a moment</body></html>", "html_response"),
+    (b"garbage", "invalid_json"),
+])
+def test_event_stream_bodies_without_a_complete_event(body: bytes, category: str) -> None:
+    decoder = BodyDecoder(get_protocol("openai_chat"), 200, SSE, streaming=True)
+    decoder.feed(body)
+    error = decoder.finish()[1]
+    assert error is not None and (error.category, error.status) == (category, 200)
