@@ -99,6 +99,10 @@ def parse_cassette(data: Any, *, source: str) -> list[Interaction]:
         raise CassetteError(f"{source}: unsupported cassette version {version!r} (vcrpy format version 1 only)")
     out = []
     for index, raw in enumerate(data["interactions"]):
+        if isinstance(raw, Mapping) and isinstance(raw.get("response"), Mapping) and "sse" in raw["response"]:
+            # Our own format keeps SSE bodies as event lists; reading it here would lose them.
+            raise CassetteError(f"{source}: interaction {index} is in kylecode's own cassette format "
+                                "(SSE events with offsets): read it with pytest_kylecode.cassettes.format")
         try:
             out.append(_interaction(index, raw))
         except (KeyError, TypeError, ValueError, AttributeError, OSError, EOFError, zlib.error) as exc:

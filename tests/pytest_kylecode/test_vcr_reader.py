@@ -131,3 +131,9 @@ def test_every_realworld_cassette_reads() -> None:
     # the gzip + !!binary ones (llm-anthropic) come back as SSE text
     [it] = read_cassette(REALWORLD / "anthropic" / "llm-anthropic__test_stream_events_tool_calls.yaml")
     assert it.response.body.startswith(b"event: message_start\n")
+
+
+def test_our_own_format_is_refused_rather_than_read_with_empty_bodies() -> None:
+    data = cassette(interaction({"sse": [{"t": 0.1, "data": "[DONE]"}]}))
+    with pytest.raises(CassetteError, match="interaction 0 is in kylecode's own cassette format"):
+        parse_cassette(data, source="ours.yaml")
