@@ -18,7 +18,9 @@ make real traffic come out right live here once:
 - **Final arguments**, ``ArgsMode`` per call:
   ``"append"`` (chat, Responses): the buffer (or the protocol's authoritative final text,
   Responses ``arguments.done``) must parse; if it does not, the last fragment that parsed
-  alone as an object is used; else the call is malformed.
+  alone as an object *and opened the buffer* is used (the full arguments sent up front,
+  then broken by a partial repeat); else the call is malformed. A complete object that
+  arrived mid-buffer is a nested value, never a fallback.
   ``"start_input"`` (Anthropic, Kimi): the ``content_block_start`` input plus a delta buffer
   that starts empty; a non-blank buffer wins, a blank buffer gives the start input, an
   unparseable buffer falls back to the start input — unless that is empty, in which case
@@ -95,7 +97,7 @@ class _Call:
         self.name = ""
         self.mode = mode
         self.parts: list[str] = []
-        self.last_whole: str | None = None  # the last fragment that parsed alone as an object
+        self.last_whole: str | None = None  # complete arguments that opened the buffer
         self.start_input = start_input
         self.final: str | None = None  # authoritative final arguments text, when the protocol sends one
         self.done = False
@@ -204,11 +206,14 @@ class Accumulator:
         if not fragment:
             return events
         call = self._calls[key]
-        whole = _whole_object(fragment) is not None
-        if whole and call.parts and _whole_object("".join(call.parts)) is not None:
-            return events  # a re-send of arguments we already hold
-        if whole:
-            call.last_whole = fragment
+        if _whole_object(fragment) is not None:
+            buffer = "".join(call.parts)
+            if _whole_object(buffer) is not None:
+                return events  # a re-send of arguments we already hold
+            if not buffer.strip():
+                # Complete arguments opening the buffer: the fallback if later fragments break
+                # it. A complete object in the middle (a nested value) is no such fallback.
+                call.last_whole = fragment
         call.parts.append(fragment)
         events.append(ToolCallArgsDelta(call.index, fragment))
         return events

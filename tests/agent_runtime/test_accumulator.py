@@ -251,3 +251,11 @@ def test_close_tool_calls_emits_done_once() -> None:
     assert len(first) == 1 and isinstance(first[0], ToolCallDone)
     assert acc.close_tool_calls() == []
     assert acc.tool_done(0) == []
+
+
+def test_a_nested_object_fragment_is_no_fallback_for_a_cut_buffer() -> None:
+    acc = Accumulator()
+    for fragment in ('{"a": ', '{"b": 1}', ', "c": '):  # the stream ends inside the arguments
+        acc.tool_args(0, fragment)
+    call = acc.response().tool_calls[0]
+    assert call.arguments == {} and call.raw_arguments == '{"a": {"b": 1}, "c": ' and call.parse_error
