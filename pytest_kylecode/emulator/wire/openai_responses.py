@@ -172,7 +172,7 @@ _ERRORS: Final = {
     "http_400": (400, "invalid_request_error", "decimal_below_min_value", "temperature",
                  "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got -1 instead."),
     "tools_unsupported": (400, "invalid_request_error", "unsupported_parameter", "tools",
-                          "Function tools are not supported with this model."),
+                          "Unsupported parameter: 'tools' is not supported with this model."),
     "context_length": (400, "invalid_request_error", "context_length_exceeded", "input", CONTEXT_MESSAGE),
 }
 
