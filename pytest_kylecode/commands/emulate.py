@@ -2,7 +2,8 @@
 
 Serves the scenario's ``script`` as a provider speaking all three wire protocols on a loopback
 port, and prints ``listening on http://127.0.0.1:PORT``. Point any client at it (for the runtime:
-``KYLECODE_<PROVIDER>_BASE_URL=http://127.0.0.1:PORT/v1``). Ctrl-C or SIGTERM stops it.
+``KYLECODE_<PROVIDER>_BASE_URL=http://127.0.0.1:PORT/v1``). With ``--fault`` the emulator is
+served through the FaultTransport, counting every call to the server. Ctrl-C or SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the command imports its machinery only when it runs
+    import httpx
+
+    from agent_runtime.clock import Clock
+
+    from ..faults.catalog import FaultSpec
 
 HELP = "serve a scenario's script as an emulated provider (all three wire protocols) on a loopback port"
 
@@ -32,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of consecutive faulted calls (default 1)")
 
 
-def serve_transport(inner: Any, fault: Any | None, clock: Any) -> Any:
+def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: Clock) -> httpx.BaseTransport:
     """The transport ``kylecode emulate`` serves: the emulator, wrapped by the FaultTransport.
 
     ``fault`` is a ``faults.catalog.FaultSpec`` with ``route="any"`` (every call to the server
@@ -90,7 +98,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the server the way Ctrl-C does
 
 
-def _fault_spec(args: argparse.Namespace) -> Any | None:
+def _fault_spec(args: argparse.Namespace) -> FaultSpec | None:
     from agent_runtime.errors import ConfigError
 
     from ..faults.catalog import FaultSpec
