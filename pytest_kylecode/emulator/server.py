@@ -54,8 +54,12 @@ class EmulatorServer:
         return int(self._httpd.server_address[1])
 
     @property
+    def host(self) -> str:
+        return str(self._httpd.server_address[0])
+
+    @property
     def url(self) -> str:
-        return f"http://{self._httpd.server_address[0]}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever(poll_interval=0.2)
@@ -130,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -143,11 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self._read_body()
-        host, port = self.server.server_address[:2]
+        owner = self.server.owner
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _FRAMING]
-        request = httpx.Request(self.command, f"http://{host}:{port}{self.path}", headers=headers, content=body)
+        request = httpx.Request(self.command, owner.url + self.path, headers=headers, content=body)
         try:
-            response = self.server.owner.transport.handle_request(request)
+            response = owner.transport.handle_request(request)
         except Exception as exc:  # a transport failure (or a connect_error/timeout fault): drop the connection
             self.log_message("%s %s -> dropped (%s: %s)", self.command, self.path, type(exc).__name__, exc)
             self.close_connection = True

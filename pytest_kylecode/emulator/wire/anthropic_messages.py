@@ -79,7 +79,7 @@ def _blocks(plan: Plan, ids: _Ids) -> list[dict[str, Any]]:
 
 
 def _message(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    message = {
+    message: dict[str, Any] = {
         "id": ids.message, "type": "message", "role": "assistant", "model": plan.model,
         "content": _blocks(plan, ids), "stop_reason": FINISH[plan.finish], "stop_sequence": None,
         "usage": {"input_tokens": plan.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
@@ -176,8 +176,8 @@ def error_response(kind: str, *, provider: str = "anthropic", model: str = "", s
     if status == 429:
         headers += [("retry-after", "1"), ("anthropic-ratelimit-requests-remaining", "0")]
     text = default.replace("{model}", model or "claude") if message is None else message
-    body = dumps({"type": "error", "error": {"type": etype, "message": text}, "request_id": request_id})
-    return WireResponse(status, [("content-type", "application/json"), *headers], timing.single(body.encode(), 1))
+    payload = dumps({"type": "error", "error": {"type": etype, "message": text}, "request_id": request_id})
+    return WireResponse(status, [("content-type", "application/json"), *headers], timing.single(payload.encode(), 1))
 
 
 def stream_error_event(provider: str = "anthropic", *, model: str = "", response_id: str = "",

@@ -74,7 +74,8 @@ def _usage(plan: Plan) -> dict[str, Any]:
 
 
 def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes]:
-    options = body.get("stream_options") if isinstance(body.get("stream_options"), Mapping) else {}
+    raw_options = body.get("stream_options")
+    options: Mapping[str, Any] = raw_options if isinstance(raw_options, Mapping) else {}
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation", True) is not False
     # The chunk envelope is the same on every event: build it once, splice each choice in.
