@@ -159,15 +159,16 @@ def error_fields(body: Any) -> dict[str, Any]:
     if isinstance(body, Mapping) and "error" in body:
         inner = body["error"]
     if isinstance(inner, str):
-        return {"message": inner, "type": None, "code": None, "status": None, "raw": None}
+        return {"message": inner, "type": None, "code": None, "param": None, "status": None, "raw": None}
     if not isinstance(inner, Mapping):
-        return {"message": "", "type": None, "code": None, "status": None, "raw": None}
+        return {"message": "", "type": None, "code": None, "param": None, "status": None, "raw": None}
     message = inner.get("message")
     metadata = inner.get("metadata")
     return {
         "message": message if isinstance(message, str) else "",
         "type": inner.get("type") if isinstance(inner.get("type"), str) else None,
         "code": inner.get("code"),
+        "param": inner.get("param") if isinstance(inner.get("param"), str) else None,
         "status": inner.get("status_code") if isinstance(inner.get("status_code"), int) else None,
         # OpenRouter wraps the upstream provider's own message in metadata.raw
         "raw": metadata.get("raw") if isinstance(metadata, Mapping) and isinstance(metadata.get("raw"), str) else None,
@@ -191,9 +192,25 @@ _OVERLOAD_PHRASES: Final = ("overloaded",)
 _RATE_PHRASES: Final = ("rate limit", "rate-limit", "too many requests", "rate_limit")
 
 
+# Phrases of a route refusing native tools: OpenRouter's 404 "No endpoints found that support
+# tool use", OpenAI's "'tools' is not supported with this model", and the plain forms.
+_TOOLS_PHRASES: Final = (
+    "support tool use",
+    "tool use is not supported",
+    "'tools' is not supported",
+    "tools is not supported",
+    "tools are not supported",
+    "does not support tools",
+    "function calling is not supported",
+    "does not support function calling",
+)
+
+
 def message_category(text: str) -> str | None:
     """A category that an error message states outright, or None."""
     lowered = text.lower()
+    if any(p in lowered for p in _TOOLS_PHRASES):
+        return "tools_unsupported"
     if any(p in lowered for p in _CONTEXT_PHRASES):
         return "context_length"
     if any(p in lowered for p in _OVERLOAD_PHRASES):

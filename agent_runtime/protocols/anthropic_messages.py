@@ -16,6 +16,9 @@ Same skeleton as the other protocol modules. Quirks handled here:
   carries cumulative totals that win (output always, input when present).
 - A stream that ends without a ``message_delta`` stop reason or a ``message_stop`` is
   ``stream_truncated`` (the SDK would return ``stop_reason=None`` silently).
+- Error bodies: the ``error.type`` decides (``overloaded_error`` -> overloaded, ...), except a
+  plain ``invalid_request_error`` whose message says the prompt is too long
+  (``context_length``) or that tools are not supported (``tools_unsupported``).
 - ``event: error`` / ``{"type":"error"}`` in a 200 stream: the error type decides when it is
   specific (``overloaded_error`` -> ``overloaded``, ``rate_limit_error`` -> ``rate_limit``,
   context-length messages -> ``context_length``), else ``stream_error``.
@@ -54,10 +57,11 @@ _INBAND_SPECIFIC: Final = frozenset({"overloaded", "rate_limit", "context_length
 
 
 def _body_category(fields: Mapping[str, Any]) -> str | None:
-    """The category an error body states: a context-length message (sent as a plain
-    ``invalid_request_error``) or a specific error type; None lets the status decide."""
-    if message_category(fields["message"]) == "context_length":
-        return "context_length"
+    """The category an error body states: a context-length or tools-refused message (both
+    sent as a plain ``invalid_request_error``) or a specific error type; None lets the status decide."""
+    category = message_category(fields["message"])
+    if category in ("context_length", "tools_unsupported"):
+        return category
     return _TYPE_CATEGORIES.get(fields["type"] or "")
 
 

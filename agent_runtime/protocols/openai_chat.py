@@ -17,11 +17,12 @@ builder, response parser, stream decoder. Provider quirks handled here:
 - In-band errors: a chunk with a truthy ``error`` (OpenRouter, OpenAI) or ``event: error``
   (Groq). Category: what the body states (``body_category``), else ``rate_limit`` /
   ``overloaded`` for numeric codes 429 / 529, else ``stream_error``. The chunk's usage is kept.
-- Error bodies: OpenRouter 404 "No endpoints found that support tool use" ->
-  ``tools_unsupported``; context-length codes and messages -> ``context_length``; Z.ai code
-  ``1261`` -> ``context_length``, ``1301`` -> ``content_filter``; Groq ``tool_use_failed``
-  (the model's tool call failed the provider's schema validation) -> ``malformed_tool_call``;
-  ``engine_overloaded_error`` (Moonshot) -> ``overloaded``.
+- Error bodies: OpenRouter 404 "No endpoints found that support tool use" and OpenAI's
+  ``unsupported_parameter`` on ``tools`` -> ``tools_unsupported``; context-length codes and
+  messages -> ``context_length``; Z.ai code ``1261`` -> ``context_length``, ``1301`` ->
+  ``content_filter``; Groq ``tool_use_failed`` (the model's tool call failed the provider's
+  schema validation) -> ``malformed_tool_call``; ``engine_overloaded_error`` (Moonshot) ->
+  ``overloaded``.
 """
 
 from __future__ import annotations
@@ -70,12 +71,13 @@ def body_category(fields: Mapping[str, Any]) -> str | None:
         category = _TYPE_CATEGORIES.get(fields["type"])
         if category:
             return category
-    message = fields["message"]
-    if "support tool use" in message or "support tool_choice" in message:
-        return "tools_unsupported"  # OpenRouter: no endpoint of this model accepts `tools`
-    # Only context length is trusted from free text: "overloaded" or "rate limit" in a 400/503
+    if code == "unsupported_parameter" and fields["param"] in ("tools", "tool_choice"):
+        return "tools_unsupported"  # OpenAI: a model that takes no tools
+    # From free text only what changes the cure is trusted (OpenRouter's "No endpoints found
+    # that support tool use", context length): "overloaded" or "rate limit" in a 400/503
     # message must not override what the status says.
-    return "context_length" if message_category(message) == "context_length" else None
+    category = message_category(fields["message"])
+    return category if category in ("tools_unsupported", "context_length") else None
 
 
 def classify_error(status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:

@@ -115,6 +115,8 @@ def test_error_fields_shapes() -> None:
     ("Your input exceeds the context window of this model.", "context_length"),
     ("The engine is currently overloaded", "overloaded"),
     ("Rate limit reached for gpt-4o on tokens per min (TPM)", "rate_limit"),
+    ("No endpoints found that support tool use. To learn more about provider routing", "tools_unsupported"),
+    ("Unsupported parameter: 'tools' is not supported with this model.", "tools_unsupported"),
     ("Token limit reached", None),
     ("Internal server error", None),
 ])

@@ -319,3 +319,9 @@ def test_classify_real_529_and_html_gateway() -> None:
 def test_stream_message_stop_without_stop_reason_is_complete() -> None:
     response = decode(START + tool_block(0, "toolu_1", "f", {}, ['{"a":1}']) + ev("message_stop"))[1]
     assert (response.error, response.finish_reason, response.raw_finish_reason) == (None, "tool_calls", None)
+
+
+def test_classify_tools_refused_by_an_anthropic_compatible_route() -> None:
+    body = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
+                                                  "message": "tools: tool use is not supported by this model"}})
+    assert PROTOCOL.classify_error(400, {}, body.encode()).category == "tools_unsupported"

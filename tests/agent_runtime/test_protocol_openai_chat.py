@@ -369,3 +369,12 @@ def test_stream_openrouter_documented_error_with_finish_error_keeps_the_body_err
     assert response.error is not None
     assert (response.error.category, response.error.message) == ("stream_error", "Provider disconnected unexpectedly")
     assert (response.finish_reason, response.raw_finish_reason) == ("error", "error")
+
+
+def test_openai_unsupported_tools_parameter_is_tools_unsupported() -> None:
+    body = {"error": {"message": "Unsupported parameter: 'tools' is not supported with this model.",
+                      "type": "invalid_request_error", "param": "tools", "code": "unsupported_parameter"}}
+    assert classify(400, body).category == "tools_unsupported"
+    other = {"error": {"message": "Unsupported parameter: 'temperature' is not supported with this model.",
+                       "type": "invalid_request_error", "param": "temperature", "code": "unsupported_parameter"}}
+    assert classify(400, other).category == "bad_request"
