@@ -275,6 +275,14 @@ class Accumulator:
             return []
         return [Finished(self.finish_reason, self.raw_finish_reason, Usage(self._input_tokens, self._output_tokens))]
 
+    def end_of_stream(self, missing: str) -> ModelResponse:
+        """The final message of a stream that just ended. Without a finish (and no error) the
+        stream was cut: ``stream_truncated``, saying which terminal event was ``missing``."""
+        if self.error is None and self.finish_reason is None:
+            self.fail("stream_truncated", f"the stream ended before {missing}")
+        self.close_tool_calls()
+        return self.response()
+
     def response(self) -> ModelResponse:
         return ModelResponse(
             text="".join(self._text),

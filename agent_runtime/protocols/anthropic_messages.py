@@ -264,11 +264,7 @@ class MessagesStreamDecoder:
         return []  # signature_delta, citations_delta
 
     def finish(self) -> ModelResponse:
-        acc = self._acc
-        if acc.error is None and acc.finish_reason is None:
-            acc.fail("stream_truncated", "the stream ended before message_delta gave a stop_reason")
-        acc.close_tool_calls()
-        return acc.response()
+        return self._acc.end_of_stream("message_delta gave a stop_reason")
 
 
 class _AnthropicMessages:

@@ -322,12 +322,7 @@ class ChatStreamDecoder:
         return events
 
     def finish(self) -> ModelResponse:
-        acc = self._acc
-        if acc.error is None and acc.finish_reason is None:
-            acc.fail("stream_truncated", "the stream ended before a finish_reason"
-                     + ("" if self._done else " (no [DONE])"))
-        acc.close_tool_calls()
-        return acc.response()
+        return self._acc.end_of_stream("a finish_reason" + ("" if self._done else " (no [DONE])"))
 
 
 class _OpenAIChat:

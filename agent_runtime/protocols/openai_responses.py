@@ -242,11 +242,7 @@ class ResponsesStreamDecoder:
         return events
 
     def finish(self) -> ModelResponse:
-        acc = self._acc
-        if acc.error is None and acc.finish_reason is None:
-            acc.fail("stream_truncated", "the stream ended before response.completed")
-        acc.close_tool_calls()
-        return acc.response()
+        return self._acc.end_of_stream("response.completed")
 
 
 class _OpenAIResponses:
