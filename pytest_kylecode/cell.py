@@ -14,6 +14,7 @@ cheap, writing it is not.
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import shutil
@@ -216,11 +217,16 @@ def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) ->
     from .snapshot import MetricsSnapshotExtension
 
     snapshot = request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
-    try:
-        assert snapshot == metrics
-    except AssertionError as exc:
-        return str(exc) or "the metrics differ from the stored snapshot (run with --snapshot-update to accept)"
-    return None
+    if snapshot == metrics:
+        return None
+    # syrupy's own diff is coloured per character for a terminal; a unified diff reads in any log.
+    location = Path(snapshot.extension.get_location(test_location=snapshot.test_location, index=0))
+    if not location.exists():
+        return f"no stored snapshot at {location} (create it with --snapshot-update)"
+    stored = location.read_text(encoding="utf-8").splitlines()
+    now = snapshot.extension.serialize(metrics).splitlines()
+    diff = "\n".join(difflib.unified_diff(stored, now, "stored snapshot", "this run", lineterm="", n=1))
+    return f"{location} differs (accept with --snapshot-update):\n{diff}"
 
 
 def _indent(text: str) -> str:

@@ -73,7 +73,10 @@ class KylecodeSession:
                 where=f"{scenario.path}:1", key="name",
             )
 
+    @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        # Last, after syrupy has seen every collected cell: a deselected cell's snapshot is then
+        # "not selected" rather than "unused".
         if self.settings.shard is None:
             return
         index, total = self.settings.shard

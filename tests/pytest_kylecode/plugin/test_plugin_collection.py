@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import BASIC, Matrix
+from matrix_helpers import BASIC, Matrix
 
 
 def _ids(output: list[str]) -> list[str]:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import yaml
-from conftest import BASIC, Matrix
+from matrix_helpers import BASIC, Matrix
 
 ONE = BASIC.replace(
     "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",

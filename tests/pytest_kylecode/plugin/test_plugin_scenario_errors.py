@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import BASIC, Matrix
+from matrix_helpers import BASIC, Matrix
 
 
 def _failure_text(result) -> str:  # type: ignore[no-untyped-def]

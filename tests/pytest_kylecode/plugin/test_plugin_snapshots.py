@@ -1,0 +1,74 @@
+"""Metrics snapshots through syrupy: one JSON file per cell, --snapshot-update, unused ones reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from matrix_helpers import BASIC, Matrix
+
+SNAP = Path("scenarios/__snapshots__/basic/anthropic/claude-sonnet-4-5-stream-native-none.json")
+
+
+def test_one_snapshot_file_per_cell_beside_the_scenarios(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    result = matrix.record()
+    assert "6 snapshots generated" in result.stdout.str()
+    files = sorted(p.relative_to(matrix.root).as_posix() for p in (matrix.root / "scenarios/__snapshots__").rglob("*.json"))
+    assert len(files) == 6 and SNAP.as_posix() in files
+    snapshot = json.loads((matrix.root / SNAP).read_text())
+    assert snapshot["schema"] == 1
+    assert snapshot["summary"]["calls"] == 3 and snapshot["summary"]["successes"] == 3
+    assert snapshot["completion"] == {"outcome": "completed", "reason": "tool_finish", "steps": 3,
+                                      "error_category": None}
+    result = matrix.replay("-q")
+    result.assert_outcomes(passed=6)
+    assert "6 snapshots passed" in result.stdout.str()
+
+
+def test_changed_metrics_fail_the_cell_until_updated(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    matrix.record()
+    data = json.loads((matrix.root / SNAP).read_text())
+    data["summary"]["output_tokens"] += 1
+    (matrix.root / SNAP).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    result = matrix.replay("-q")
+    result.assert_outcomes(passed=5, failed=1)
+    assert "metrics snapshot:" in result.stdout.str()
+    assert '"output_tokens"' in result.stdout.str()
+    matrix.run("--snapshot-update", ci=True).assert_outcomes(passed=6)
+    matrix.replay("-q").assert_outcomes(passed=6)
+
+
+def test_snapshot_update_keeps_the_baseline_of_a_cell_that_misses_expectations(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC.replace("steps: 3", "steps: 99"))
+    result = matrix.record()
+    result.assert_outcomes(failed=6)
+    assert "steps: expected 99, got 3" in result.stdout.str()
+    assert (matrix.root / SNAP).exists()
+
+
+def test_removed_cells_leave_unused_snapshots_reported(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    matrix.record()
+    matrix.scenario("basic", BASIC.replace("streaming: [true, false]", "streaming: [false]"))
+    result = matrix.replay("-q")
+    assert "3 snapshots unused" in result.stdout.str()
+    updated = matrix.run("--snapshot-update", ci=True)
+    assert "3 unused snapshots deleted" in updated.stdout.str()
+    assert not (matrix.root / SNAP).exists()
+
+
+def test_shards_do_not_report_other_shards_snapshots_as_unused(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    matrix.record()
+    for shard in ("1/2", "2/2"):
+        result = matrix.replay(f"--kylecode-shard={shard}", "-q")
+        assert result.ret == 0
+        assert "snapshots unused" not in result.stdout.str() and "snapshot unused" not in result.stdout.str()
+
+
+def test_snapshot_false_writes_none(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC + "snapshot: false\n")
+    matrix.record().assert_outcomes(passed=6)
+    assert not (matrix.root / "scenarios/__snapshots__").exists()
