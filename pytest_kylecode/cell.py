@@ -115,8 +115,17 @@ class CellRunner:
 
     def run(self, item: Any, request: pytest.FixtureRequest) -> None:
         cell: Cell = item.cell
-        with _time_limit(self.settings.cell_timeout, item.nodeid):
-            run = execute_cell(cell, self.settings, upstream=self._upstream, rerecord=self.rerecord_command(item))
+        from .cassettes.live import LiveBudgetExhausted
+
+        try:
+            with _time_limit(self.settings.cell_timeout, item.nodeid):
+                run = execute_cell(cell, self.settings, upstream=self._upstream,
+                                   rerecord=self.rerecord_command(item))
+        except LiveBudgetExhausted as exc:
+            # Stop recording: every further cell would be refused too.
+            item.session.shouldstop = "kylecode: live call budget exhausted"
+            raise CellFailure(f"{exc}\nno cassette was written for this cell; raise the cap with "
+                              "--kylecode-max-live-calls N and re-record it") from None
         try:
             if run.cassettes.changed:
                 self.changed_cassettes.append(str(run.cassettes.path))
@@ -178,8 +187,15 @@ class CellRunner:
         if self._live is None:
             from .cassettes.live import LiveTransport
 
-            self._live = LiveTransport(self.settings.max_live_calls)
+            self._live = LiveTransport(self.settings.max_live_calls, counter=self._live_counter())
         return _Shared(self._live)
+
+    def _live_counter(self) -> Path | None:
+        """Under xdist, the file in which all workers of this run count their live calls."""
+        workerinput = getattr(self.config, "workerinput", None)
+        if not workerinput:
+            return None
+        return Path(tempfile.gettempdir()) / f"kylecode-live-calls-{workerinput['testrunuid']}"
 
     def rerecord_command(self, item: Any) -> str:
         parts = ["env", "-u", "CI", "pytest", "--kylecode-matrix", "--kylecode-record=rewrite"]

@@ -33,6 +33,13 @@ def shard_of(nodeid: str, total: int) -> int:
     return int.from_bytes(digest[:8], "big") % total + 1
 
 
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return path
+
+
 class KylecodeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -113,9 +120,13 @@ class KylecodeSession:
         terminalreporter.write_sep("=", "kylecode matrix")
         for line in self.report.render_terminal().splitlines():
             terminalreporter.write_line(line)
-        if self._runner is not None:
-            for line in self._runner.summary_lines():
-                terminalreporter.write_line(line)
+        # From the report rows, not the runner: under xdist the cells ran in the workers.
+        changed = sorted({_relative(row.details["cassette_changed"], self.settings.rootdir)
+                          for row in self.report.rows.values() if row.details.get("cassette_changed")})
+        if changed:
+            terminalreporter.write_line(f"kylecode: {len(changed)} cassettes changed (review them with git diff):")
+            for path in changed:
+                terminalreporter.write_line(f"  {path}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker or self.settings.report is None:

@@ -1,27 +1,91 @@
-"""The live upstream: real provider endpoints, one shared connection pool, a call budget."""
+"""The live upstream: real provider endpoints, one shared connection pool, a call budget.
+
+``--kylecode-max-live-calls N`` caps the calls to live providers of one pytest run. Under xdist
+every worker has its own ``LiveTransport``, so the count is kept in a small counter file, locked
+per call, that all workers of the run share (named after xdist's ``testrunuid``); a single process
+counts in memory.
+
+A call over the budget raises ``LiveBudgetExhausted``. It is deliberately *not* an
+``httpx.TransportError``: the runtime would classify that as a connection failure, retry it (on
+the real clock) and fall back, and the cell would record a cassette of a run that never happened.
+Instead the exception leaves the runtime, the cell fails saying so, and no cassette is written.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 
+try:
+    import fcntl
+except ImportError:  # Windows: each process counts its own calls
+    fcntl = None  # type: ignore[assignment]
 
-class LiveBudgetExhausted(httpx.TransportError):
+
+class LiveBudgetExhausted(Exception):
     """More live calls than ``--kylecode-max-live-calls`` allows."""
 
 
-class LiveTransport(httpx.BaseTransport):
-    """One ``httpx.HTTPTransport`` (one SSL context) for the whole session, capped at ``max_calls``."""
+class CallBudget:
+    """At most ``limit`` calls, counted in memory or, with ``path``, in a file shared by processes."""
 
-    def __init__(self, max_calls: int) -> None:
+    def __init__(self, limit: int, path: Path | None = None) -> None:
+        self.limit = limit
+        self.path = path
+        self.used = 0  # calls this process took
+
+    def take(self) -> bool:
+        """Count one call; False (and nothing counted) when the budget is spent."""
+        if self.path is not None and fcntl is not None:
+            if not self._take_shared(self.path):
+                return False
+        elif self.used >= self.limit:
+            return False
+        self.used += 1
+        return True
+
+    def _take_shared(self, path: Path) -> bool:
+        assert fcntl is not None
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            raw = os.read(fd, 32).strip()
+            total = int(raw) if raw.isdigit() else 0
+            if total >= self.limit:
+                return False
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(total + 1).encode())
+            return True
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+
+class LiveTransport(httpx.BaseTransport):
+    """One ``httpx.HTTPTransport`` (one SSL context) for the whole session, within ``budget``."""
+
+    def __init__(self, max_calls: int, *, counter: Path | None = None) -> None:
         self._inner = httpx.HTTPTransport(retries=0)
-        self.max_calls = max_calls
-        self.calls = 0
+        self.budget = CallBudget(max_calls, counter)
+        self.exhausted = False
+
+    @property
+    def max_calls(self) -> int:
+        return self.budget.limit
+
+    @property
+    def calls(self) -> int:
+        return self.budget.used
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.calls >= self.max_calls:
+        if not self.budget.take():
+            self.exhausted = True
             raise LiveBudgetExhausted(
-                f"live call budget exhausted ({self.max_calls} calls, --kylecode-max-live-calls)", request=request)
-        self.calls += 1
+                f"live call budget exhausted: {self.max_calls} calls to live providers "
+                f"(--kylecode-max-live-calls {self.max_calls}) were already made by this run; "
+                f"refused {request.method} {request.url.copy_with(query=None)}")
         return self._inner.handle_request(request)
 
     def close(self) -> None:
