@@ -99,7 +99,7 @@ CATEGORIES = {
 }
 # The emulator's rejection of `tools` on these protocols (no real-world shape is known, WIREFORMATS
 # section 6) is a 400 invalid_request_error that the runtime's classifier does not single out yet.
-_KNOWN_GAPS = {("anthropic_messages", "tools_unsupported"), ("openai_responses", "tools_unsupported")}
+_KNOWN_GAPS: set[tuple[str, str]] = set()  # none left; a gap found later goes here as a strict xfail
 ERROR_CASES = [
     pytest.param(p, k, marks=pytest.mark.xfail(strict=True, reason="runtime classifies this 400 as bad_request"))
     if (p, k) in _KNOWN_GAPS else (p, k)

@@ -50,6 +50,10 @@ class Matrix:
         self.monkeypatch = monkeypatch
         self.root = pytester.path
         (self.root / "scenarios").mkdir()
+        # When this suite itself runs under xdist, the inner session must not believe it is a worker
+        # (syrupy, for one, then skips its report).
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            monkeypatch.delenv(name, raising=False)
         pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
 
     def scenario(self, name: str, text: str) -> None:
