@@ -18,6 +18,7 @@ scrubbed; a key-shaped value that survived scrubbing refuses the write.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from agent_runtime.redact import find_secrets, redact_json, redact_text, redact_url
+from agent_runtime.redact import MASK, find_secrets, key_env_names, redact_json, redact_text, redact_url
 
 from ..options import Settings
 from ..scenarios.model import Cell
@@ -116,7 +117,9 @@ class CassetteSession:
 
     def _write(self, transport: CassetteTransport) -> None:
         interactions = [*transport.recorded, *transport.new] if self.mode == "new_episodes" else transport.new
-        interactions = [_scrub(item, self.env) for item in interactions]
+        # Keys the runtime was not given (replay, emulator) are still secrets in the environment.
+        env = {**os.environ, **self.env}
+        interactions = [_scrub(item, env) for item in interactions]
         meta = {
             "scenario": self.cell.scenario.name,
             "cell": self.cell.id,
@@ -130,7 +133,7 @@ class CassetteSession:
                 dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions)):
             return  # same traffic: keep the file (and its recorded_at) as it is
         text = dumps(CassetteFile(meta, interactions))
-        leaked = find_secrets(text, self.env)
+        leaked = find_secrets(text, env) or _leaks_across_events(interactions, env)
         if leaked:
             masked = ", ".join(sorted({s[:6] + "…" for s in leaked}))
             raise self._fail(f"refusing to write {self.path}: key-shaped values survived scrubbing ({masked})")
@@ -148,12 +151,70 @@ def _try_load(path: Path) -> CassetteFile | None:
         return None
 
 
+# A streamed answer that echoes a key splits it over several events ("sk", "-ant", "-api03..."):
+# no single event holds the whole key. Fragments this long of a known key are redacted in every
+# event, and the text the events add up to is checked again before anything is written.
+_MIN_FRAGMENT = 8
+_TEXT_FIELDS = frozenset({"text", "content", "delta", "partial_json", "arguments", "thinking", "reasoning",
+                          "reasoning_content", "refusal"})
+
+
+def _env_keys(env: Mapping[str, str]) -> list[str]:
+    return sorted({v for name in key_env_names() if len(v := env.get(name, "")) >= _MIN_FRAGMENT}, key=len,
+                  reverse=True)
+
+
+def _redact_fragments(text: str, keys: list[str]) -> str:
+    """Every run of at least ``_MIN_FRAGMENT`` characters of a known key in ``text`` -> ``[REDACTED]``."""
+    for key in keys:
+        start = 0
+        while start + _MIN_FRAGMENT <= len(key):
+            at = text.find(key[start:start + _MIN_FRAGMENT])
+            if at < 0:
+                start += 1
+                continue
+            end, key_end = at + _MIN_FRAGMENT, start + _MIN_FRAGMENT
+            while end < len(text) and key_end < len(key) and text[end] == key[key_end]:
+                end, key_end = end + 1, key_end + 1
+            text = text[:at] + MASK + text[end:]
+            start = key_end
+    return text
+
+
+def _streamed_text(item: Recorded) -> str:
+    """The text, reasoning and argument fragments of a streamed body, joined in order."""
+    out: list[str] = []
+
+    def walk(value: Any, field: str | None) -> None:
+        if isinstance(value, dict):
+            for name, child in value.items():
+                walk(child, name)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child, field)
+        elif isinstance(value, str) and field in _TEXT_FIELDS:
+            out.append(value)
+
+    for line in item.body.decode("utf-8", errors="replace").splitlines():
+        if line.startswith("data:"):
+            try:
+                walk(json.loads(line[5:]), None)
+            except ValueError:
+                continue
+    return "".join(out)
+
+
+def _leaks_across_events(items: list[Recorded], env: Mapping[str, str]) -> list[str]:
+    return [secret for item in items if item.is_sse for secret in find_secrets(_streamed_text(item), env)]
+
+
 def _scrub(item: Recorded, env: Mapping[str, str]) -> Recorded:
     """Secrets out of everything a cassette keeps: URI, request body, response body."""
     chunks = []
+    keys = _env_keys(env)
     for offset, data in item.chunks:
         text = data.decode("utf-8", errors="surrogateescape")
-        scrubbed = redact_text(text, env)
+        scrubbed = _redact_fragments(redact_text(text, env), keys)
         chunks.append((offset, data if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")))
     return Recorded(
         method=item.method, uri=redact_url(item.uri, env), request_headers=dict(item.request_headers),
