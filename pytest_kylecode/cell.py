@@ -56,8 +56,13 @@ class CellRun:
     cassette_problems: list[str]
 
 
-def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, rerecord: str) -> CellRun:
-    """Run ``cell`` through its cassette and its fault in a fresh workspace (the caller removes it)."""
+def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, rerecord: str,
+                 agent: Any = None) -> CellRun:
+    """Run ``cell`` through its cassette and its fault in a fresh workspace (the caller removes it).
+
+    The agent is ``agent_runtime``, unless the scenario names a factory (``agent: {factory}``)
+    or ``agent`` is given (a ``kylecode_cell`` test): then ``byo.runner`` runs the user's agent
+    over the same transport."""
     from agent_runtime.runner import run_agent
 
     live = settings.upstream == "live" and settings.record != "none"
@@ -71,8 +76,15 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
     try:
         transport = FaultTransport(cassettes.open(), cell.fault, primary=cell.provider, clock=clock,
                                    timeouts=config.timeouts)
-        with httpx.Client(transport=transport) as http:
-            result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
+        if agent is not None or cell.scenario.agent_factory:
+            from .byo.runner import run_byo_agent
+
+            with transport:
+                result = run_byo_agent(cell, config, transport, clock=clock, workspace=workspace, env=env,
+                                       live=live, agent=agent)
+        else:
+            with httpx.Client(transport=transport) as http:
+                result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
         problems = cassettes.finish(result)
     except BaseException:
         shutil.rmtree(workspace, ignore_errors=True)
@@ -113,14 +125,14 @@ class CellRunner:
         self._live: httpx.BaseTransport | None = None
         self.changed_cassettes: list[str] = []
 
-    def run(self, item: Any, request: pytest.FixtureRequest) -> None:
+    def run(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
         cell: Cell = item.cell
         from .cassettes.live import LiveBudgetExhausted
 
         try:
             with _time_limit(self.settings.cell_timeout, item.nodeid):
                 run = execute_cell(cell, self.settings, upstream=self._upstream,
-                                   rerecord=self.rerecord_command(item))
+                                   rerecord=self.rerecord_command(item), agent=agent)
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
             item.session.shouldstop = "kylecode: live call budget exhausted"

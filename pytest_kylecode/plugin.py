@@ -1,10 +1,13 @@
 """pytest entry point of pytest-kylecode: hooks and fixtures only.
 
-Without ``--kylecode-matrix`` the plugin only registers its options: no session
-is created, nothing heavy is imported and no other hook does any work. With it,
-``pytest_configure`` creates the ``KylecodeSession`` (kept in ``config.stash``
-and registered as a plugin object so its own hooks run), and scenario files
-under the scenario directory are collected as matrix modules.
+Without ``--kylecode-matrix`` the plugin only registers its options, the
+``kylecode_scenario`` marker and the ``kylecode_cell`` fixture: no session is
+created, nothing heavy is imported and no other hook does any work for a test
+that does not use them. With it, ``pytest_configure`` creates the
+``KylecodeSession`` (kept in ``config.stash`` and registered as a plugin object
+so its own hooks run), and scenario files under the scenario directory are
+collected as matrix modules. A test marked ``kylecode_scenario`` runs once per
+cell, its body as the cell's agent (``byo.fixture``), with or without the flag.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kylecode_scenario(path): run the test once per cell of the scenario "
+                            "file at path (relative to the test file), with the kylecode_cell fixture as its agent's "
+                            "CellContext")
     if config.getoption("kylecode_matrix", False):
         from .session import KylecodeSession
 
@@ -38,3 +44,28 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     from .collect import ScenarioModule
 
     return ScenarioModule.from_parent(parent, path=file_path)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("kylecode_scenario")
+    if marker is not None:
+        from .byo.fixture import parametrize
+
+        parametrize(metafunc, marker)
+
+
+@pytest.fixture
+def kylecode_cell(request: pytest.FixtureRequest) -> object:
+    """The ``CellContext`` of a test marked ``@pytest.mark.kylecode_scenario(path)`` (docs/byo-agent.md)."""
+    from .byo.fixture import cell_context
+
+    return cell_context(request)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    if "kylecode_cell" not in pyfuncitem.funcargs:
+        return None
+    from .byo.fixture import run_test_cell
+
+    return run_test_cell(pyfuncitem)

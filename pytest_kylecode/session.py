@@ -102,12 +102,12 @@ class KylecodeSession:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run_cell(self, item: Any, request: pytest.FixtureRequest) -> None:
+    def run_cell(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
         if self._runner is None:
             from .cell import CellRunner
 
             self._runner = CellRunner(self.settings, self.config)
-        self._runner.run(item, request)
+        self._runner.run(item, request, agent)
 
     # -- reporting ----------------------------------------------------------------------------
 

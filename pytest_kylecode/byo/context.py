@@ -1,0 +1,285 @@
+"""``CellContext``: what a user's agent gets for one matrix cell.
+
+The cell's facts (task, route, streaming, tool mode, runtime knobs) are plain attributes.
+Everything that touches the network goes through the client factories, which are wired
+to the cell's stack::
+
+    your client (httpx / httpx2 / openai / anthropic)
+        -> [bridge: httpx2 -> httpx]  -> MeteringTransport (metrics)  -> FaultTransport (the fault)
+        -> CassetteTransport (replay / record)  -> emulator | live providers
+
+so the cell's fault hits the agent's calls, cassettes record and replay them, and the
+harness measures them. A client made any other way bypasses all of that (and, in replay,
+would try to reach the internet): use the factories.
+
+Keys: ``api_key`` is the placeholder ``kylecode-replay`` unless the cell records from live
+providers, when it is the provider's key from the environment. Clients default to the
+scenario's timeouts (connect ``connect_s``; read, write and pool ``idle_s``), applied on
+the cell clock. SDK clients keep their own retries, but their backoff sleeps on the cell
+clock (see ``_virtual_sleep``): a retried 503 costs no wall time.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import httpx
+
+from agent_runtime.failover import resolve_routes
+from agent_runtime.providers import parse_route
+
+from .report import AgentReport, InvalidReport
+
+if TYPE_CHECKING:
+    from agent_runtime.clock import Clock
+    from agent_runtime.config import AgentConfig, Timeouts
+
+    from ..scenarios.model import Cell
+
+__all__ = ["REPLAY_API_KEY", "CellContext"]
+
+REPLAY_API_KEY: Final = "kylecode-replay"
+
+
+class _Wiring:
+    __slots__ = ("workspace", "clock", "transport", "env", "live")
+
+    def __init__(self, workspace: Path, clock: Clock, transport: httpx.BaseTransport, env: dict[str, str],
+                 live: bool) -> None:
+        self.workspace = workspace
+        self.clock = clock
+        self.transport = transport
+        self.env = env
+        self.live = live
+
+
+class CellContext:
+    """One matrix cell, as a user's agent sees it.
+
+    Attributes: ``task`` (the scenario's task), ``route`` (``provider/model``),
+    ``provider``, ``model``, ``protocol`` (``openai_chat | anthropic_messages |
+    openai_responses``), ``streaming`` (bool), ``tool_mode`` (``native | text``),
+    ``failover`` (the other routes the scenario allows, in order), ``config`` (the
+    scenario's ``agent:`` settings as an ``AgentConfig``: ``max_steps``, ``timeouts``,
+    ``completion`` ...), ``scenario`` and ``cell_id`` (names, for logs).
+
+    While the agent runs: ``workspace`` (a fresh directory filled from the scenario),
+    ``clock`` (the cell clock: virtual unless recording live), ``api_key``, ``base_url``,
+    and the client factories. The agent hands back an ``AgentReport`` (its return value
+    under ``agent: {factory: ...}``, or ``report(...)``).
+    """
+
+    def __init__(self, cell: Cell, config: AgentConfig) -> None:
+        route = parse_route(cell.provider)
+        self.cell = cell
+        self.config = config
+        self.task: str = cell.scenario.task
+        self.route: str = route.name
+        self.provider: str = route.provider.name
+        self.model: str = route.model
+        self.protocol: str = route.protocol
+        self.streaming: bool = cell.streaming
+        self.tool_mode: str = cell.tool_mode
+        self.scenario: str = cell.scenario.name
+        self.cell_id: str = cell.id
+        self.failover: list[str] = [r.name for r in resolve_routes(route.name, config.failover)][1:]
+        self._wiring: _Wiring | None = None
+        self._clients: list[Any] = []
+        self._sdk_classes: dict[type, type] = {}
+        self._report: AgentReport | None = None
+        self._request: Any = None  # the fixture's request, in fixture mode (the snapshot needs it)
+
+    # -- the running cell -------------------------------------------------------------------
+
+    def _bind(self, *, workspace: Path, clock: Clock, transport: httpx.BaseTransport, env: dict[str, str],
+              live: bool) -> None:
+        self._wiring = _Wiring(workspace, clock, transport, env, live)
+
+    @property
+    def _wired(self) -> _Wiring:
+        if self._wiring is None:
+            raise RuntimeError("the cell is not running yet: a CellContext's workspace, clock and clients exist only "
+                               "while the agent runs (inside the test function, or the factory call)")
+        return self._wiring
+
+    @property
+    def workspace(self) -> Path:
+        return self._wired.workspace
+
+    @property
+    def clock(self) -> Clock:
+        return self._wired.clock
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self.config.timeouts
+
+    @property
+    def live(self) -> bool:
+        """Whether this cell talks to the live providers (recording with ``--kylecode-upstream=live``)."""
+        return self._wired.live
+
+    @property
+    def api_key(self) -> str:
+        return self.api_key_for(self.route)
+
+    @property
+    def base_url(self) -> str:
+        return self.base_url_for(self.route)
+
+    def api_key_for(self, route: str) -> str:
+        """The key to send to ``route``: the placeholder unless recording live."""
+        wiring = self._wired
+        if not wiring.live:
+            return REPLAY_API_KEY
+        provider = parse_route(route).provider
+        key = wiring.env.get(provider.key_env)
+        if not key:
+            raise RuntimeError(f"recording live from {route} needs {provider.key_env} in the environment")
+        return key
+
+    def base_url_for(self, route: str) -> str:
+        """The base URL of ``route``'s provider (``https://api.openai.com/v1``...): canonical,
+        or ``KYLECODE_<PROVIDER>_BASE_URL`` when recording live (cassettes store the canonical one)."""
+        provider = parse_route(route).provider
+        return provider.resolved_base_url(self._wired.env) if self._wired.live else provider.base_url.rstrip("/")
+
+    def report(self, report: AgentReport | Any) -> AgentReport:
+        """Hand the harness the agent's report (an ``AgentReport`` or a mapping of its fields); once."""
+        if self._report is not None:
+            raise InvalidReport("the cell already has a report: report() is called once per cell")
+        self._report = AgentReport.coerce(report)
+        return self._report
+
+    # -- client factories ---------------------------------------------------------------------
+
+    def _kwargs(self, kwargs: dict[str, Any], module: Any) -> dict[str, Any]:
+        if "transport" in kwargs or "http_client" in kwargs:
+            raise TypeError("the cell's clients carry their own transport (metering, fault, cassette); "
+                            "do not pass transport= or http_client=")
+        timeouts = self.config.timeouts
+        kwargs.setdefault("timeout", module.Timeout(timeouts.idle_s, connect=timeouts.connect_s))
+        return kwargs
+
+    def _keep(self, client: Any) -> Any:
+        self._clients.append(client)
+        return client
+
+    def httpx_client(self, **kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` on the cell's stack; ``kwargs`` go to ``httpx.Client``."""
+        return self._keep(httpx.Client(transport=self._wired.transport, **self._kwargs(kwargs, httpx)))
+
+    def async_httpx_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        from .bridge import AsyncHttpxTransport
+
+        transport = AsyncHttpxTransport(self._wired.transport)
+        return self._keep(httpx.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx)))
+
+    def httpx2_client(self, **kwargs: Any) -> Any:
+        """An ``httpx2.Client`` on the cell's stack (what the official SDKs run on)."""
+        import httpx2
+
+        from .bridge import Httpx2Transport
+
+        return self._keep(httpx2.Client(transport=Httpx2Transport(self._wired.transport),
+                                        **self._kwargs(kwargs, httpx2)))
+
+    def async_httpx2_client(self, **kwargs: Any) -> Any:
+        import httpx2
+
+        from .bridge import AsyncHttpx2Transport
+
+        return self._keep(httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport),
+                                             **self._kwargs(kwargs, httpx2)))
+
+    def openai_client(self, **kwargs: Any) -> Any:
+        """An ``openai.OpenAI`` for the cell's route (``base_url``, ``api_key`` preset; ``kwargs`` win).
+
+        Its own retries (default 2) stay on, with their backoff on the cell clock.
+        """
+        import openai
+
+        return self._sdk(openai.OpenAI, self.httpx2_client, self._sdk_defaults(kwargs, self.base_url))
+
+    def async_openai_client(self, **kwargs: Any) -> Any:
+        import openai
+
+        return self._sdk(openai.AsyncOpenAI, self.async_httpx2_client, self._sdk_defaults(kwargs, self.base_url))
+
+    def anthropic_client(self, **kwargs: Any) -> Any:
+        """An ``anthropic.Anthropic`` for the cell's route (its base URL without ``/v1``, which the
+        SDK adds); retries as for ``openai_client``."""
+        import anthropic
+
+        return self._sdk(anthropic.Anthropic, self.httpx2_client, self._sdk_defaults(kwargs, _sdk_root(self.base_url)))
+
+    def async_anthropic_client(self, **kwargs: Any) -> Any:
+        import anthropic
+
+        return self._sdk(anthropic.AsyncAnthropic, self.async_httpx2_client,
+                         self._sdk_defaults(kwargs, _sdk_root(self.base_url)))
+
+    def _sdk_defaults(self, kwargs: dict[str, Any], base_url: str) -> dict[str, Any]:
+        if "http_client" in kwargs:
+            raise TypeError("the SDK client is built on the cell's own httpx2 client; do not pass http_client=")
+        kwargs.setdefault("base_url", base_url)
+        kwargs.setdefault("api_key", self.api_key)  # explicit: the SDKs would otherwise read the environment
+        return kwargs
+
+    def _sdk(self, base: type, http_client: Any, kwargs: dict[str, Any]) -> Any:
+        cls = self._sdk_classes.get(base)
+        if cls is None:
+            cls = self._sdk_classes[base] = _virtual_sleep(base, self._wired.clock)
+        return self._keep(cls(http_client=http_client(), **kwargs))
+
+    def _close(self) -> None:
+        """Close every sync client the agent did not close; async ones hold nothing to release."""
+        for client in reversed(self._clients):
+            close = getattr(client, "close", None)
+            if close is not None and not inspect.iscoroutinefunction(close):
+                close()
+        self._clients.clear()
+
+    def __repr__(self) -> str:
+        return f"<CellContext {self.scenario}[{self.cell_id}]>"
+
+
+def _sdk_root(base_url: str) -> str:
+    """The SDK's base URL: the provider's without its trailing ``/v1`` (the Anthropic SDK adds it)."""
+    return base_url[:-3] if base_url.endswith("/v1") else base_url
+
+
+def _virtual_sleep(base: type, clock: Clock) -> type:
+    """A subclass of an official SDK client whose retry backoff sleeps on ``clock``.
+
+    Both SDKs wait between retries in one method, ``_sleep_for_retry`` (sync or async),
+    which computes the delay with ``_calculate_retry_timeout`` (``Retry-After``
+    honoured, exponential backoff, random jitter) and then calls ``time.sleep`` /
+    ``anyio.sleep``. The subclass keeps the delay computation and replaces only the wait,
+    so the SDK's retry policy is what the cell tests; the global ``time`` module is not
+    touched. The random jitter only moves the virtual clock between calls: no metric
+    depends on it. ``copy()``/``with_options()`` build the same subclass.
+    """
+    hook = getattr(base, "_sleep_for_retry", None)
+    if hook is None or not hasattr(base, "_calculate_retry_timeout"):
+        raise RuntimeError(f"{base.__module__}.{base.__name__} has no _sleep_for_retry hook (SDK version changed): "
+                           "its retries would sleep for real")
+
+    def delay(client: Any, retries_taken: int, max_retries: int, options: Any, response: Any) -> float:
+        headers = response.headers if response is not None else None
+        return float(client._calculate_retry_timeout(max_retries - retries_taken, options, headers))
+
+    if inspect.iscoroutinefunction(hook):
+        async def _sleep_for_retry(self: Any, *, retries_taken: int, max_retries: int, options: Any,
+                                   response: Any, **_: Any) -> None:
+            clock.sleep(delay(self, retries_taken, max_retries, options, response))
+    else:
+        def _sleep_for_retry(self: Any, *, retries_taken: int, max_retries: int, options: Any,  # type: ignore[misc]
+                             response: Any, **_: Any) -> None:
+            clock.sleep(delay(self, retries_taken, max_retries, options, response))
+
+    return type(base.__name__, (base,), {"_sleep_for_retry": _sleep_for_retry, "__module__": __name__,
+                                         "__qualname__": f"CellContext.{base.__name__}"})
+

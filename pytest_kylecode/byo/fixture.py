@@ -1,0 +1,146 @@
+"""The fixture way in: a test parametrized over a scenario's cells drives its own agent.
+
+::
+
+    @pytest.mark.kylecode_scenario("scenarios/my_task.yaml")
+    def test_my_agent(kylecode_cell):
+        report = my_agent(kylecode_cell)            # uses kylecode_cell's clients, workspace, task
+        kylecode_cell.report(report)
+
+``parametrize`` (from ``pytest_generate_tests``) makes one test per cell, with the cell id
+as parameter id; ``cell_context`` (the ``kylecode_cell`` fixture) gives the test its
+``CellContext``; ``run_test_cell`` (from ``pytest_pyfunc_call``) runs the test body *as
+the agent* of a matrix cell: inside the cell's stack, time limit, cassette checks,
+expectations and metrics snapshot, exactly as a factory agent. The test body must be a
+plain (sync) function; an async agent is driven with ``asyncio.run`` inside it.
+
+The scenario path is relative to the test file's directory (then to the rootdir). Cells
+run with or without ``--kylecode-matrix``; the record mode, cassette directory and runs
+directory come from the same options and ini keys as the matrix. Snapshots live beside
+the test file, in ``__snapshots__/<scenario>/<cell id>.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from agent_runtime.errors import ConfigError
+
+from .context import CellContext
+
+__all__ = ["FIXTURE", "MARKER", "cell_context", "parametrize", "run_test_cell"]
+
+FIXTURE: Final = "kylecode_cell"
+MARKER: Final = "kylecode_scenario"
+MARKER_HELP: Final = (f"{MARKER}(path): run the test once per cell of the scenario file at path (relative to the "
+                      f"test file), with the `{FIXTURE}` fixture as its CellContext")
+
+_RUNNER = pytest.StashKey[Any]()
+
+
+@dataclass(frozen=True, slots=True)
+class _Invalid:
+    message: str
+
+
+def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
+    """One parameter of the ``kylecode_cell`` fixture per cell of the marker's scenario."""
+    from ..scenarios.matrix import expand, load_scenario
+
+    where = f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}"
+    if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], (str, Path)):
+        raise pytest.UsageError(f"{where} takes one argument, the scenario file's path; got args={marker.args!r} "
+                                f"kwargs={marker.kwargs!r}")
+    if FIXTURE not in metafunc.fixturenames:
+        raise pytest.UsageError(f"{where} needs the test to take the `{FIXTURE}` fixture")
+    path = _scenario_path(Path(marker.args[0]), metafunc)
+    try:
+        scenario = load_scenario(path)
+    except ConfigError as exc:
+        metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(str(exc)), id="invalid-scenario")], indirect=True)
+        return
+    except OSError as exc:
+        message = f"{path}: cannot read the scenario ({exc.strerror or exc})"
+        metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
+        return
+    missing = [command for command in scenario.requires if shutil.which(command) is None]
+    params = []
+    for cell in expand(scenario).cells:
+        marks: list[pytest.MarkDecorator] = []
+        if missing:
+            marks.append(pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)"))
+        elif cell.skip:
+            marks.append(pytest.mark.skip(reason=cell.skip))
+        elif cell.xfail:
+            marks.append(pytest.mark.xfail(reason=cell.xfail, strict=False))
+        params.append(pytest.param(cell, id=cell.id, marks=marks))
+    metafunc.parametrize(FIXTURE, params, indirect=True)
+
+
+def _scenario_path(path: Path, metafunc: pytest.Metafunc) -> Path:
+    if path.is_absolute():
+        return path
+    beside = Path(metafunc.definition.path).parent / path
+    if beside.exists():
+        return beside
+    rooted = Path(metafunc.config.rootpath) / path
+    return rooted if rooted.exists() else beside
+
+
+def cell_context(request: pytest.FixtureRequest) -> CellContext:
+    """The ``kylecode_cell`` fixture: the test's cell, live while the test body runs."""
+    param = getattr(request, "param", None)
+    if param is None:
+        pytest.fail(f"the `{FIXTURE}` fixture needs @pytest.mark.{MARKER}('path/to/scenario.yaml') on the test",
+                    pytrace=False)
+    if isinstance(param, _Invalid):
+        pytest.fail(f"invalid scenario: {param.message}", pytrace=False)
+    cell = param
+    config = cell.scenario.agent_config.with_overrides(
+        route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
+    context = CellContext(cell, config)
+    context._request = request  # the snapshot is taken through it, at the end of the body
+    request.node.user_properties.append(("kylecode_cell", cell.report_key()))
+    return context
+
+
+def run_test_cell(item: pytest.Function) -> bool | None:
+    """Run ``item``'s body as the agent of its cell; ``None`` when the item is no cell test."""
+    from _pytest.python import pytest_pyfunc_call as call_test_function
+
+    from ..cell import CellFailure
+    from .runner import PreparedAgent
+
+    context = item.funcargs.get(FIXTURE)
+    if not isinstance(context, CellContext):
+        return None
+    item.cell = context.cell  # type: ignore[attr-defined]  # what the snapshot extension and reports read
+    agent = PreparedAgent(context, lambda _: call_test_function(item))
+    request = context._request
+    try:
+        if item.config.getoption("kylecode_matrix", False):
+            from ..session import get_session
+
+            get_session(item.config).run_cell(item, request, agent)
+        else:
+            _runner(item.config).run(item, request, agent)
+    except CellFailure as exc:
+        pytest.fail(str(exc), pytrace=False)
+    return True
+
+
+def _runner(config: pytest.Config) -> Any:
+    """Without ``--kylecode-matrix``: one cell runner per session, settings from the same options."""
+    runner = config.stash.get(_RUNNER, None)
+    if runner is None:
+        from ..cell import CellRunner
+        from ..options import resolve_settings
+
+        runner = config.stash[_RUNNER] = CellRunner(resolve_settings(config), config)
+        config.add_cleanup(runner.close)
+    return runner

@@ -1,0 +1,206 @@
+"""Running a user's agent in a matrix cell.
+
+``execute_cell`` (``pytest_kylecode.cell``) builds the cell's stack exactly as for the
+runtime — the cassette session and the ``FaultTransport`` above it — and, for a scenario
+with ``agent: {factory: ...}`` or a ``kylecode_cell`` test, hands that transport to
+``run_byo_agent`` instead of ``agent_runtime``. Here the stack gets a metering transport
+on top, the agent runs with a ``CellContext``, and its ``AgentReport`` plus the measured
+traffic become the same ``AgentRun`` the runtime returns (metrics snapshot, run log), so
+expectations, snapshots, run directories and the report see no difference.
+
+The factory contract: ``"package.module:callable"`` (dotted attributes allowed after the
+colon), imported on first use (Python caches the module for the process), called with the
+``CellContext``; it returns an ``AgentReport``, a mapping of its fields, or ``None`` after
+calling ``ctx.report(...)``; an ``async def`` factory is run to completion with
+``asyncio.run``. A factory that raises fails the cell with the exception, where it was
+raised and the traffic so far: an agent is expected to report provider failures it cannot
+recover from as ``outcome: failed``, not to crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agent_runtime.agent import LOOP_GUARD_CATEGORY
+from agent_runtime.metrics import ProviderMetricsCollector
+from agent_runtime.runlog import RunLog
+from agent_runtime.runner import AgentRun
+
+from ..cassettes.live import LiveBudgetExhausted
+from ..cell import CellFailure
+from .context import CellContext
+from .metering import MeteringTransport, TrafficMeter
+from .report import AgentReport, InvalidReport
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agent_runtime.clock import Clock
+    from agent_runtime.config import AgentConfig
+
+    from ..scenarios.model import Cell
+
+__all__ = ["AgentCrashed", "PreparedAgent", "load_factory", "run_byo_agent"]
+
+
+class AgentCrashed(CellFailure):
+    """The user's agent raised instead of reporting."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAgent:
+    """An agent bound to a context made in advance (the ``kylecode_cell`` fixture's).
+
+    ``call(ctx)`` runs it; exceptions propagate as they are (a test's own assertion
+    failures must stay the test's failures).
+    """
+
+    context: CellContext
+    call: Callable[[CellContext], Any]
+
+
+def load_factory(spec: str) -> Callable[[CellContext], Any]:
+    """The callable named by ``package.module:attr[.attr]``; a ``CellFailure`` saying why not."""
+    module_name, _, attribute = spec.partition(":")
+    where = f"agent.factory {spec!r}"
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise CellFailure(f"{where}: cannot import module {module_name!r} ({exc}); is it importable from the test "
+                          "run (installed, or on sys.path, e.g. with the `pythonpath` ini option)?") from None
+    except Exception as exc:
+        raise CellFailure(f"{where}: importing {module_name!r} raised {_describe(exc)}") from exc
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise CellFailure(f"{where}: {getattr(target, '__name__', target)!r} has no attribute {part!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise CellFailure(f"{where}: {attribute!r} is a {type(target).__name__}, not a callable taking a CellContext")
+    return target  # type: ignore[no-any-return]
+
+
+def run_byo_agent(cell: Cell, config: AgentConfig, transport: httpx.BaseTransport, *, clock: Clock, workspace: Path,
+                  env: dict[str, str], live: bool, agent: PreparedAgent | Callable[[CellContext], Any] | None = None,
+                  ) -> AgentRun:
+    """Run the cell's user agent over ``transport`` (the cell's FaultTransport; not closed here)."""
+    if isinstance(agent, PreparedAgent):
+        ctx, call, crash_is_failure = agent.context, agent.call, False
+    else:
+        if agent is None:
+            assert cell.scenario.agent_factory, "run_byo_agent needs an agent or a scenario with agent.factory"
+            agent = load_factory(cell.scenario.agent_factory)
+        ctx, call, crash_is_failure = CellContext(cell, config), agent, True
+    collector = ProviderMetricsCollector()
+    runlog = RunLog(clock_now=clock.now())
+    meter = TrafficMeter(clock, collector, runlog=runlog, tool_mode=cell.tool_mode)
+    ctx._bind(workspace=workspace, clock=clock, transport=MeteringTransport(transport, meter), env=env, live=live)
+    crash: Exception | None = None
+    value: Any = None
+    try:
+        value = call(ctx)
+        if inspect.isawaitable(value):
+            value = asyncio.run(_awaited(value))
+    except CellFailure:
+        raise
+    except Exception as exc:
+        if not crash_is_failure and meter.harness_error is None:
+            raise  # a test's own failure stays the test's
+        crash = exc
+    finally:
+        ctx._close()
+        meter.close()
+    harness = meter.harness_error
+    if isinstance(harness, LiveBudgetExhausted):
+        raise harness  # the cell runner stops the recording session
+    if crash is not None and harness is not None:
+        # The agent gave up because the cassette had no answer: the miss is the story.
+        raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash
+    if crash is not None:
+        raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
+    report = _the_report(ctx, value)
+    return _result(report, meter, collector, runlog, config)
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _the_report(ctx: CellContext, value: Any) -> AgentReport:
+    try:
+        if value is not None:
+            return ctx.report(value)
+    except InvalidReport as exc:
+        raise CellFailure(f"the agent's report is invalid: {exc}") from None
+    if ctx._report is None:
+        raise CellFailure("the agent reported nothing: return an AgentReport from the factory, or call "
+                          "kylecode_cell.report(AgentReport(...)) in the test")
+    return ctx._report
+
+
+def _result(report: AgentReport, meter: TrafficMeter, collector: ProviderMetricsCollector, runlog: RunLog,
+            config: AgentConfig) -> AgentRun:
+    steps = report.steps if report.steps is not None else meter.successes
+    category = report.error_category
+    if category is None and report.outcome == "loop_guard":
+        category = LOOP_GUARD_CATEGORY
+    elif category is None and report.outcome == "failed" and meter.last_error is not None:
+        category = meter.last_error.category
+    collector.set_completion(report.outcome, report.completion_reason, steps, category)
+    metrics = collector.snapshot()
+    run = AgentRun(
+        outcome=report.outcome,  # type: ignore[arg-type]
+        completion_reason=report.completion_reason,  # type: ignore[arg-type]
+        error_category=category, error_message=report.error_message, steps=steps,
+        tool_sequence=report.tool_sequence, tool_errors=report.tool_errors,
+        malformed_calls=sum(1 for r in report.tool_results if not r.get("executed", True)),
+        tool_calls_paired=report.tool_calls_paired, final_route=meter.final_route, metrics=metrics,
+    )
+    runlog.set_metrics(metrics)
+    runlog.set_info(outcome=run.outcome, completion_reason=run.completion_reason, error_category=category,
+                    error_message=run.error_message, steps=steps, final_route=run.final_route, route=config.route,
+                    streaming=config.streaming, tool_mode=config.tool_mode, agent="user agent (kylecode byo)",
+                    tool_calls=[dict(c) for c in report.tool_calls])
+    run.runlog = runlog
+    return run
+
+
+def _describe(exc: BaseException) -> str:
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{name}: {text}" if text else name
+
+
+def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetricsCollector) -> str:
+    lines = [f"cell {ctx.scenario}[{ctx.cell_id}]: the agent raised {_describe(exc)}"]
+    frame = _agent_frame(exc)
+    if frame is not None:
+        lines.append(f"  raised at {frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}")
+    snapshot = collector.snapshot()
+    calls = []
+    for route, stats in snapshot["routes"].items():
+        errors = ", ".join(f"{k} {v}" for k, v in stats["errors"].items()) or "no errors"
+        calls.append(f"{route}: {stats['calls']} call(s), {stats['successes']} ok, {errors}, "
+                     f"{stats['retries']} retried")
+    lines.append("provider traffic: " + ("; ".join(calls) if calls else "no calls"))
+    lines.append("an agent must not crash on provider trouble: recover, or return "
+                 "AgentReport(outcome='failed', error_category=...)")
+    return "\n".join(lines)
+
+
+def _agent_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of the user's own code (not a library, not the harness)."""
+    here = str(Path(__file__).resolve().parents[1])
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        name = frame.filename
+        if "site-packages" not in name and not name.startswith(here) and "<frozen" not in name:
+            return frame
+    return frames[-1] if frames else None
