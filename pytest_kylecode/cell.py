@@ -44,8 +44,9 @@ class CellFailure(AssertionError):
     """A cell did not behave as expected; ``str()`` is the whole readable report."""
 
 
-class CellTimeout(Exception):
-    pass
+class CellTimeout(BaseException):
+    """Raised by the wall-time alarm. A BaseException, so that no handler in the runtime (a tool
+    turning its exceptions into error results, say) can swallow it and let the cell run on."""
 
 
 @dataclass(slots=True)

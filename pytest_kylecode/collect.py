@@ -78,13 +78,13 @@ class CellItem(pytest.Function):
         super().__init__(*args, **kwargs)
         self.cell = cell
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         from .cell import CellFailure
 
         # Expectation and replay failures carry their own readable report; a traceback adds nothing.
         if isinstance(excinfo.value, CellFailure):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         # A line is required: pytest reports skips (e.g. a missing `requires` command) at the item's location.
@@ -105,7 +105,7 @@ class ScenarioErrorItem(pytest.Item):
     def runtest(self) -> None:
         raise InvalidScenario(self.message)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
         return f"invalid scenario: {self.message}"
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

@@ -208,8 +208,11 @@ def _summary_line(counts: dict[str, int]) -> str:
 def _short_message(report: Any) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
-    text = getattr(report, "longreprtext", "") or ""
-    return text.strip()[-4000:]
+    text = (getattr(report, "longreprtext", "") or "").strip()
+    first, _, rest = text.partition("\n")
+    if first.startswith("[gw") and " -- Python " in first:
+        text = rest  # xdist's "[gw0] linux -- Python ..." banner: the same message must read the same
+    return text[-4000:]
 
 
 def _grid(header: list[str], rows: list[list[str]]) -> list[str]:

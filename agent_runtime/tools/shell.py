@@ -63,10 +63,12 @@ def _run_shell(ctx: ToolContext, args: dict[str, Any]) -> str:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-        # On timeout this kills the shell and every descendant; after a normal exit it kills
-        # leftover background jobs (a group id is not reused while any member lives).
-        _kill_group(proc.pid)
-        proc.wait()
+        finally:
+            # On timeout this kills the shell and every descendant; after a normal exit it kills
+            # leftover background jobs (a group id is not reused while any member lives); and when
+            # the run itself is interrupted (a harness time limit, Ctrl-C) nothing is left behind.
+            _kill_group(proc.pid)
+            proc.wait()
         out.seek(0)
         output = _clip(out.read())
     output = ctx.scrub(output)
