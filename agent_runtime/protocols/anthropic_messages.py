@@ -173,8 +173,14 @@ def parse_response(body: Any) -> ModelResponse:
             acc.reasoning(block.get("thinking") or "")
         elif kind == "tool_use":
             start = block.get("input")
-            acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="start_input",
-                          start_input=start if isinstance(start, dict) else None)
+            if start is None or isinstance(start, dict):
+                acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="start_input",
+                              start_input=start)
+            else:
+                # ``input`` must be an object; anything else (a JSON string, a list) is judged as
+                # argument text, so a broken one reaches the agent as a malformed call, not as {}.
+                acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="append")
+                acc.tool_args(index, start if isinstance(start, str) else json.dumps(start))
             acc.tool_done(index)
     raw = body.get("stop_reason")
     if isinstance(raw, str) and raw:

@@ -44,22 +44,6 @@ class EventStream(httpx.SyncByteStream):
         self._inner.close()
 
 
-class DelayedStream(httpx.SyncByteStream):
-    """Nothing arrives for ``delay`` seconds (on the clock), then the inner body as it was."""
-
-    def __init__(self, inner: httpx.SyncByteStream, clock: Clock, delay: float) -> None:
-        self._inner = inner
-        self._clock = clock
-        self._delay = delay
-
-    def __iter__(self) -> Iterator[bytes]:
-        self._clock.sleep(self._delay)
-        yield from self._inner
-
-    def close(self) -> None:
-        self._inner.close()
-
-
 def stall(clock: Clock, after: int, pause: float) -> Callable[[Iterator[bytes]], Iterator[bytes]]:
     """``after`` events, then silence for ``pause`` seconds with the connection open, then the rest."""
 

@@ -8,7 +8,8 @@ protocol (and provider, where providers differ):
 - HTTP answers (``http_*``, ``html_*``, ``invalid_json``, ``empty_response``,
   ``tools_unsupported``, ``context_length``) never reach the source;
 - ``connect_error`` raises as a refused connection would;
-- ``timeout`` and ``latency`` hold the first byte back on the clock;
+- ``timeout`` and ``latency`` hold the whole answer back on the clock (``timeout``: past
+  ``first_byte_s``), then pass the genuine one on;
 - stream faults (``stall``, ``truncated_stream``, ``sse_error``, ``malformed_sse``)
   reshape the genuine stream event by event;
 - ``malformed_tool_args``, ``duplicate_tool_args``, ``missing_tool_call_id``,
@@ -93,10 +94,11 @@ class FaultTransport(httpx.BaseTransport):
                                   stream=TimedByteStream(answer.chunks, self.clock, start), request=request)
         if kind == "connect_error":
             raise httpx.ConnectError(f"[Errno 111] Connection refused (kylecode fault: {kind})", request=request)
-        response = self.inner.handle_request(request)
         if kind in ("timeout", "latency"):
-            delay = self.timeouts.first_byte_s + 1.0 if kind == "timeout" else self.fault.latency_ms / 1000.0
-            return _with_stream(response, streams.DelayedStream(response.stream, self.clock, delay), request)  # type: ignore[arg-type]
+            # Nothing comes back for a while, then the genuine answer with its own timing on top.
+            self.clock.sleep(self.timeouts.first_byte_s + 1.0 if kind == "timeout" else self.fault.latency_ms / 1000.0)
+            return self.inner.handle_request(request)
+        response = self.inner.handle_request(request)
         if kind in SEMANTIC_KINDS:
             return self._rewrite(request, body, response, protocol, start)
         if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
