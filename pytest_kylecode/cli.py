@@ -28,12 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kylecode", description="pytest-kylecode: agent runtime regression harness")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"pytest_kylecode.commands.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"pytest_kylecode.commands.{module_name}":
-                raise
-            continue  # a command whose module is not built yet is simply not offered
+        module = importlib.import_module(f"pytest_kylecode.commands.{module_name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(_run=module.run)

@@ -13,15 +13,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     validate = sub.add_parser("validate", help="validate every scenario file under DIR (or the files given)")
     validate.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
+    sub.add_parser("schema", help="print the JSON Schema of the scenario format (for editors and linters)")
+
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schema" / "scenario.schema.json"
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "schema":
+        sys.stdout.write(SCHEMA.read_text(encoding="utf-8"))
+        return 0
+    return _validate(args.paths)
+
+
+def _validate(paths: list[Path]) -> int:
     from agent_runtime.errors import ConfigError
 
     from ..scenarios.matrix import expand, load_scenario, scenario_files
 
     files: list[Path] = []
-    for path in args.paths:
+    for path in paths:
         if path.is_dir():
             try:
                 files.extend(scenario_files(path))
