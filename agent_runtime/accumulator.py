@@ -34,6 +34,8 @@ make real traffic come out right live here once:
   ``message_delta``, the chat usage chunk after the finish chunk).
 - **Errors**: the first ``fail`` wins; it sets ``finish_reason="error"`` and keeps the raw
   finish reason the provider sent, if any.
+- **Types**: a non-empty text, reasoning or argument value that is not a string breaks the
+  protocol: it is ``fail("invalid_json")`` at once, never an exception when the message is built.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from .messages import (
     Usage,
 )
 
-__all__ = ["Accumulator", "ArgsMode", "parse_arguments"]
+__all__ = ["Accumulator", "ArgsMode", "parse_arguments", "repeated_object"]
 
 ArgsMode: TypeAlias = Literal["append", "start_input"]
 
@@ -88,6 +90,33 @@ def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
     return value, None
 
 
+_DECODER = json.JSONDecoder()
+
+
+def repeated_object(text: str) -> dict[str, Any] | None:
+    """The object when ``text`` is one JSON object sent two or more times over (``{..}{..}``), else None.
+
+    That is what a provider's re-send of complete arguments looks like once concatenated
+    (streamed by OpenAI-compatible gateways, or whole in a non-streamed message); different
+    objects in a row stay malformed: which one the model meant is not ours to guess.
+    """
+    objects: list[Any] = []
+    position, end = 0, len(text)
+    while position < end:
+        while position < end and text[position].isspace():
+            position += 1
+        if position == end:
+            break
+        try:
+            value, position = _DECODER.raw_decode(text, position)
+        except ValueError:
+            return None
+        objects.append(value)
+    if len(objects) >= 2 and isinstance(objects[0], dict) and all(o == objects[0] for o in objects[1:]):
+        return objects[0]
+    return None
+
+
 class _Call:
     __slots__ = ("index", "id", "name", "mode", "parts", "last_whole", "start_input", "final", "done")
 
@@ -111,6 +140,8 @@ class _Call:
             # The buffer is broken but one fragment was a complete object on its own:
             # a provider that sent the full arguments and then garbage or a partial repeat.
             return ToolCall(self.id, self.name, json.loads(self.last_whole), self.last_whole)
+        if error is not None and (again := repeated_object(text)) is not None:
+            return ToolCall(self.id, self.name, again, text)
         return ToolCall(self.id, self.name, arguments, text, error)
 
     def _from_start_input(self) -> ToolCall:
@@ -150,12 +181,16 @@ class Accumulator:
     def text(self, delta: str) -> list[StreamEvent]:
         if not delta:
             return []
+        if not isinstance(delta, str):
+            return self._not_text("text delta", delta)
         self._text.append(delta)
         return [TextDelta(delta)]
 
     def reasoning(self, delta: str) -> list[StreamEvent]:
         if not delta:
             return []
+        if not isinstance(delta, str):
+            return self._not_text("reasoning delta", delta)
         self._reasoning.append(delta)
         return [ReasoningDelta(delta)]
 
@@ -205,6 +240,8 @@ class Accumulator:
         events = self.tool_call(key) if key not in self._calls else []
         if not fragment:
             return events
+        if not isinstance(fragment, str):
+            return events + self._not_text("tool-call argument fragment", fragment)
         call = self._calls[key]
         if _whole_object(fragment) is not None:
             buffer = "".join(call.parts)
@@ -220,6 +257,8 @@ class Accumulator:
 
     def tool_done(self, key: Hashable, arguments: str | None = None) -> list[StreamEvent]:
         """The call under ``key`` is complete; ``arguments`` is the protocol's authoritative final text, if any."""
+        if arguments is not None and not isinstance(arguments, str):
+            return self._not_text("tool-call arguments", arguments)
         call = self._calls.get(key)
         if call is None:
             if arguments is None:
@@ -269,6 +308,9 @@ class Accumulator:
         self.finish_reason = "error"
         return [StreamFailed(self.error)]
 
+    def _not_text(self, what: str, value: object) -> list[StreamEvent]:
+        return self.fail("invalid_json", f"a {what} must be a string, got {type(value).__name__}")
+
     def finished_event(self) -> list[StreamEvent]:
         """The ``Finished`` event for a stream whose terminal event arrived (nothing after an error)."""
         if self.error is not None or self.finish_reason is None:
@@ -287,7 +329,7 @@ class Accumulator:
         return ModelResponse(
             text="".join(self._text),
             reasoning="".join(self._reasoning),
-            tool_calls=[call.tool_call() for call in self._order],
+            tool_calls=_without_resends([call.tool_call() for call in self._order]),
             finish_reason=self.finish_reason,
             raw_finish_reason=self.raw_finish_reason,
             usage=Usage(self._input_tokens, self._output_tokens),
@@ -295,6 +337,25 @@ class Accumulator:
             model=self.model,
             response_id=self.response_id,
         )
+
+
+def _without_resends(calls: list[ToolCall]) -> list[ToolCall]:
+    """Drop a call that repeats an earlier one exactly (same id, name and arguments): the provider
+    sent one call twice, and executing it twice would run its side effects twice. Calls without
+    an id are kept: two identical id-less calls may well be two calls."""
+    if len(calls) < 2:
+        return calls
+    seen: set[tuple[str, str, str]] = set()
+    kept = []
+    for call in calls:
+        if call.id:
+            key = (call.id, call.name, json.dumps(call.arguments, sort_keys=True) if call.parse_error is None
+                   else call.raw_arguments)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(call)
+    return kept
 
 
 def _id_text(value: object) -> str:

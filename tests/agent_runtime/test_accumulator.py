@@ -259,3 +259,34 @@ def test_a_nested_object_fragment_is_no_fallback_for_a_cut_buffer() -> None:
         acc.tool_args(0, fragment)
     call = acc.response().tool_calls[0]
     assert call.arguments == {} and call.raw_arguments == '{"a": {"b": 1}, "c": ' and call.parse_error
+
+
+# -- re-sent calls (found by the shipped matrix's duplicate_tool_args cells) ---------------------------
+
+
+def test_whole_arguments_sent_twice_are_one_object() -> None:
+    from agent_runtime.accumulator import repeated_object
+
+    assert repeated_object('{"a":1}{"a":1}') == {"a": 1}
+    assert repeated_object('{"a":1} {"a":1}\n{"a":1}') == {"a": 1}
+    assert repeated_object('{"a":1}{"a":2}') is None  # two different objects: malformed, not guessed
+    assert repeated_object('{"a":1}') is None and repeated_object('{"a":1}{"a"') is None
+
+
+def test_non_streamed_repeated_arguments_parse_to_the_object() -> None:
+    from agent_runtime.protocols.openai_chat import parse_response
+
+    body = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}{"a":1}'}}]}}]}
+    call = parse_response(body).tool_calls[0]
+    assert call.arguments == {"a": 1} and call.parse_error is None
+
+
+def test_a_tool_use_block_sent_twice_is_one_call() -> None:
+    from agent_runtime.protocols.anthropic_messages import parse_response
+
+    block = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}
+    other = {"type": "tool_use", "id": "toolu_2", "name": "f", "input": {"a": 1}}
+    body = {"type": "message", "content": [block, dict(block), other], "stop_reason": "tool_use"}
+    calls = parse_response(body).tool_calls
+    assert [c.id for c in calls] == ["toolu_1", "toolu_2"]
