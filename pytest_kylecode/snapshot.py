@@ -6,6 +6,12 @@ lives in ``openrouter/z-ai/``), mirroring the cassette tree. syrupy's default
 naming strips ``/`` and keys on the test file's name, so this extension maps
 names and locations both ways; that keeps ``--snapshot-update`` and syrupy's
 unused-snapshot report working for cells.
+
+A test driven through the ``kylecode_cell`` fixture (``byo.fixture``) keeps its snapshots
+beside its test file, under its test function's name:
+``__snapshots__/<test function>/<cell id>.json``. For a matrix cell the test function's
+name *is* the scenario name, so one rule serves both: directory ``originalname``,
+snapshot name ``<originalname>[<cell id>]`` (syrupy relates a snapshot to its test by it).
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ def _cell(test_location: PyTestLocation) -> Any:
     return test_location.item.cell  # type: ignore[attr-defined]
 
 
+def _test_name(test_location: PyTestLocation) -> str:
+    """The scenario name for a matrix cell; the test function's name for a fixture-driven test."""
+    return str(test_location.item.originalname)  # type: ignore[attr-defined]
+
+
 class MetricsSnapshotExtension(JSONSnapshotExtension):
     """Snapshots of ``ProviderMetricsCollector.snapshot()``: stable, sorted, human-diffable JSON."""
 
@@ -36,7 +47,7 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
         scenario_dir = Path(test_location.filepath).parent
-        return str(scenario_dir / SNAPSHOT_DIR / _cell(test_location).scenario.name)
+        return str(scenario_dir / SNAPSHOT_DIR / _test_name(test_location))
 
     @classmethod
     def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -44,8 +55,7 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
-        cell = _cell(test_location)
-        return f"{cell.scenario.name}[{cell.id}]"
+        return f"{_test_name(test_location)}[{_cell(test_location).id}]"
 
     @classmethod
     def get_file_basename(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:

@@ -120,7 +120,11 @@ def run_test_cell(item: pytest.Function) -> bool | None:
     if not isinstance(context, CellContext):
         return None
     item.cell = context.cell  # type: ignore[attr-defined]  # what the snapshot extension and reports read
-    agent = PreparedAgent(context, lambda _: call_test_function(item))
+
+    def body(_: CellContext) -> None:
+        call_test_function(item)  # the report comes through kylecode_cell.report(...)
+
+    agent = PreparedAgent(context, body)
     request = context._request
     try:
         if item.config.getoption("kylecode_matrix", False):
@@ -130,8 +134,10 @@ def run_test_cell(item: pytest.Function) -> bool | None:
         else:
             _runner(item.config).run(item, request, agent)
     except CellFailure as exc:
-        pytest.fail(str(exc), pytrace=False)
-    return True
+        failure = str(exc)
+    else:
+        return True
+    pytest.fail(failure, pytrace=False)  # outside the handler: the report alone, no chained traceback
 
 
 def _runner(config: pytest.Config) -> Any:
