@@ -1,0 +1,223 @@
+"""The shipped GitHub Actions workflows (ci/workflows/*.yml) are valid and run only real commands.
+
+Nothing here talks to GitHub: the files are parsed, every ``run:`` step is split into commands
+(``shellwords``) and each command is checked against what exists in this checkout: console scripts
+of pyproject.toml, files of the repository, every option of ``pytest --help`` (the plugin's,
+xdist's and syrupy's included), the ``kylecode`` argparse parser, the plugin's choices. Finally the
+commands the workflows run must be exactly the ones ci/README.md documents.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from shellwords import VAR, Command, commands, fenced_blocks
+
+from agent_runtime.providers import PROVIDERS
+from pytest_kylecode.cli import build_parser
+from pytest_kylecode.options import RECORD_MODES, UPSTREAMS
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / "ci" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+# Programs a step may run besides the project's console scripts and files of the repository.
+SYSTEM_PROGRAMS = frozenset({"pip", "python", "pytest", "cat", "mkdir", "cp", "echo", "test", "true"})
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path.name}: a workflow is a mapping"
+    # YAML 1.1 reads the key `on` as the boolean true.
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def run_steps(workflow: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """``(job, step name, script)`` of every ``run:`` step."""
+    return [(job_id, step.get("name", step["run"][:40]), step["run"])
+            for job_id, job in workflow["jobs"].items() for step in job["steps"] if "run" in step]
+
+
+def workflow_commands(path: Path) -> list[Command]:
+    return [command for _, _, script in run_steps(load(path)) for command in commands(script)]
+
+
+# Parse a command line the way `pytest` does (plugins loaded, every option, value and choice
+# checked) and stop before configuring or collecting anything: no file is written, nothing runs.
+_PARSE_ONLY = (
+    "import sys\n"
+    "from _pytest.config import _prepareconfig\n"
+    "_prepareconfig(sys.argv[1:])._ensure_unconfigure()\n"
+)
+
+
+def pytest_accepts(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"CI": "true"}
+    return subprocess.run([sys.executable, "-c", _PARSE_ONLY, *argv], cwd=ROOT, capture_output=True, text=True,
+                          env=env)
+
+
+def console_scripts() -> frozenset[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return frozenset(project.get("scripts", {}))
+
+
+def sample(word: str) -> str:
+    """A concrete value for a word holding a variable (only syntax matters here)."""
+    if word.startswith("--kylecode-upstream="):
+        return word.replace(VAR, "emulator")
+    return word.replace(VAR, "1")
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_workflow_parses_as_github_actions(path: Path) -> None:
+    workflow = load(path)
+    assert workflow.get("name")
+    assert workflow.get("on"), f"{path.name}: no trigger"
+    assert workflow.get("jobs"), f"{path.name}: no jobs"
+    for job_id, job in workflow["jobs"].items():
+        assert job.get("runs-on"), f"{path.name}: job {job_id} has no runs-on"
+        assert job.get("steps"), f"{path.name}: job {job_id} has no steps"
+        for step in job["steps"]:
+            assert ("run" in step) != ("uses" in step), f"{path.name}: a step has both or neither of run/uses"
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), f"unpinned action {step['uses']}"
+
+
+def test_both_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOW_FILES} == {"matrix.yml", "rerecord.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_every_command_exists(path: Path) -> None:
+    known = console_scripts() | SYSTEM_PROGRAMS
+    for command in workflow_commands(path):
+        program = command.program
+        if "/" in program:
+            assert (ROOT / program).is_file(), f"{path.name}: {program} is not a file of the repository"
+        else:
+            assert program in known, f"{path.name}: unknown program {program!r} in {command.normalized()}"
+
+
+def _pytest_commands() -> list[tuple[str, Command]]:
+    return [(path.name, c) for path in WORKFLOW_FILES for c in workflow_commands(path) if c.program == "pytest"]
+
+
+@pytest.mark.parametrize(("workflow", "command"), _pytest_commands(),
+                         ids=[f"{name}:{i}" for i, (name, _) in enumerate(_pytest_commands())])
+def test_pytest_accepts_every_option(workflow: str, command: Command) -> None:
+    result = pytest_accepts([sample(word) for word in command.argv[1:]])
+    assert result.returncode == 0, f"{workflow}: {command.normalized()}\n{result.stderr[-2000:]}"
+    for word in command.argv[1:]:
+        if word.startswith("--kylecode-record=") and VAR not in word:
+            assert word.split("=", 1)[1] in RECORD_MODES
+        if word.startswith("--kylecode-upstream=") and VAR not in word:
+            assert word.split("=", 1)[1] in UPSTREAMS
+
+
+def test_an_unknown_option_is_caught() -> None:
+    assert pytest_accepts(["--kylecode-matrix", "--kylecode-no-such-option"]).returncode != 0
+    assert pytest_accepts(["--kylecode-matrix", "--kylecode-record=sometimes"]).returncode != 0
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_kylecode_commands_parse(path: Path) -> None:
+    parser = build_parser()
+    for command in workflow_commands(path):
+        if command.program == "kylecode":
+            args = parser.parse_args([sample(word) for word in command.argv[1:]])  # SystemExit on a bad option
+            assert args.command == command.argv[1]
+
+
+def test_pip_installs_an_extra_that_exists() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for path in WORKFLOW_FILES:
+        for command in workflow_commands(path):
+            if command.program == "pip":
+                assert command.argv[1:3] == ("install", "-e")
+                extra = re.fullmatch(r"\.\[(\w+)\]", command.argv[3])
+                assert extra and extra.group(1) in extras
+
+
+def test_matrix_gates_pull_requests_offline_and_sharded() -> None:
+    workflow = load(WORKFLOWS / "matrix.yml")
+    assert "pull_request" in workflow["on"]
+    assert workflow["env"]["CI"] == "true"
+    job = workflow["jobs"]["matrix"]
+    shards = job["strategy"]["matrix"]["shard"]
+    assert shards == list(range(1, len(shards) + 1))
+    runs = [c for _, _, script in run_steps({"jobs": {"matrix": job}}) for c in commands(script)]
+    [replay] = [c for c in runs if c.program == "pytest"]
+    argv = replay.argv
+    assert "--kylecode-matrix" in argv and "--kylecode-record=none" in argv
+    assert argv[argv.index("--kylecode-shard") + 1] == f"{VAR}/{len(shards)}"
+    assert any(w.startswith("--junitxml=") for w in argv)
+    assert "--kylecode-report" in argv and "--kylecode-runs" in argv
+    assert argv[argv.index("-n") + 1] == "auto"
+    runs_dir = argv[argv.index("--kylecode-runs") + 1]
+    report_dir = argv[argv.index("--kylecode-report") + 1]
+    summary = [c for c in runs if c.program == "cat"]
+    assert summary and summary[0].argv[1] == f"{report_dir}/report.md"
+    assert summary[0].redirects == ((">>", VAR),)
+    assert any(c.program == "kylecode" and c.argv[1] == "bundle" for c in runs)
+    uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    uploaded = " ".join(str(s["with"]["path"]) for s in uploads).replace("${{ matrix.shard }}", VAR)
+    assert runs_dir in uploaded, "the failing cells' run directories (and their bundles) are not uploaded"
+    assert "GITHUB_STEP_SUMMARY" in (WORKFLOWS / "matrix.yml").read_text(encoding="utf-8")
+    # The test suite runs too.
+    suite = [c for _, _, script in run_steps({"jobs": {"t": workflow["jobs"]["tests"]}}) for c in commands(script)]
+    assert any(c.program == "pytest" and "--kylecode-matrix" not in c.argv for c in suite)
+
+
+def test_rerecord_is_manual_capped_and_proposes_a_pull_request() -> None:
+    workflow = load(WORKFLOWS / "rerecord.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch"}
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert {"cells", "upstream", "max_live_calls"} <= set(inputs)
+    assert set(inputs["upstream"]["options"]) == set(UPSTREAMS)
+    job = workflow["jobs"]["rerecord"]
+    # Every provider key variable comes from a repository secret of the same name.
+    keys = {p.key_env for p in PROVIDERS.values()}
+    assert {name: job["env"][name] for name in keys} == {name: f"${{{{ secrets.{name} }}}}" for name in keys}
+    # Inputs reach the shell as variables, never as ${{ }} pasted into a script.
+    for _, _, script in run_steps(workflow):
+        assert "${{" not in script, "a workflow input is pasted into a shell script (injection)"
+    record = next(c for c in workflow_commands(WORKFLOWS / "rerecord.yml") if "--kylecode-record=rewrite" in c.argv)
+    for flag in ("--kylecode-allow-record-in-ci", f"--kylecode-upstream={VAR}", f"--kylecode-max-live-calls={VAR}"):
+        assert flag in record.argv
+    assert record.argv[record.argv.index("-k") + 1] == VAR
+    pr = [s for s in job["steps"] if s.get("uses", "").startswith("peter-evans/create-pull-request")]
+    assert pr and "cassettes/" in pr[0]["with"]["add-paths"]
+
+
+def _readme_commands() -> list[Command]:
+    text = (ROOT / "ci" / "README.md").read_text(encoding="utf-8")
+    return [c for _, block in fenced_blocks(text) for c in commands(block)]
+
+
+def test_readme_documents_exactly_the_commands_the_workflows_run() -> None:
+    documented = {c.normalized() for c in _readme_commands() if c.program not in ("mkdir", "cp")}
+    run = {c.normalized() for path in WORKFLOW_FILES for c in workflow_commands(path)}
+    assert run - documented == set(), "commands the workflows run that ci/README.md does not show"
+    assert documented - run == set(), "commands ci/README.md shows that no workflow runs"
+
+
+def test_readme_install_commands_work(tmp_path: Path) -> None:
+    install = [c for c in _readme_commands() if c.program in ("mkdir", "cp")]
+    assert [c.program for c in install] == ["mkdir", "cp"]
+    target = tmp_path / install[0].argv[-1]
+    target.mkdir(parents=True)
+    *sources, destination = install[1].argv[1:]
+    assert destination.rstrip("/") == install[0].argv[-1]
+    for source in sources:
+        (target / Path(source).name).write_bytes((ROOT / source).read_bytes())
+    assert sorted(p.name for p in target.iterdir()) == [p.name for p in WORKFLOW_FILES]
