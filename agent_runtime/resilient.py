@@ -15,7 +15,8 @@ It implements ``model.Model``. For one turn it walks the routes of
 4. A failure goes to ``RecoveryPolicy.decide``: apply the override it names, then
    retry (sleeping on the clock, never ``time.sleep``), fall back, or fail.
    The retry budget is per category, per route, per turn. A failed half-open trial
-   is the route's ONE trial: it is not retried, the turn moves on.
+   is the route's ONE trial: it is not retried, the turn moves on; and a circuit that
+   opens mid-turn ends the route's retries there (an open circuit takes no call).
 
 When no route is left the turn raises ``RunFailed`` with the category of the last
 error (DESIGN.md section 6). All state lives on the instance: two models never
@@ -151,7 +152,8 @@ class ResilientModel:
                     self.apply_override(name, decision.override, error.category, turn)
                 if decision.step == "fail":
                     raise RunFailed(error.category, f"{name}: {error.message} (recovery: {decision.reason})")
-                if decision.step == "fallback" or (trial and health_failure):
+                # An open circuit means no more calls to this route, a retry budget under way included.
+                if decision.step == "fallback" or (trial and health_failure) or self.circuit.state(name) == "open":
                     left = (name, error.category)
                     break
                 if decision.counted:

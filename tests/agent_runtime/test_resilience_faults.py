@@ -90,6 +90,7 @@ def test_persistent_503_falls_back_and_opens_the_circuit(tmp_path):
     result, _ = run_with(FaultSpec(kind="http_503", times=5), tmp_path)
     m = result.metrics
     assert result.outcome == "completed" and result.final_route == F
-    assert m["routes"][P]["errors"] == {"server_error": 4} and m["routes"][P]["retries"] == 2
+    # turn 1: 503, retry, 503 -> fallback; turn 2: 503 opens the circuit -> no retry into it, fallback
+    assert m["routes"][P]["errors"] == {"server_error": 3} and m["routes"][P]["retries"] == 1
     assert [f["reason"] for f in m["fallbacks"]] == ["server_error", "server_error"]
     assert m["circuit_events"] == [{"route": P, "state": "open", "turn": 2}]

@@ -75,11 +75,23 @@ def test_too_long_retry_after_takes_then_without_waiting():
 
 
 def test_rate_limit_budget_of_three_then_fallback():
-    model, client, clock, metrics, _ = build({P: ["rate_limit"], F: ["ok"]})
+    # A circuit that tolerates the whole budget, so the budget alone decides.
+    config = AgentConfig(route=P, failover=(F,), circuit=CircuitConfig(failure_threshold=5))
+    model, client, clock, metrics, _ = build({P: ["rate_limit"], F: ["ok"]}, config=config)
     assert model.complete(CONVERSATION, TOOLS, 1).route == F
     assert client.routes_called() == [P, P, P, P, F]
     waited = clock.now() - 5 * LATENCY
     assert 0.9 * (0.5 + 1 + 2) <= waited <= 0.5 + 1 + 2
+
+
+def test_a_circuit_opening_mid_turn_ends_the_retries_there():
+    # Defaults: rate_limit retries 3 times, but the circuit opens at the 3rd consecutive failure,
+    # and an open circuit takes no call, a retry budget under way included.
+    model, client, _, metrics, _ = build({P: ["rate_limit"], F: ["ok"]})
+    assert model.complete(CONVERSATION, TOOLS, 1).route == F
+    assert client.routes_called() == [P, P, P, F]
+    snap = metrics.snapshot()
+    assert snap["summary"]["retries"] == 2 and snap["circuit_events"] == [{"route": P, "state": "open", "turn": 1}]
 
 
 def test_tools_unsupported_switches_route_to_text_dialect_then_succeeds_there():
@@ -154,10 +166,10 @@ def test_circuit_opens_skips_and_half_opens_after_cooldown():
 def test_failed_half_open_trial_is_not_retried():
     config = AgentConfig(route=P, failover=(F,), circuit=CircuitConfig(failure_threshold=1, cooldown_s=5))
     model, client, clock, _, _ = build({P: ["server_error"], F: ["ok"]}, config=config)
-    model.complete(CONVERSATION, TOOLS, 1)  # P fails, opens at once; its retry still runs (budget), then F
+    model.complete(CONVERSATION, TOOLS, 1)  # P fails and opens at once: no retry into it, F
     clock.advance(5)
-    model.complete(CONVERSATION, TOOLS, 2)
-    assert client.routes_called() == [P, P, F, P, F]
+    model.complete(CONVERSATION, TOOLS, 2)  # the half-open trial fails: not retried, F
+    assert client.routes_called() == [P, F, P, F]
 
 
 def test_backoff_never_sleeps_for_real(monkeypatch):
@@ -167,7 +179,8 @@ def test_backoff_never_sleeps_for_real(monkeypatch):
 
     monkeypatch.setattr(time, "sleep", forbidden)
     rule = RecoveryRule("retry", max_retries=4, backoff=Backoff(base=8, factor=2, max=60, jitter=0), then="fallback")
-    config = AgentConfig(route=P, failover=(F,), recovery={"server_error": rule})
+    config = AgentConfig(route=P, failover=(F,), recovery={"server_error": rule},
+                         circuit=CircuitConfig(failure_threshold=10))
     model, _, clock, _, _ = build({P: ["server_error"], F: ["ok"]}, config=config)
     started = time.monotonic()
     assert model.complete(CONVERSATION, TOOLS, 1).route == F
