@@ -232,7 +232,9 @@ class ProviderClient:
                     error = _timeout(f"no body within first_byte_s={first_byte_s:g}")
                 elif last is not None and now - last > idle_s:
                     error = _timeout(f"stream stalled {now - last:g} s before it ended (idle_s={idle_s:g})")
-        except (httpx.TransportError, OSError) as exc:
+        except (httpx.TransportError, httpx.DecodingError, OSError) as exc:
+            # DecodingError (a broken gzip/deflate body) is no TransportError: without it here a
+            # corrupt compressed body escaped the client as an exception instead of invalid_json.
             error = classify_exception(exc, mid_stream=last is not None)
         record.raw = decoder.body
         if error is None:
