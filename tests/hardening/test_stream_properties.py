@@ -296,3 +296,70 @@ def test_real_payloads_with_any_value_replaced_never_raise(data: st.DataObject) 
         response = decoder.finish()
     if response.error is not None:
         assert response.error.category in CATEGORIES
+
+
+# -- the whole client: chunks over httpx, gzip included -------------------------------------------------------
+
+
+def _call(source: Source, chunks: list[bytes], *, gzip_encoded: bool) -> Any:
+    import httpx
+
+    from agent_runtime.clock import VirtualClock
+    from agent_runtime.config import Timeouts
+    from agent_runtime.messages import ModelRequest, UserMessage
+    from agent_runtime.provider_client import ProviderClient
+    from agent_runtime.providers import parse_route
+
+    headers = {k: v for k, v in source.header_map.items() if k not in ("content-length", "content-encoding")}
+    if gzip_encoded:
+        headers["content-encoding"] = "gzip"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(source.status, headers=headers, stream=_ChunkStream(chunks))
+
+    route = parse_route({"openai_chat": "openai/m", "anthropic_messages": "anthropic/m",
+                         "openai_responses": "openai-responses/m"}[source.protocol])
+    with httpx.Client(transport=httpx.MockTransport(handler)) as http:
+        client = ProviderClient(http, clock=VirtualClock(), timeouts=Timeouts(), env={})
+        return client.call(route, ModelRequest([UserMessage("hi")], None, source.streaming))
+
+
+def _chunk_stream_class() -> Any:
+    import httpx
+
+    class ChunkStream(httpx.SyncByteStream):
+        """A response body delivered in the given chunks (httpx decodes content-encoding on top)."""
+
+        def __init__(self, chunks: list[bytes]) -> None:
+            self.chunks = chunks
+
+        def __iter__(self) -> Any:
+            yield from self.chunks
+
+    return ChunkStream
+
+
+_ChunkStream = _chunk_stream_class()
+
+
+@SETTINGS
+@given(source=st.sampled_from(SOURCES), cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=12),
+       edits=st.lists(_edit, max_size=3))
+def test_the_client_never_raises_on_gzip_bodies_intact_or_corrupt(
+        source: Source, cuts: list[int], edits: list[tuple[str, int, int]]) -> None:
+    import gzip
+
+    from agent_runtime.errors import ProviderError
+
+    body = _mutate(gzip.compress(source.body, mtime=0), edits) if edits else gzip.compress(source.body, mtime=0)
+    record = _call(source, _cut(body, cuts), gzip_encoded=True)  # must not raise
+    if record.error is not None:
+        assert isinstance(record.error, ProviderError) and record.error.category in CATEGORIES
+    if not edits:  # intact gzip: exactly what the plain body says
+        assert comparable_record(record) == FULL[source.name][0]
+
+
+def comparable_record(record: Any) -> dict[str, Any]:
+    from hardening_helpers import comparable
+
+    return comparable(record.response, record.error)
