@@ -196,7 +196,7 @@ class _Call:
             self.fail(_classified(exc, mid_stream=False))
             raise
         late = self.late("no first byte")
-        if first is not None:
+        if first is not None and late is None:  # a byte after the timeout never reaches the client
             record.ttft_ms = (self.last - record.started) * 1000.0
         if late is not None:
             stream.close()  # type: ignore[union-attr]
