@@ -52,20 +52,22 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
     """One parameter of the ``kylecode_cell`` fixture per cell of the marker's scenario."""
     from ..scenarios.matrix import expand, load_scenario
 
-    where = f"{metafunc.definition.nodeid}: @pytest.mark.{MARKER}"
+    # A misused marker is an error in the test module, reported as pytest's own parametrize reports one.
+    where = f"In {metafunc.definition.name}: @pytest.mark.{MARKER}"
     if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], (str, Path)):
-        raise pytest.UsageError(f"{where} takes one argument, the scenario file's path; got args={marker.args!r} "
-                                f"kwargs={marker.kwargs!r}")
+        pytest.fail(f"{where} takes one argument, the scenario file's path; got args={marker.args!r} "
+                    f"kwargs={marker.kwargs!r}", pytrace=False)
     if FIXTURE not in metafunc.fixturenames:
-        raise pytest.UsageError(f"{where} needs the test to take the `{FIXTURE}` fixture")
+        pytest.fail(f"{where} needs the test to take the `{FIXTURE}` fixture", pytrace=False)
     path = _scenario_path(Path(marker.args[0]), metafunc)
     try:
         scenario = load_scenario(path)
     except ConfigError as exc:
-        metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(str(exc)), id="invalid-scenario")], indirect=True)
+        metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(f"invalid scenario: {exc}"), id="invalid-scenario")],
+                             indirect=True)
         return
     except OSError as exc:
-        message = f"{path}: cannot read the scenario ({exc.strerror or exc})"
+        message = f"invalid scenario: {path}: cannot read it ({exc.strerror or exc})"
         metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
         return
     missing = [command for command in scenario.requires if shutil.which(command) is None]
@@ -99,7 +101,7 @@ def cell_context(request: pytest.FixtureRequest) -> CellContext:
         pytest.fail(f"the `{FIXTURE}` fixture needs @pytest.mark.{MARKER}('path/to/scenario.yaml') on the test",
                     pytrace=False)
     if isinstance(param, _Invalid):
-        pytest.fail(f"invalid scenario: {param.message}", pytrace=False)
+        pytest.fail(param.message, pytrace=False)
     cell = param
     config = cell.scenario.agent_config.with_overrides(
         route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+# Imported here, in the outer process, so pytester's in-process runs keep them (PyYAML's C
+# extension and the SDKs' pydantic models do not survive being dropped and re-imported).
+import pytest_kylecode.byo.fixture  # noqa: F401
+import pytest_kylecode.byo.runner  # noqa: F401
+import pytest_kylecode.cell  # noqa: F401
+import pytest_kylecode.collect  # noqa: F401
+import pytest_kylecode.scenarios.matrix  # noqa: F401
+import pytest_kylecode.snapshot  # noqa: F401
+import yaml  # noqa: F401
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A user project: an ini that puts the project root on sys.path (for factories), no cache."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\npythonpath = .\n")
+    monkeypatch.delenv("CI", raising=False)
+    return pytester
