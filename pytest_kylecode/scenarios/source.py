@@ -68,6 +68,8 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_duplicate_keys(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -82,6 +84,33 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
     if node is not None:
         _index(node, (), doc.lines)
     return doc
+
+
+def _check_duplicate_keys(root: yaml.Node, path: Path) -> None:
+    """A key given twice in one mapping is an error: YAML loaders silently keep the last value, so a
+    second ``expect:`` (or a file listed twice in ``workspace:``) would quietly replace the first.
+    Checked on the composed nodes, before merge keys (``<<``) are expanded, each node once."""
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                    line = key_node.start_mark.line + 1
+                    if key_node.value in first:
+                        raise ConfigError(
+                            f"duplicate key {key_node.value!r} (first given on line {first[key_node.value]}); "
+                            "YAML would keep only the last one: merge the two into one",
+                            where=f"{path}:{line}")
+                    first[key_node.value] = line
+                stack += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += node.value
 
 
 def _index(node: yaml.Node, keypath: KeyPath, lines: dict[KeyPath, int]) -> None:
