@@ -70,7 +70,8 @@ def run(ctx: CellContext) -> AgentReport:
             except ValueError:
                 calls.append({"id": call["id"], "name": name, "arguments": raw})
                 results.append({"id": call["id"], "error": True, "executed": False})
-                messages.append({"role": "tool", "tool_call_id": call["id"], "content": "error: arguments are not JSON"})
+                messages.append({"role": "tool", "tool_call_id": call["id"],
+                                 "content": "error: arguments are not JSON"})
                 continue
             calls.append({"id": call["id"], "name": name, "arguments": arguments})
             output, is_error = workspace.run(name, arguments)

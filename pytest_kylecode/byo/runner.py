@@ -173,7 +173,8 @@ def _result(report: AgentReport, meter: TrafficMeter, collector: ProviderMetrics
 
 def _describe(exc: BaseException) -> str:
     kind = type(exc)
-    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__.split('.')[0]}.{kind.__qualname__}"
+    package = kind.__module__.split(".")[0]  # openai._exceptions.X -> openai.X, as users import it
+    name = kind.__qualname__ if package == "builtins" else f"{package}.{kind.__qualname__}"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{name}: {text}" if text else name
 

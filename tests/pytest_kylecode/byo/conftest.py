@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import anthropic  # noqa: F401
+import openai  # noqa: F401
 import pytest
 
 # Imported here, in the outer process, so pytester's in-process runs keep them (PyYAML's C

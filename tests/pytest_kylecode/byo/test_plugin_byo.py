@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
+import httpx
 import pytest
+import yaml
 
 SCENARIO = """
 name: own
@@ -69,7 +72,8 @@ async def run_async(ctx):
 
 def crash(ctx):
     with ctx.httpx_client() as http:
-        http.post(ctx.base_url + "/chat/completions", json={"model": ctx.model, "messages": [{"role": "user", "content": "x"}]})
+        http.post(ctx.base_url + "/chat/completions",
+                  json={"model": ctx.model, "messages": [{"role": "user", "content": "x"}]})
     raise ValueError("boom")
 
 
@@ -112,8 +116,8 @@ def test_a_factory_agent_records_then_replays(project: pytest.Pytester, monkeypa
     _record(project).assert_outcomes(passed=2)
     cassette = project.path / "cassettes/own/openai/gpt-4o-mini/nostream-native-http_503.yaml"
     assert cassette.exists() and cassette.read_text().count("uri: https://api.openai.com/v1/chat/completions") == 2
-    snapshot = json.loads((project.path / "scenarios/__snapshots__/own/openai/gpt-4o-mini-nostream-native-http_503.json")
-                          .read_text())
+    stored = project.path / "scenarios/__snapshots__/own/openai/gpt-4o-mini-nostream-native-http_503.json"
+    snapshot = json.loads(stored.read_text())
     assert snapshot["summary"]["retries"] == 1 and snapshot["completion"]["outcome"] == "completed"
     result = _replay(project, monkeypatch)
     result.assert_outcomes(passed=2)
@@ -266,3 +270,51 @@ def test_a_misused_marker_is_a_collection_error_like_parametrize(project: pytest
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*ERROR collecting test_mistake.py*", message])
     assert "Traceback" not in result.stdout.str()
+
+
+# -- recording from a live upstream ----------------------------------------------------------------
+
+CANARY = "sk-proj-CANARYbyo0000111122223333"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+
+
+class Headers(httpx.BaseTransport):
+    """The emulator, keeping the headers of every request (what reached the wire)."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[dict[str, str]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(dict(request.headers))
+        return self.inner.handle_request(request)
+
+
+def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live recording with real HTTP and a real key (a canary), against a loopback emulator."""
+    from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
+    from pytest_kylecode.emulator.server import EmulatorServer
+
+    source = (EXAMPLES / "scenarios" / "openai_sdk_agent.yaml").read_text()
+    scenario = source.replace("fault: [none, http_503, {kind: html_200, times: 2}, truncated_stream]", "fault: [none]")
+    (project.path / "scenarios").mkdir()
+    (project.path / "scenarios" / "openai_sdk_agent.yaml").write_text(scenario)
+    project.makeini(f"[pytest]\naddopts = -p no:cacheprovider\npythonpath = {EXAMPLES}\n")
+    script = parse_script(yaml.safe_load(scenario)["script"])
+    upstream = Headers(EmulatorTransport(script, timing=IMMEDIATE))
+    with EmulatorServer(upstream) as server:
+        monkeypatch.setenv("KYLECODE_OPENAI_BASE_URL", server.url + "/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+        result = project.runpytest("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=all",
+                                   "--snapshot-update")
+    result.assert_outcomes(passed=2)
+    assert len(upstream.seen) == 8 and all(h["authorization"] == f"Bearer {CANARY}" for h in upstream.seen)
+    for cassette in (project.path / "cassettes").rglob("*.yaml"):
+        text = cassette.read_text()
+        assert "uri: https://api.openai.com/v1/chat/completions" in text and "127.0.0.1" not in text
+        assert "CANARY" not in text
+    # and the recording replays offline, with the placeholder key and the canonical URL
+    monkeypatch.delenv("KYLECODE_OPENAI_BASE_URL")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("CI", "true")
+    project.runpytest("--kylecode-matrix").assert_outcomes(passed=2)
