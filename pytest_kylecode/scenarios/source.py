@@ -69,6 +69,7 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
     try:
         node = loader.get_single_node()
         if node is not None:
+            _check_shape(node, path)
             _check_duplicate_keys(node, path)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -84,6 +85,52 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
     if node is not None:
         _index(node, (), doc.lines)
     return doc
+
+
+# No scenario comes near these; a document beyond them is a mistake or an attack (an alias bomb
+# expands exponentially; deep nesting overflowed the recursive line indexer with a traceback).
+MAX_DEPTH = 100
+MAX_VALUES = 100_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_shape(root: yaml.Node, path: Path) -> None:
+    """Depth and size *as expanded through aliases*, computed once per node (linear, no recursion)."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_nodes: set[int] = set()  # nodes whose children are being measured: the current path
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        where = f"{path}:{node.start_mark.line + 1}"
+        if children_done:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_nodes.discard(key)
+            if depth[key] > MAX_DEPTH:
+                raise ConfigError(f"the document nests deeper than {MAX_DEPTH} levels here; flatten it",
+                                  where=where)
+            if size[key] > MAX_VALUES:
+                raise ConfigError(f"YAML aliases expand this value to more than {MAX_VALUES} values (an alias "
+                                  "bomb?); write the values out or use fewer aliases", where=where)
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise ConfigError("a YAML alias refers to a value that contains it (a recursive alias); "
+                              "write the value out", where=where)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack += [(k, False) for k in _children(node)]
 
 
 def _check_duplicate_keys(root: yaml.Node, path: Path) -> None:
