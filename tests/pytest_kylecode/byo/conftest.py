@@ -14,7 +14,8 @@ import pytest_kylecode.scenarios.matrix  # noqa: F401
 import pytest_kylecode.snapshot  # noqa: F401
 import yaml  # noqa: F401
 
-pytest_plugins = ["pytester"]
+# pytester comes from pyproject's addopts (-p pytester): `pytest_plugins` is refused in a
+# conftest below the rootdir when the whole suite runs.
 
 
 @pytest.fixture

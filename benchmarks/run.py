@@ -1,0 +1,424 @@
+#!/usr/bin/env python
+"""Benchmark: what one matrix cell costs, against the floor of a bare pytest test.
+
+    python benchmarks/run.py                 # full run (a few minutes), JSON on stdout
+    python benchmarks/run.py --cells 200 --collect-cells 2000 --rss-cells 1000 --repeat 1   # quicker
+
+Everything happens in a temporary directory, every measured run is a real pytest session in a
+subprocess (so pytest's own per-test cost is included), and nothing here imports the plugin:
+
+1. Workload. One scenario template (a three-turn agent run: list_dir, read_file,
+   mark_task_complete) over 5 providers (all three wire protocols) x streaming x tool mode x up
+   to 5 faults (none, http_429, http_503, html_200, malformed_tool_args) = 100 cells. Its cassettes
+   and metrics snapshots are recorded once with the emulator (``--kylecode-record=all
+   --snapshot-update``, not timed); copies of the scenario under other names (same content,
+   so the same scenario hash) reuse them through hard links, up to the sizes asked for.
+2. Floor. A bare parametrized pytest test, one test per cell, that sends the very requests of
+   that cell's cassette (as many calls as the cell makes, faulted ones included) through
+   ``httpx.MockTransport`` and reads the recorded responses.
+3. Matrix. ``CI=true pytest --kylecode-matrix`` on the same number of cells, replayed from the
+   cassettes with their faults and snapshot comparison; in one process and with ``-n WORKERS``.
+4. Per cell: each configuration is also run with no test at all; per-cell cost is
+   ``(T(N) - T(0)) / N`` (session start-up removed), wall and CPU (user+sys of the process tree),
+   medians over ``--repeat`` runs. ``ratio`` is matrix / floor per cell.
+5. Collection of ``--collect-cells`` cells (``--collect-only``): pytest's own "collected in"
+   figure and the wall time of the whole command.
+6. Peak memory: max RSS of an in-process replay of ``--rss-cells`` cells; when that is less
+   than 10,000, the 10,000-cell figure is extrapolated linearly from two sizes (and says so).
+
+``--repo DIR`` measures another checkout of the project (its directory goes first on
+PYTHONPATH of every subprocess); default: the checkout this file belongs to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PROVIDERS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "openai-responses/gpt-4.1",
+             "openrouter/z-ai/glm-4.6", "moonshot-anthropic/kimi-k2"]
+FAULTS = ["none", "http_429", "http_503", "html_200", "malformed_tool_args"]
+CELLS_PER_FAULT = len(PROVIDERS) * 2 * 2  # providers x streaming x tools
+
+SCENARIO = """\
+name: {name}
+description: Benchmark workload, a three-turn agent run.
+task: List the workspace, read README.md, then call mark_task_complete with a one-line summary.
+workspace:
+  README.md: "# bench\\nA small project.\\n"
+  src/main.c: "int main(void){{return 0;}}\\n"
+agent:
+  max_steps: 8
+  failover: []
+script:
+  - tool_calls: [{{name: list_dir, arguments: {{path: "."}}}}]
+  - text: Reading the README.
+    tool_calls: [{{name: read_file, arguments: {{path: README.md}}}}]
+  - text: Done.
+    tool_calls: [{{name: mark_task_complete, arguments: {{summary: "README.md read"}}}}]
+matrix:
+  provider: [{providers}]
+  streaming: [true, false]
+  tools: [native, text]
+  fault: [{faults}]
+expect:
+  outcome: completed
+  completion_reason: tool_finish
+  tool_calls_paired: true
+overrides:
+  - when: {{fault: html_200}}
+    expect: {{outcome: failed, completion_reason: null, error_category: html_response}}
+"""
+
+FLOOR_TEST = '''\
+"""The floor: one bare test per cell, sending that cell's recorded requests through httpx.MockTransport."""
+import json
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+_DATA = json.loads(Path(__file__).with_name("floor_calls.json").read_text(encoding="utf-8"))
+CELLS = [[(c["uri"], c["request_headers"], c["request_body"].encode(), c["status"], c["response_headers"],
+           c["response_body"].encode()) for c in calls] for calls in _DATA]
+COUNT = int(os.environ.get("FLOOR_TESTS", "0"))
+
+
+@pytest.mark.parametrize("index", range(COUNT))
+def test_cell(index):
+    calls = CELLS[index % len(CELLS)]
+    answers = iter(calls)
+
+    def handler(request):
+        _, _, _, status, headers, body = next(answers)
+        return httpx.Response(status, headers=headers, content=body)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        for uri, headers, body, status, _, expected in calls:
+            response = client.post(uri, headers=headers, content=body)
+            assert response.status_code == status
+            assert response.read() == expected
+'''
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+class Runner:
+    def __init__(self, repo: Path, work: Path, *, bytecode_cache: bool) -> None:
+        self.repo = repo
+        self.work = work
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(repo), *filter(None, [env.get("PYTHONPATH")])])
+        env.pop("PYTEST_ADDOPTS", None)
+        env.pop("PYTEST_XDIST_AUTO_NUM_WORKERS", None)
+        if bytecode_cache:
+            # The steady state of a workstation or CI runner: compiled modules (and pytest's
+            # rewritten ones) come from a bytecode cache, warmed by the untimed recording runs.
+            # A private prefix: nothing is written into the checkout or the environment.
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+        self.env = env
+
+    def pytest(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
+               ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
+        """One pytest session in a subprocess: wall, CPU of the process tree, max RSS, output."""
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, cwd=cwd, env={**self.env, **(env or {})},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = b""
+        assert proc.stdout is not None
+        for chunk in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
+            out += chunk
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        text = out.decode("utf-8", errors="replace")
+        if proc.returncode not in ok:
+            tail = "\n".join(text.splitlines()[-40:])
+            raise SystemExit(f"benchmark: {' '.join(command)} exited {proc.returncode} in {cwd}:\n{tail}")
+        # ru_maxrss is in KiB on Linux (bytes on macOS); it covers the child and its reaped children.
+        rss_kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
+        return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": rss_kib / 1024,
+                "output": text}
+
+
+def faults_for(cells: int) -> list[str]:
+    return FAULTS[:max(1, min(len(FAULTS), -(-cells // CELLS_PER_FAULT)))]
+
+
+def write_ini(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    # Own rootdir and ini: the project's addopts and filterwarnings stay out of the measurement.
+    (directory / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+
+
+def scenario_text(name: str, faults: list[str]) -> str:
+    return SCENARIO.format(name=name, providers=", ".join(PROVIDERS), faults=", ".join(faults))
+
+
+def build_matrix(runner: Runner, copies: int, faults: list[str]) -> tuple[Path, list[Path]]:
+    """Record the template scenario, then ``copies`` scenario files sharing its cassettes and snapshots."""
+    root = runner.work / "matrix"
+    write_ini(root)
+    scenarios, cassettes = root / "scenarios", root / "cassettes"
+    scenarios.mkdir()
+    template = "bench_0000"
+    (scenarios / f"{template}.yaml").write_text(scenario_text(template, faults), encoding="utf-8")
+    log(f"recording the template scenario ({CELLS_PER_FAULT * len(faults)} cells) with the emulator")
+    env = {k: v for k, v in runner.env.items() if k != "CI"}
+    runner.env, saved = env, runner.env
+    try:
+        runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={scenarios}", f"--kylecode-cassettes={cassettes}",
+                       "--kylecode-record=all", "--snapshot-update", "-q"], cwd=root)
+    finally:
+        runner.env = saved
+    check = runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={scenarios}",
+                           f"--kylecode-cassettes={cassettes}", "-q"], cwd=root, env={"CI": "true"})
+    if "failed" in check["output"].splitlines()[-1]:
+        raise SystemExit("benchmark: the recorded template does not replay cleanly:\n" + check["output"][-4000:])
+    files = [scenarios / f"{template}.yaml"]
+    log(f"linking {copies - 1} copies of it")
+    for n in range(1, copies):
+        name = f"bench_{n:04d}"
+        (scenarios / f"{name}.yaml").write_text(scenario_text(name, faults), encoding="utf-8")
+        _link_tree(cassettes / template, cassettes / name)
+        _link_tree(scenarios / "__snapshots__" / template, scenarios / "__snapshots__" / name)
+        files.append(scenarios / f"{name}.yaml")
+    return root, files
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    def link(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    shutil.copytree(src, dst, copy_function=link)
+
+
+def build_floor(runner: Runner, matrix: Path, template_files: Path) -> Path:
+    """The floor test and, per template cell, the calls it makes (from the cell's cassette and snapshot)."""
+    import yaml  # a dependency of the project, not of the plugin import
+
+    floor = runner.work / "floor"
+    write_ini(floor)
+    cassettes = matrix / "cassettes" / "bench_0000"
+    snapshots = matrix / "scenarios" / "__snapshots__" / "bench_0000"
+    cells: list[list[dict[str, Any]]] = []
+    for snapshot in sorted(snapshots.rglob("*.json")):
+        rel = snapshot.relative_to(snapshots).with_suffix("")
+        calls = json.loads(snapshot.read_text(encoding="utf-8"))["summary"]["calls"]
+        cassette = _cassette_of(cassettes, rel)
+        recorded = yaml.load(cassette.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        interactions = [_floor_call(i) for i in recorded["interactions"]] or [_empty_call()]
+        # As many calls as the cell made: faulted calls never reached the cassette, so the
+        # recorded ones are reused in turn.
+        cells.append([interactions[i % len(interactions)] for i in range(calls)])
+    (floor / "floor_calls.json").write_text(json.dumps(cells), encoding="utf-8")
+    (floor / "test_floor.py").write_text(FLOOR_TEST, encoding="utf-8")
+    return floor
+
+
+def _cassette_of(cassettes: Path, rel: Path) -> Path:
+    # snapshot <provider>/<model...>-<stream>-<tools>-<fault>  ->  cassette <provider>/<model...>/<stream>-<tools>-<fault>.yaml
+    head, _, tail = str(rel).partition("-stream-") if "-stream-" in str(rel) else str(rel).partition("-nostream-")
+    word = "stream" if "-stream-" in str(rel) else "nostream"
+    return cassettes / head / f"{word}-{tail}.yaml"
+
+
+def _floor_call(interaction: dict[str, Any]) -> dict[str, Any]:
+    request, response = interaction["request"], interaction["response"]
+    if "sse" in response:
+        parts = []
+        for event in response["sse"]:
+            if "raw" in event:
+                parts.append(event["raw"])
+            elif "comment" in event:
+                parts.append(f":{event['comment']}\n\n")
+            else:
+                head = f"event: {event['event']}\n" if "event" in event else ""
+                parts.append(f"{head}data: {event['data']}\n\n")
+        body = "".join(parts)
+    elif "parsed_body" in response:
+        body = json.dumps(response["parsed_body"], ensure_ascii=False, separators=(",", ":"))
+    else:
+        body = (response.get("body") or {}).get("string", "")
+    return {
+        "uri": request["uri"],
+        "request_headers": {k: v[0] for k, v in (request.get("headers") or {}).items()},
+        "request_body": json.dumps(request.get("parsed_body"), ensure_ascii=False),
+        "status": response["status"]["code"],
+        "response_headers": {k: v[0] for k, v in (response.get("headers") or {}).items()},
+        "response_body": body,
+    }
+
+
+def _empty_call() -> dict[str, Any]:
+    return {"uri": "https://api.openai.com/v1/chat/completions", "request_headers": {}, "request_body": "{}",
+            "status": 200, "response_headers": {"content-type": "application/json"}, "response_body": "{}"}
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def measure(runner: Runner, *, matrix: Path, floor: Path, files: list[Path], cells: int, per_scenario: int,
+            repeat: int, workers: int) -> dict[str, Any]:
+    scenario_files = [str(p) for p in files[: -(-cells // per_scenario)]]
+    cells = len(scenario_files) * per_scenario
+    empty = matrix / "empty"
+    empty.mkdir(exist_ok=True)
+    matrix_args = ["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
+                   f"--kylecode-cassettes={matrix / 'cassettes'}", "-q"]
+    configs: dict[str, tuple[list[str], Path, dict[str, str], tuple[int, ...]]] = {
+        "floor": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": str(cells)}, (0,)),
+        "floor_empty": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": "0"}, (0, 5)),
+        "matrix": ([*matrix_args, "-p", "no:xdist", *scenario_files], matrix, {"CI": "true"}, (0,)),
+        "matrix_empty": (["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-p", "no:xdist"], matrix,
+                         {"CI": "true"}, (5,)),
+        "matrix_xdist": ([*matrix_args, "-n", str(workers), *scenario_files], matrix, {"CI": "true"}, (0,)),
+        "matrix_xdist_empty": (["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-n", str(workers)],
+                               matrix, {"CI": "true"}, (5,)),
+    }
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
+    for name in ("floor", "matrix_xdist"):  # untimed: warms the bytecode cache (floor module, xdist)
+        args, cwd, env, ok = configs[name]
+        runner.pytest(args, cwd=cwd, env={**env, "FLOOR_TESTS": "1"} if name == "floor" else env, ok=ok)
+    for r in range(repeat):
+        for name, (args, cwd, env, ok) in configs.items():  # interleaved: load drifts hit every config alike
+            log(f"run {r + 1}/{repeat}: {name}")
+            result = runner.pytest(args, cwd=cwd, env=env, ok=ok)
+            result.pop("output")
+            runs[name].append(result)
+
+    def summary(name: str, empty_name: str) -> dict[str, Any]:
+        full, none = runs[name], runs[empty_name]
+        wall, cpu = _median(full, "wall_s"), _median(full, "cpu_s")
+        wall0, cpu0 = _median(none, "wall_s"), _median(none, "cpu_s")
+        return {
+            "tests": cells, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "startup_wall_s": round(wall0, 3), "startup_cpu_s": round(cpu0, 3),
+            "per_cell_wall_ms": round((wall - wall0) / cells * 1000, 3),
+            "per_cell_cpu_ms": round((cpu - cpu0) / cells * 1000, 3),
+            "max_rss_mb": round(max(run["max_rss_mb"] for run in full), 1),
+            "wall_s_runs": [round(run["wall_s"], 3) for run in full],
+        }
+
+    floor_s, matrix_s = summary("floor", "floor_empty"), summary("matrix", "matrix_empty")
+    xdist_s = summary("matrix_xdist", "matrix_xdist_empty")
+    xdist_s["workers"] = workers
+    return {
+        "cells": cells,
+        "floor": floor_s,
+        "matrix": matrix_s,
+        "matrix_xdist": xdist_s,
+        "ratio_per_cell_wall": round(matrix_s["per_cell_wall_ms"] / floor_s["per_cell_wall_ms"], 2),
+        "ratio_per_cell_cpu": round(matrix_s["per_cell_cpu_ms"] / floor_s["per_cell_cpu_ms"], 2),
+        "xdist_speedup_wall": round(matrix_s["wall_s"] / xdist_s["wall_s"], 2),
+    }
+
+
+def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
+                    repeat: int) -> dict[str, Any]:
+    chosen = [str(p) for p in files[: -(-cells // per_scenario)]]
+    args = ["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
+            f"--kylecode-cassettes={matrix / 'cassettes'}", "--collect-only", "-q", "-p", "no:xdist", *chosen]
+    walls, collected = [], []
+    for r in range(repeat):
+        log(f"collect {r + 1}/{repeat}: {len(chosen) * per_scenario} cells")
+        result = runner.pytest(args, cwd=matrix, env={"CI": "true"})
+        walls.append(result["wall_s"])
+        found = re.search(r"(\d+) tests? collected in ([0-9.]+)s", result["output"])
+        if found:
+            collected.append(float(found.group(2)))
+    return {"cells": len(chosen) * per_scenario, "collected_in_s": round(statistics.median(collected), 3)
+            if collected else None, "wall_s": round(statistics.median(walls), 3)}
+
+
+def measure_rss(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
+                small: dict[str, Any]) -> dict[str, Any]:
+    chosen = [str(p) for p in files[: -(-cells // per_scenario)]]
+    cells = len(chosen) * per_scenario
+    log(f"peak memory: {cells} cells in one process")
+    result = runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
+                            f"--kylecode-cassettes={matrix / 'cassettes'}", "-q", "-p", "no:xdist", *chosen],
+                           cwd=matrix, env={"CI": "true"})
+    out: dict[str, Any] = {"cells": cells, "max_rss_mb": round(result["max_rss_mb"], 1),
+                           "wall_s": round(result["wall_s"], 3)}
+    if cells < 10_000:
+        # Linear in the cell count between the timed run and this one, extrapolated to 10,000.
+        n0, m0 = small["cells"], small["max_rss_mb"]
+        slope = (result["max_rss_mb"] - m0) / (cells - n0) if cells != n0 else 0.0
+        out["extrapolated_10000_mb"] = round(result["max_rss_mb"] + slope * (10_000 - cells), 1)
+        out["note"] = f"measured at {cells} cells, extrapolated linearly to 10,000 from {n0} and {cells} cells"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=1000, help="cells (and floor tests) of the timed runs")
+    parser.add_argument("--collect-cells", type=int, default=10_000, help="cells of the --collect-only run")
+    parser.add_argument("--rss-cells", type=int, default=10_000, help="cells of the peak-memory run")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each timed run (medians)")
+    parser.add_argument("--workers", type=int, default=2, help="xdist workers of the -n run")
+    parser.add_argument("--repo", type=Path, default=HERE.parent, help="checkout to measure")
+    parser.add_argument("--keep", type=Path, help="build the workload here and keep it")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="keep the caller's bytecode settings (default: a private, warmed bytecode cache)")
+    parser.add_argument("-o", "--output", type=Path, help="also write the JSON here")
+    args = parser.parse_args(argv)
+
+    faults = faults_for(max(args.cells, args.collect_cells, args.rss_cells))
+    per_scenario = CELLS_PER_FAULT * len(faults)
+    copies = -(-max(args.cells, args.collect_cells, args.rss_cells) // per_scenario)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kylecode-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runner = Runner(args.repo.resolve(), work, bytecode_cache=not args.no_bytecode_cache)
+    try:
+        matrix, files = build_matrix(runner, copies, faults)
+        floor = build_floor(runner, matrix, files[0])
+        timed = measure(runner, matrix=matrix, floor=floor, files=files, cells=args.cells,
+                        per_scenario=per_scenario, repeat=args.repeat, workers=args.workers)
+        collect = measure_collect(runner, matrix, files, args.collect_cells, per_scenario, args.repeat)
+        rss = measure_rss(runner, matrix, files, args.rss_cells, per_scenario,
+                          {"cells": timed["cells"], "max_rss_mb": timed["matrix"]["max_rss_mb"]})
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    report = {
+        "benchmark": "pytest-kylecode matrix cell vs bare pytest + httpx.MockTransport",
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_avg": [round(x, 2) for x in os.getloadavg()],
+                    "bytecode_cache": not args.no_bytecode_cache},
+        "workload": {"cells_per_scenario": per_scenario, "providers": PROVIDERS, "faults": faults,
+                     "turns": 3, "repeat": args.repeat},
+        **timed,
+        "collect": collect,
+        "peak_memory": rss,
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.output:
+        args.output.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
