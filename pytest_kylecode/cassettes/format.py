@@ -186,8 +186,14 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
 
 
 def loads(text: str, *, source: str) -> CassetteFile:
+    from agent_runtime.errors import ConfigError
+
+    from ..scenarios.source import safe_load_checked
+
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data = safe_load_checked(text, source)  # an alias bomb or deep nesting: refused, not hung
+    except ConfigError as exc:
+        raise CassetteError(f"{exc} (corrupt cassette)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source

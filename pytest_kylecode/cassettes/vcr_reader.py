@@ -70,10 +70,16 @@ class Interaction:
 
 def load_yaml(path: str | Path) -> Any:
     """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
+    from agent_runtime.errors import ConfigError
+
+    from ..scenarios.source import safe_load_checked
+
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            return yaml.load(handle, Loader=_Loader)
+            return safe_load_checked(handle, path)  # an alias bomb or deep nesting: refused, not hung
+    except ConfigError as exc:
+        raise CassetteError(f"{exc} (corrupt cassette)") from None
     except FileNotFoundError:
         raise CassetteError(f"{path}: no such cassette file") from None
     except OSError as exc:

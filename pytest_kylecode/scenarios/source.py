@@ -87,8 +87,8 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
     return doc
 
 
-# No scenario comes near these; a document beyond them is a mistake or an attack (an alias bomb
-# expands exponentially; deep nesting overflowed the recursive line indexer with a traceback).
+# No scenario or cassette comes near these; a document beyond them is a mistake or an attack (an alias
+# bomb expands exponentially; deep nesting overflowed the recursive line indexer with a traceback).
 MAX_DEPTH = 100
 MAX_VALUES = 100_000
 
@@ -110,27 +110,48 @@ def _check_shape(root: yaml.Node, path: Path) -> None:
     while stack:
         node, children_done = stack.pop()
         key = id(node)
-        where = f"{path}:{node.start_mark.line + 1}"
         if children_done:
-            kids = _children(node)
-            size[key] = 1 + sum(size[id(k)] for k in kids)
-            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            total, deepest = 1, 0
+            for kid in map(id, _children(node)):
+                total += size[kid]
+                deepest = max(deepest, depth[kid])
+            size[key], depth[key] = total, deepest + 1
             open_nodes.discard(key)
-            if depth[key] > MAX_DEPTH:
+            if deepest >= MAX_DEPTH:
                 raise ConfigError(f"the document nests deeper than {MAX_DEPTH} levels here; flatten it",
-                                  where=where)
-            if size[key] > MAX_VALUES:
+                                  where=f"{path}:{node.start_mark.line + 1}")
+            # Size alone is no fault (a long recording is big); aliases multiplying it are.
+            if total > MAX_VALUES and total > 10 * len(size):
                 raise ConfigError(f"YAML aliases expand this value to more than {MAX_VALUES} values (an alias "
-                                  "bomb?); write the values out or use fewer aliases", where=where)
+                                  "bomb?); write the values out or use fewer aliases",
+                                  where=f"{path}:{node.start_mark.line + 1}")
             continue
         if key in size:
             continue
+        if isinstance(node, yaml.ScalarNode):
+            size[key], depth[key] = 1, 1
+            continue
         if key in open_nodes:
             raise ConfigError("a YAML alias refers to a value that contains it (a recursive alias); "
-                              "write the value out", where=where)
+                              "write the value out", where=f"{path}:{node.start_mark.line + 1}")
         open_nodes.add(key)
         stack.append((node, True))
         stack += [(k, False) for k in _children(node)]
+
+
+def safe_load_checked(stream: Any, path: str | Path) -> Any:
+    """The YAML document of ``stream``, safely loaded, after ``_check_shape``: for files that are not
+    scenarios (cassettes), which must not hang or crash a run either. Raises ConfigError (shape) or
+    yaml.YAMLError (syntax, unsafe tags)."""
+    loader = _Loader(stream)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_shape(node, Path(path))
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def _check_duplicate_keys(root: yaml.Node, path: Path) -> None:
