@@ -130,7 +130,13 @@ class AgentConfig:
 
 
 def _fail(key: str, expected: str, got: Any) -> ConfigError:
-    return ConfigError(f"expected {expected}, got {got!r}", key=key)
+    return ConfigError(f"expected {expected}, got {_clip(got)}", key=key)
+
+
+def _clip(value: Any) -> str:
+    """``repr(value)``, cut short: a value of megabytes must not become a message of megabytes."""
+    text = repr(value)
+    return text if len(text) <= 120 else f"{text[:80]}... ({len(text)} characters)"
 
 
 def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> None:
@@ -171,7 +177,7 @@ def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"expected one of {', '.join(choices)}, got {value!r}{hint}", key=key)
+        raise ConfigError(f"expected one of {', '.join(choices)}, got {_clip(value)}{hint}", key=key)
     return value
 
 

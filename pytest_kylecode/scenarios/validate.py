@@ -78,7 +78,8 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
-        return repr(value)
+        # A whole file that is one long line must not become a message of megabytes.
+        return repr(value) if len(value) <= 120 else f"{value[:80]!r}... ({len(value)} characters)"
     if value is None:
         return "nothing (null)"
     if isinstance(value, dict):
