@@ -200,6 +200,9 @@ def loads(text: str, *, source: str) -> CassetteFile:
         raise CassetteError(f"{where}: corrupt cassette (invalid YAML: {getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{source}: not a cassette (expected a mapping with an 'interactions' list)")
+    if data.get("version", 1) != 1:  # another format's numbers would be misread, not refused
+        raise CassetteError(f"{source}: unsupported cassette version {data['version']!r} (version 1 only); "
+                            "re-record it")
     items = []
     for index, raw in enumerate(data["interactions"]):
         try:
