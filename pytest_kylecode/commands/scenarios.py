@@ -57,7 +57,8 @@ def _validate(paths: list[Path]) -> int:
             bad += 1
             continue
         if scenario.name in names:
-            print(f"INVALID {path}:1: name: scenario name {scenario.name!r} is already used by {names[scenario.name]}")
+            print(f"INVALID {path}:1: name: scenario name {scenario.name!r} is already used by {names[scenario.name]}; "
+                  "names must be unique (set a different 'name:' in one of the files)")
             bad += 1
             continue
         names[scenario.name] = path
