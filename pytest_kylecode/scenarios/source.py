@@ -76,6 +76,9 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        lines = text.splitlines()
+        if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            problem += " (a tab: YAML indents with spaces only)"
         raise ConfigError(f"invalid YAML: {problem}", where=f"{path}:{line}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=str(path)) from None
