@@ -64,7 +64,9 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", where=str(path)) from None
+            line = path.read_bytes()[: exc.start].count(b"\n") + 1
+            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8",
+                              where=f"{path}:{line}") from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -79,6 +81,8 @@ def load_located(path: Path, text: str | None = None) -> LocatedDocument:
         lines = text.splitlines()
         if mark and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
             problem += " (a tab: YAML indents with spaces only)"
+        if "python/" in problem:
+            problem += " (tags that build Python objects are never loaded: scenario files are data)"
         raise ConfigError(f"invalid YAML: {problem}", where=f"{path}:{line}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", where=str(path)) from None
