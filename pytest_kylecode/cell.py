@@ -38,6 +38,7 @@ from .expect import check, invariants, measure
 from .faults.transport import FaultTransport
 from .options import Settings
 from .scenarios.model import Cell
+from .workspaces import WorkspacePool, new_workspace
 
 
 class CellFailure(AssertionError):
@@ -58,8 +59,10 @@ class CellRun:
 
 
 def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, rerecord: str,
-                 agent: Any = None) -> CellRun:
-    """Run ``cell`` through its cassette and its fault in a fresh workspace (the caller removes it).
+                 agent: Any = None, workspaces: WorkspacePool | None = None) -> CellRun:
+    """Run ``cell`` through its cassette and its fault in a workspace holding exactly the
+    scenario's files: a fresh one the caller removes, or one of ``workspaces`` the caller
+    gives back with ``workspaces.release``.
 
     The agent is ``agent_runtime``, unless the scenario names a factory (``agent: {factory}``)
     or ``agent`` is given (a ``kylecode_cell`` test): then ``byo.runner`` runs the user's agent
@@ -68,7 +71,7 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
 
     live = settings.upstream == "live" and settings.record != "none"
     clock: Clock = SystemClock() if live else VirtualClock()
-    workspace = make_workspace(cell)
+    workspace = make_workspace(cell) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
     env = runtime_env(live)
     config = cell.scenario.agent_config.with_overrides(
         route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
@@ -88,18 +91,16 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
                 result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
         problems = cassettes.finish(result)
     except BaseException:
-        shutil.rmtree(workspace, ignore_errors=True)
+        if workspaces is None:
+            shutil.rmtree(workspace, ignore_errors=True)
+        else:
+            workspaces.release(workspace)
         raise
     return CellRun(result, cassettes, workspace, problems)
 
 
 def make_workspace(cell: Cell) -> Path:
-    workspace = Path(tempfile.mkdtemp(prefix="kylecode-ws-"))
-    for rel, content in cell.scenario.workspace.items():
-        path = workspace / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    return workspace
+    return new_workspace(cell.scenario.workspace)
 
 
 def runtime_env(live: bool) -> dict[str, str]:
@@ -124,6 +125,7 @@ class CellRunner:
         self.settings = settings
         self.config = config
         self._live: httpx.BaseTransport | None = None
+        self._workspaces = WorkspacePool()
         self.changed_cassettes: list[str] = []
 
     def run(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
@@ -133,7 +135,7 @@ class CellRunner:
         try:
             with _time_limit(self.settings.cell_timeout, item.nodeid):
                 run = execute_cell(cell, self.settings, upstream=self._upstream,
-                                   rerecord=self.rerecord_command(item), agent=agent)
+                                   rerecord=self.rerecord_command(item), agent=agent, workspaces=self._workspaces)
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
             item.session.shouldstop = "kylecode: live call budget exhausted"
@@ -144,7 +146,7 @@ class CellRunner:
                 self.changed_cassettes.append(str(run.cassettes.path))
             self._judge(item, request, run)
         finally:
-            shutil.rmtree(run.workspace, ignore_errors=True)
+            self._workspaces.release(run.workspace)
 
     def _judge(self, item: Any, request: pytest.FixtureRequest, run: CellRun) -> None:
         cell: Cell = item.cell
@@ -228,6 +230,7 @@ class CellRunner:
                 *(f"  {path}" for path in self.changed_cassettes)]
 
     def close(self) -> None:
+        self._workspaces.close()
         if self._live is not None:
             self._live.close()
 
