@@ -197,15 +197,15 @@ def test_plain():
 
 def _fixture_project(project: pytest.Pytester, test: str = TEST_FILE) -> None:
     _project(project, "myagent:not_used")
-    project.makepyfile(test_agent=test)
+    project.makepyfile(test_own_agent=test)  # (a name no other test module uses)
 
 
 def test_a_marked_test_runs_once_per_cell(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _fixture_project(project)
     result = project.runpytest("--collect-only", "-q")
-    result.stdout.fnmatch_lines(["test_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]",
-                                 "test_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-http_503]",
-                                 "test_agent.py::test_plain"])
+    result.stdout.fnmatch_lines(["test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]",
+                                 "test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-http_503]",
+                                 "test_own_agent.py::test_plain"])
     # no --kylecode-matrix needed; record, then replay under CI
     project.runpytest("--kylecode-record=all", "--snapshot-update").assert_outcomes(passed=3)
     assert (project.path / "__snapshots__/test_agent/openai/gpt-4o-mini-nostream-native-http_503.json").exists()
@@ -213,7 +213,7 @@ def test_a_marked_test_runs_once_per_cell(project: pytest.Pytester, monkeypatch:
     monkeypatch.setenv("CI", "true")
     project.runpytest().assert_outcomes(passed=3)
     # with the matrix flag, the test's cells join the matrix report
-    result = project.runpytest("--kylecode-matrix", "test_agent.py")
+    result = project.runpytest("--kylecode-matrix", "test_own_agent.py")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["own*none*http_503*", "openai/gpt-4o-mini*1/1*1/1*"])
 
@@ -227,7 +227,7 @@ def test_a_marked_test_fails_with_the_cell_report(project: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*own[[]openai/gpt-4o-mini-nostream-native-none] did not behave as expected",
                                  "*steps: expected 3, got 2",
                                  "re-record this cell: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite "
-                                 "'test_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]'"])
+                                 "'test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]'"])
     assert "Traceback" not in result.stdout.str() and "run_test_cell" not in result.stdout.str()
 
 
