@@ -48,7 +48,9 @@ class CassetteSession:
         self.clock = clock
         self.env = env
         self.path = settings.cassettes / cell.cassette_relpath
-        self.normalizer = RequestNormalizer(workspace, env)
+        # Keys the runtime was not given (replay, emulator) are still secrets: requests are matched
+        # redacted of them, as cassettes are written redacted of them.
+        self.normalizer = RequestNormalizer(workspace, {**os.environ, **env})
         self._upstream = upstream
         self._rerecord = rerecord
         self._existing: CassetteFile | None = None
