@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from .errors import KylecodeError
-from .redact import find_secrets, redact_json, redact_text
+from .redact import find_secrets, redact_fragments, redact_json, redact_text
 
 # What a bundle carries, relative to the run directory.
 INCLUDED: Final = ("meta", "raw/responses", "errors", "conversation")
@@ -57,7 +57,7 @@ def _redact_raw_excerpt(text: str) -> str:
     """A raw excerpt written by ``runlog.raw_excerpt``; its base64 body is decoded, redacted, re-encoded."""
     header, sep, body = text.partition("\n\n")
     if not sep or "encoding: base64" not in header.splitlines():
-        return redact_text(text)
+        return redact_fragments(redact_text(text))  # a streamed key arrives in pieces
     try:
         decoded = base64.b64decode(body.strip(), validate=True)
     except ValueError:
@@ -66,7 +66,7 @@ def _redact_raw_excerpt(text: str) -> str:
         plain, codec = decoded.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         plain, codec = decoded.decode("latin-1"), "latin-1"
-    cleaned = redact_text(plain)
+    cleaned = redact_fragments(redact_text(plain))
     if find_secrets(cleaned):
         raise BundleError("a key-shaped value survived redaction in a raw excerpt")
     return redact_text(header) + "\n\n" + base64.b64encode(cleaned.encode(codec)).decode("ascii") + "\n"

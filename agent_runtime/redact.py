@@ -13,6 +13,8 @@ protects every artifact:
 - ``redact_text``: key-shaped values anywhere (``sk-...``, ``sk-ant-...``,
   ``sk-or-v1-...``, ``gsk_...``, ``AIza...``, ``Bearer ...``) and every literal
   value of the provider key variables present in the environment;
+- ``redact_fragments``: pieces (8+ characters) of those literal values, for streams
+  that carry a key cut into deltas;
 - ``find_secrets``: what ``redact_text`` would remove, for callers that must
   refuse to write when something key-shaped survived.
 
@@ -87,6 +89,33 @@ def redact_text(text: str, env: Mapping[str, str] | None = None) -> str:
     if literal is not None:
         text = literal.sub(MASK, text)
     return _KEY_PATTERN.sub(MASK, text)
+
+
+_MIN_FRAGMENT: Final = 8
+
+
+def redact_fragments(text: str, env: Mapping[str, str] | None = None) -> str:
+    """Every run of at least 8 characters of a key variable's value -> ``[REDACTED]``.
+
+    A key a model streams back arrives cut into deltas (``"sk"``, ``"-"``, ``"ant"``, ``"-"``,
+    ``"CANARY9f3c..."``), so no event holds the whole value and ``redact_text`` sees none of it:
+    raw stream excerpts and recorded events need this as well. Every occurrence is masked.
+    """
+    for key in _env_secrets(env):
+        i = 0
+        while i + _MIN_FRAGMENT <= len(key):
+            window, pos = key[i:i + _MIN_FRAGMENT], 0
+            while (at := text.find(window, pos)) >= 0:
+                start, key_start = at, i
+                while start > 0 and key_start > 0 and text[start - 1] == key[key_start - 1]:
+                    start, key_start = start - 1, key_start - 1
+                end, key_end = at + _MIN_FRAGMENT, i + _MIN_FRAGMENT
+                while end < len(text) and key_end < len(key) and text[end] == key[key_end]:
+                    end, key_end = end + 1, key_end + 1
+                text = text[:start] + MASK + text[end:]
+                pos = start + len(MASK)
+            i += 1
+    return text
 
 
 def find_secrets(text: str, env: Mapping[str, str] | None = None) -> list[str]:

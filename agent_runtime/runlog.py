@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from .messages import AssistantMessage, Message, SystemMessage, ToolResult, UserMessage
 from .metrics import Attempt
-from .redact import redact_headers, redact_json, redact_text, redact_url
+from .redact import redact_fragments, redact_headers, redact_json, redact_text, redact_url
 from .telemetry import encode_span, span_from_attempt
 
 RAW_EXCERPT_BYTES: Final = 64 * 1024
@@ -71,7 +71,7 @@ def raw_excerpt(status: int | None, headers: Mapping[str, str], raw: bytes,
     except UnicodeDecodeError:
         text, binary = body.decode("latin-1"), True
     encoding = "base64" if binary or is_html(content_type, body) else "text"
-    text = redact_text(text, env)
+    text = redact_fragments(redact_text(text, env), env)  # a streamed key arrives in pieces
     if encoding == "base64":
         text = base64.b64encode(text.encode("latin-1" if binary else "utf-8")).decode("ascii")
     header = {"status": status, "content-type": content_type, "encoding": encoding, "bytes": len(raw),

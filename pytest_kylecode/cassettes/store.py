@@ -29,7 +29,7 @@ import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from agent_runtime.redact import MASK, find_secrets, key_env_names, redact_json, redact_text, redact_url
+from agent_runtime.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
 
 from ..options import Settings
 from ..scenarios.model import Cell
@@ -157,31 +157,8 @@ def _try_load(path: Path) -> CassetteFile | None:
 # A streamed answer that echoes a key splits it over several events ("sk", "-ant", "-api03..."):
 # no single event holds the whole key. Fragments this long of a known key are redacted in every
 # event, and the text the events add up to is checked again before anything is written.
-_MIN_FRAGMENT = 8
 _TEXT_FIELDS = frozenset({"text", "content", "delta", "partial_json", "arguments", "thinking", "reasoning",
                           "reasoning_content", "refusal"})
-
-
-def _env_keys(env: Mapping[str, str]) -> list[str]:
-    return sorted({v for name in key_env_names() if len(v := env.get(name, "")) >= _MIN_FRAGMENT}, key=len,
-                  reverse=True)
-
-
-def _redact_fragments(text: str, keys: list[str]) -> str:
-    """Every run of at least ``_MIN_FRAGMENT`` characters of a known key in ``text`` -> ``[REDACTED]``."""
-    for key in keys:
-        start = 0
-        while start + _MIN_FRAGMENT <= len(key):
-            at = text.find(key[start:start + _MIN_FRAGMENT])
-            if at < 0:
-                start += 1
-                continue
-            end, key_end = at + _MIN_FRAGMENT, start + _MIN_FRAGMENT
-            while end < len(text) and key_end < len(key) and text[end] == key[key_end]:
-                end, key_end = end + 1, key_end + 1
-            text = text[:at] + MASK + text[end:]
-            start = key_end
-    return text
 
 
 def _streamed_text(item: Recorded) -> str:
@@ -220,10 +197,9 @@ def _leaks_across_events(items: list[Recorded], env: Mapping[str, str]) -> list[
 def _scrub(item: Recorded, env: Mapping[str, str]) -> Recorded:
     """Secrets out of everything a cassette keeps: URI, request body, response body."""
     chunks = []
-    keys = _env_keys(env)
     for offset, data in item.chunks:
         text = data.decode("utf-8", errors="surrogateescape")
-        scrubbed = _redact_fragments(redact_text(text, env), keys)
+        scrubbed = redact_fragments(redact_text(text, env), env)
         chunks.append((offset, data if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")))
     return Recorded(
         method=item.method, uri=redact_url(item.uri, env), request_headers=dict(item.request_headers),
