@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import sysconfig
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -197,11 +198,11 @@ def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetr
 
 
 def _agent_frame(exc: BaseException) -> traceback.FrameSummary | None:
-    """The innermost frame of the user's own code (not a library, not the harness)."""
-    here = str(Path(__file__).resolve().parents[1])
+    """The innermost frame of the user's own code (not the standard library, a package, the harness)."""
+    skip = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"], "<frozen")
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
         name = frame.filename
-        if "site-packages" not in name and not name.startswith(here) and "<frozen" not in name:
+        if "site-packages" not in name and not name.startswith(skip):
             return frame
     return frames[-1] if frames else None
