@@ -18,6 +18,7 @@ import pytest
 from _pytest.python import CallSpec
 
 from agent_runtime.errors import ConfigError
+from agent_runtime.redact import redact_text
 
 if TYPE_CHECKING:
     from .scenarios.model import Cell
@@ -83,7 +84,10 @@ class CellItem(pytest.Function):
 
         # Expectation and replay failures carry their own readable report; a traceback adds nothing.
         if isinstance(excinfo.value, CellFailure):
-            return str(excinfo.value)
+            # The report quotes what the run did (a loop guard quotes the call, an expectation the
+            # file's content, a replay miss the request): it goes to terminals, report.md and CI
+            # summaries, so it is redacted like every other artifact.
+            return redact_text(str(excinfo.value))
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
@@ -106,7 +110,7 @@ class ScenarioErrorItem(pytest.Item):
         raise InvalidScenario(self.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
-        return f"invalid scenario: {self.message}"
+        return redact_text(f"invalid scenario: {self.message}")
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, 0, f"{self.path.name}: invalid scenario"
