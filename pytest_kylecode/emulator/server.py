@@ -20,6 +20,7 @@ without finishing the response: the client sees a connection error or a cut stre
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -130,7 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log = self.server.owner.log
         if log is not None:
-            log(f"{self.address_string()} {format % args}")
+            from agent_runtime.redact import redact_text, redact_url
+
+            # A client may put its key in the query string (?key=...): the log masks it.
+            line = re.sub(r"/\S*\?\S*", lambda m: redact_url(m.group(0)), format % args)
+            log(f"{self.address_string()} {redact_text(line)}")
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
