@@ -34,6 +34,7 @@ from agent_runtime.clock import Clock, SystemClock, VirtualClock
 from agent_runtime.redact import key_env_names
 
 from .cassettes.store import CassetteSession, UpstreamFactory
+from .cassettes.transport import ReplayAborted
 from .expect import check, invariants, measure
 from .faults.transport import FaultTransport
 from .options import Settings
@@ -77,10 +78,11 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
         route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
     cassettes = CassetteSession(settings, cell, clock=clock, workspace=workspace, env=env,
                                 upstream=upstream, rerecord=rerecord)
+    byo = agent is not None or bool(cell.scenario.agent_factory)
     try:
-        transport = FaultTransport(cassettes.open(), cell.fault, primary=cell.provider, clock=clock,
-                                   timeouts=config.timeouts)
-        if agent is not None or cell.scenario.agent_factory:
+        transport = FaultTransport(cassettes.open(abort_on_miss=not byo), cell.fault, primary=cell.provider,
+                                   clock=clock, timeouts=config.timeouts)
+        if byo:
             from .byo.runner import run_byo_agent
 
             with transport:
@@ -90,13 +92,20 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
             with httpx.Client(transport=transport) as http:
                 result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
         problems = cassettes.finish(result)
+    except ReplayAborted as exc:
+        _give_back(workspace, workspaces)
+        raise CellFailure(f"replay miss: {exc}\nre-record this cell: {rerecord}") from None
     except BaseException:
-        if workspaces is None:
-            shutil.rmtree(workspace, ignore_errors=True)
-        else:
-            workspaces.release(workspace)
+        _give_back(workspace, workspaces)
         raise
     return CellRun(result, cassettes, workspace, problems)
+
+
+def _give_back(workspace: Path, workspaces: WorkspacePool | None) -> None:
+    if workspaces is None:
+        shutil.rmtree(workspace, ignore_errors=True)
+    else:
+        workspaces.release(workspace)
 
 
 def make_workspace(cell: Cell) -> Path:

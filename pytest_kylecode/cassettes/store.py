@@ -67,7 +67,7 @@ class CassetteSession:
 
         return CellFailure(f"{message}\nre-record this cell: {self._rerecord}")
 
-    def open(self) -> httpx.BaseTransport:
+    def open(self, *, abort_on_miss: bool = False) -> httpx.BaseTransport:
         mode = self.mode
         if mode == "off":
             return self._upstream(self.cell, self.clock)
@@ -81,7 +81,8 @@ class CassetteSession:
         recorded = list(self._existing.interactions) if self._existing is not None else []
         self.recording = not replay_only
         upstream = self._upstream(self.cell, self.clock) if self.recording else None
-        self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream)
+        self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream,
+                                           abort_on_miss=abort_on_miss)
         return self.transport
 
     def _load(self) -> CassetteFile | None:

@@ -31,7 +31,16 @@ _KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-sh
 
 
 class ReplayMiss(httpx.TransportError):
-    """No recorded interaction matches and the record mode forbids asking the upstream."""
+    """No recorded interaction matches and the record mode forbids asking the upstream.
+
+    A transport error, so that a user's agent (an SDK client over the byo bridges) sees what a
+    dead upstream looks like; the harness still fails the cell with the miss it kept."""
+
+
+class ReplayAborted(Exception):
+    """The same miss, for ``agent_runtime`` cells: deliberately *not* an httpx error, so the
+    runtime does not classify it as a connection failure, retry it and fall back to other routes
+    (which would bury the first miss under misses that only the retries caused)."""
 
 
 @dataclass(slots=True)
@@ -49,8 +58,10 @@ class CassetteTransport(httpx.BaseTransport):
         clock: Clock,
         normalizer: RequestNormalizer,
         upstream: httpx.BaseTransport | None,
+        abort_on_miss: bool = False,
     ) -> None:
-        """``upstream`` None means replay only (record mode ``none``, or ``once`` with a cassette)."""
+        """``upstream`` None means replay only (record mode ``none``, or ``once`` with a cassette);
+        ``abort_on_miss`` raises ``ReplayAborted`` instead of ``ReplayMiss``."""
         self.recorded = recorded
         self.played = [False] * len(recorded)
         self.new: list[Recorded] = []
@@ -58,6 +69,7 @@ class CassetteTransport(httpx.BaseTransport):
         self._clock = clock
         self._normalizer = normalizer
         self._upstream = upstream
+        self._abort_on_miss = abort_on_miss
 
     @property
     def unplayed(self) -> list[int]:
@@ -81,6 +93,8 @@ class CassetteTransport(httpx.BaseTransport):
         if self._upstream is None:
             report = miss_report(self.recorded, self.played, method, uri, body)
             self.misses.append(Miss(method, uri, report))
+            if self._abort_on_miss:
+                raise ReplayAborted(report)
             raise ReplayMiss(report, request=request)
         return self._record(request, method, uri, start)
 
