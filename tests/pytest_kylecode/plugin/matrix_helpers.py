@@ -54,7 +54,9 @@ class Matrix:
         # (syrupy, for one, then skips its report).
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
-        pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+        # The outer process imported the packages already; the inner session cannot rewrite them, and says so.
+        pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n"
+                         "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
 
     def scenario(self, name: str, text: str) -> None:
         (self.root / "scenarios" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
