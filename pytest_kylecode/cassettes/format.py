@@ -30,6 +30,8 @@ import yaml
 
 from agent_runtime.errors import KylecodeError
 
+from .yamldata import load_data
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -191,7 +193,9 @@ def loads(text: str, *, source: str) -> CassetteFile:
     from ..scenarios.source import safe_load_checked
 
     try:
-        data = safe_load_checked(text, source)  # an alias bomb or deep nesting: refused, not hung
+        # An alias bomb or deep nesting is refused, not hung (safe_load_checked); plain data, which
+        # can be neither, takes the fast path (yamldata: 1.0 ms instead of 3.5 ms a cassette).
+        data = load_data(text, fallback=lambda t: safe_load_checked(t, source))
     except ConfigError as exc:
         raise CassetteError(f"{exc} (corrupt cassette)") from None
     except yaml.YAMLError as exc:

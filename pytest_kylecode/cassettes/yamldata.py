@@ -11,13 +11,14 @@ It takes only the plain-data subset our cassettes use: block or flow mappings an
 without anchors or explicit tags, scalars resolved by the loader's own resolver and, for
 non-strings (null, bool, int, float, timestamp), built by the loader's own constructors.
 Anything else (aliases, ``!!binary`` or other tags, merge keys, unhashable keys, several
-documents, deep nesting, a syntax error) goes to ``yaml.load`` itself, which then returns
-or raises exactly what it always did. Equality with ``yaml.load`` is tested on every
+documents, nesting deeper than 64, a syntax error) goes to ``yaml.load`` itself (or to the
+caller's checked loader), which then returns or raises exactly what it always did. Equality with ``yaml.load`` is tested on every
 cassette and scenario of the project (tests/pytest_kylecode/test_yamldata.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -46,12 +47,14 @@ class _Unsupported(Exception):
     """Outside the subset: ``yaml.load`` decides."""
 
 
-def load_data(text: str) -> Any:
-    """The same as ``yaml.load(text, Loader=CSafeLoader)`` (or the pure-Python SafeLoader)."""
+def load_data(text: str, fallback: Callable[[str], Any] | None = None) -> Any:
+    """The same as ``yaml.load(text, Loader=CSafeLoader)`` (or the pure-Python SafeLoader), or as
+    ``fallback(text)``, a safe load with more checks, which only the documents outside the subset
+    need (no alias can multiply a value here, and nesting stops short of any sane depth limit)."""
     try:
         return _from_events(text)
     except Exception:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=_Loader) if fallback is None else fallback(text)
 
 
 def _from_events(text: str) -> Any:
