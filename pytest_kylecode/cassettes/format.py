@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,11 +257,15 @@ def _interaction_in(raw: dict[str, Any]) -> Recorded:
     )
 
 
-_CACHE: dict[Path, tuple[tuple[int, int], CassetteFile]] = {}
+# The most recently parsed cassettes, by path, valid while mtime and size hold. Bounded: a matrix
+# reads each cell's cassette once, so an unbounded cache only grew (26 KB a cell, 260 MB for
+# 10,000 cells) while the re-reads it serves (record modes, inspect) come right after the first.
+_CACHE: OrderedDict[Path, tuple[tuple[int, int], CassetteFile]] = OrderedDict()
+_CACHE_SIZE = 32
 
 
 def load(path: Path) -> CassetteFile:
-    """Parse ``path`` once per process (cached by mtime and size); raises CassetteError."""
+    """Parse ``path``, or reuse a recent parse of it (same mtime and size); raises CassetteError."""
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -268,6 +273,7 @@ def load(path: Path) -> CassetteFile:
     stamp = (stat.st_mtime_ns, stat.st_size)
     cached = _CACHE.get(path)
     if cached is not None and cached[0] == stamp:
+        _CACHE.move_to_end(path)
         return cached[1]
     try:
         text = path.read_text(encoding="utf-8")
@@ -275,6 +281,9 @@ def load(path: Path) -> CassetteFile:
         raise CassetteError(f"{path}: corrupt cassette (not UTF-8 at byte {exc.start})") from None
     cassette = loads(text, source=str(path))
     _CACHE[path] = (stamp, cassette)
+    _CACHE.move_to_end(path)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
     return cassette
 
 

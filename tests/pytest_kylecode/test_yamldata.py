@@ -99,3 +99,19 @@ def test_a_cassette_we_write_reads_back_through_the_fast_path() -> None:
     back = loads(text, source="<test>")
     assert back.interactions[0].request_json == item.request_json
     assert back.interactions[0].chunks == item.chunks
+
+
+def test_the_parse_cache_is_bounded_and_follows_the_file(tmp_path: Path) -> None:
+    from pytest_kylecode.cassettes import format as fmt
+
+    paths = []
+    for n in range(fmt._CACHE_SIZE + 8):
+        path = tmp_path / f"c{n}.yaml"
+        path.write_text(f"version: 1\ninteractions: []\nkylecode: {{n: {n}}}\n", encoding="utf-8")
+        paths.append(path)
+        assert fmt.load(path).meta == {"n": n}
+    assert len(fmt._CACHE) <= fmt._CACHE_SIZE
+    last = paths[-1]
+    assert fmt.load(last) is fmt.load(last)  # a re-read of a recent cassette is not parsed again
+    last.write_text("version: 1\ninteractions: []\nkylecode: {n: changed}\n", encoding="utf-8")
+    assert fmt.load(last).meta == {"n": "changed"}
