@@ -207,7 +207,7 @@ def test_a_clean_run_directory_bundles(run_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("plant", ["file_link", "dir_link", "dir_link_top", "relative_link", "run_dir_link",
-                                   "zip_inside"])
+                                   "zip_inside", "inside_link"])
 def test_bundle_refuses_symlinks_and_outside_files(run_dir: Path, tmp_path: Path, plant: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     private = tmp_path / "elsewhere" / "private.txt"
@@ -229,6 +229,8 @@ def test_bundle_refuses_symlinks_and_outside_files(run_dir: Path, tmp_path: Path
         target.symlink_to(run_dir, target_is_directory=True)
     elif plant == "zip_inside":
         out = run_dir / "bundle.zip"
+    elif plant == "inside_link":  # even a link that stays inside: a bundle carries files, never links
+        (run_dir / "meta" / "alias.json").symlink_to(run_dir / "meta" / "run.json")
     code, _ = _bundle(target, out)
     captured = capsys.readouterr()
     assert code != 0, f"bundle accepted a {plant}"

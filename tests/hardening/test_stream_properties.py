@@ -363,3 +363,22 @@ def comparable_record(record: Any) -> dict[str, Any]:
     from hardening_helpers import comparable
 
     return comparable(record.response, record.error)
+
+
+_BAD_VALUES = (1, -1, 2.5, True, None, "x", "", [], ["x"], [1], [None], {}, {"x": 1})
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_every_value_of_every_real_body_replaced_never_raises(protocol: str) -> None:
+    """Exhaustive and deterministic: each value of each real non-streamed body, replaced by each wrong type."""
+    wire = get_protocol(protocol)  # type: ignore[arg-type]
+    bodies = [payloads[0] for p, kind, payloads in PAYLOADS if p == protocol and kind is None]
+    assert bodies
+    tried = 0
+    for body in bodies:
+        for path in _paths(body):
+            for bad in _BAD_VALUES:
+                response = wire.parse_response(_replace(body, path, bad))
+                assert response.error is None or response.error.category in CATEGORIES, (path, bad)
+                tried += 1
+    assert tried > 1000
