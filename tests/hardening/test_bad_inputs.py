@@ -297,7 +297,8 @@ def test_corrupt_cassettes_fail_their_cell_only_in_replay(project: pytest.Pytest
         expected[f"ms={i}"] = CASSETTES[name][1]
     other = len(cases) + 1  # the Anthropic cell's traffic where the OpenAI cell's should be
     shutil.copyfile(cassette("anthropic/claude-sonnet-4-5", other), cassette("openai/gpt-4o-mini", other))
-    expected[f"ms={other}"] = ["no recorded interaction", "api.openai.com"]
+    expected[f"ms={other}"] = ["replay miss: no recorded interaction matches POST https://api.openai.com",
+                               "recorded https://api.anthropic.com/v1/messages"]
 
     import os
 
@@ -316,6 +317,8 @@ def test_corrupt_cassettes_fail_their_cell_only_in_replay(project: pytest.Pytest
             problems.append(f"{key}: expected one failing cell, got {len(mine)}: {list(failures)[:3]}")
             continue
         i = int(key.split("=")[1])
-        path = cassette("openai/gpt-4o-mini", i).relative_to(project.path).as_posix()
-        problems += _check(mine[0], [path, "re-record this cell:", "--kylecode-record=rewrite", *wanted], key)
+        # A corrupt file is named by its path; a replay miss by the diff and the cell's re-record command.
+        where = (f"openai/gpt-4o-mini-stream-native-latency-{key}]" if i == other else
+                 cassette("openai/gpt-4o-mini", i).relative_to(project.path).as_posix())
+        problems += _check(mine[0], [where, "re-record this cell:", "--kylecode-record=rewrite", *wanted], key)
     assert not problems, "\n".join(problems) + "\n" + json.dumps(list(failures), indent=1)
