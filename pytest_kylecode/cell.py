@@ -255,9 +255,9 @@ class _Shared(httpx.BaseTransport):
 
 
 def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) -> str | None:
-    from .snapshot import MetricsSnapshotExtension
+    from .snapshot import metrics_snapshot
 
-    snapshot = request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
+    snapshot = metrics_snapshot(request)
     if snapshot == metrics:
         return None
     # syrupy's own diff is coloured per character for a terminal; a unified diff reads in any log.
