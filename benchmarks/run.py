@@ -21,8 +21,9 @@ subprocess (so pytest's own per-test cost is included), and nothing here imports
 4. Per cell: each configuration is also run with no test at all; per-cell cost is
    ``(T(N) - T(0)) / N`` (session start-up removed), wall and CPU (user+sys of the process tree),
    medians over ``--repeat`` runs. ``ratio`` is matrix / floor per cell.
-5. Collection of ``--collect-cells`` cells (``--collect-only``): pytest's own "collected in"
-   figure and the wall time of the whole command.
+5. Collection of ``--collect-cells`` cells (``--collect-only``): collection proper (session
+   start to collection finished), command start to collection finished, and the whole command
+   (whose end includes syrupy's unused-snapshot report over every snapshot file).
 6. Peak memory: max RSS of an in-process replay of ``--rss-cells`` cells; when that is less
    than 10,000, the 10,000-cell figure is extrapolated linearly from two sizes (and says so).
 
@@ -335,21 +336,52 @@ def measure(runner: Runner, *, matrix: Path, floor: Path, files: list[Path], cel
     }
 
 
+TIMING_PLUGIN = """\
+import os, time
+_start = [0.0]
+
+def pytest_sessionstart(session):
+    _start[0] = time.time()
+
+def pytest_collection_finish(session):
+    with open(os.environ["BENCH_TIMING_FILE"], "w") as out:
+        out.write(f"{_start[0]} {time.time()} {len(session.items)}")
+"""
+
+
 def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
                     repeat: int) -> dict[str, Any]:
+    """Collection proper (session start -> collection finished, from a timing plugin), the time
+    from the command's start to collection finished, and the whole ``--collect-only`` command
+    (which also runs every plugin's session-finish work: syrupy reports each snapshot as unused)."""
     chosen = [str(p) for p in files[: -(-cells // per_scenario)]]
-    args = ["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
+    plugin_dir = runner.work / "timing"
+    plugin_dir.mkdir(exist_ok=True)
+    (plugin_dir / "bench_timing.py").write_text(TIMING_PLUGIN, encoding="utf-8")
+    stamp = plugin_dir / "stamp.txt"
+    args = ["-p", "bench_timing", "--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
             f"--kylecode-cassettes={matrix / 'cassettes'}", "--collect-only", "-q", "-p", "no:xdist", *chosen]
-    walls, collected = [], []
+    env = {"CI": "true", "BENCH_TIMING_FILE": str(stamp),
+           "PYTHONPATH": os.pathsep.join([str(plugin_dir), runner.env["PYTHONPATH"]])}
+    walls, collection, to_collected, reported = [], [], [], []
     for r in range(repeat):
         log(f"collect {r + 1}/{repeat}: {len(chosen) * per_scenario} cells")
-        result = runner.pytest(args, cwd=matrix, env={"CI": "true"})
+        started = time.time()
+        result = runner.pytest(args, cwd=matrix, env=env)
         walls.append(result["wall_s"])
+        session_start, collected_at, count = stamp.read_text(encoding="utf-8").split()
+        if int(count) != len(chosen) * per_scenario:
+            raise SystemExit(f"benchmark: collected {count} cells, expected {len(chosen) * per_scenario}")
+        collection.append(float(collected_at) - float(session_start))
+        to_collected.append(float(collected_at) - started)
         found = re.search(r"(\d+) tests? collected in ([0-9.]+)s", result["output"])
         if found:
-            collected.append(float(found.group(2)))
-    return {"cells": len(chosen) * per_scenario, "collected_in_s": round(statistics.median(collected), 3)
-            if collected else None, "wall_s": round(statistics.median(walls), 3)}
+            reported.append(float(found.group(2)))
+    return {"cells": len(chosen) * per_scenario,
+            "collection_s": round(statistics.median(collection), 3),
+            "command_start_to_collected_s": round(statistics.median(to_collected), 3),
+            "collect_only_wall_s": round(statistics.median(walls), 3),
+            "pytest_reported_s": round(statistics.median(reported), 3) if reported else None}
 
 
 def measure_rss(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,

@@ -31,6 +31,6 @@ def test_benchmark_runs_and_reports_every_key(tmp_path: Path) -> None:
                 "max_rss_mb"} <= report[run].keys()
         assert report[run]["tests"] == 20
     assert report["matrix_xdist"]["workers"] == 2
-    assert {"cells", "collected_in_s", "wall_s"} <= report["collect"].keys()
+    assert {"cells", "collection_s", "command_start_to_collected_s", "collect_only_wall_s"} <= report["collect"].keys()
     assert report["collect"]["cells"] == 20
     assert {"cells", "max_rss_mb", "extrapolated_10000_mb", "note"} <= report["peak_memory"].keys()
