@@ -349,12 +349,19 @@ def pytest_collection_finish(session):
 """
 
 
+def _selection(files: list[Path], cells: int, per_scenario: int) -> tuple[list[str], int]:
+    """Scenario files for ``cells`` cells, as path arguments; none when all are taken (then pytest
+    walks the scenario directory, as ``pytest --kylecode-matrix`` does)."""
+    chosen = files[: -(-cells // per_scenario)]
+    return ([] if len(chosen) == len(files) else [str(p) for p in chosen]), len(chosen) * per_scenario
+
+
 def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
                     repeat: int) -> dict[str, Any]:
     """Collection proper (session start -> collection finished, from a timing plugin), the time
     from the command's start to collection finished, and the whole ``--collect-only`` command
     (which also runs every plugin's session-finish work: syrupy reports each snapshot as unused)."""
-    chosen = [str(p) for p in files[: -(-cells // per_scenario)]]
+    chosen, cells = _selection(files, cells, per_scenario)
     plugin_dir = runner.work / "timing"
     plugin_dir.mkdir(exist_ok=True)
     (plugin_dir / "bench_timing.py").write_text(TIMING_PLUGIN, encoding="utf-8")
@@ -365,19 +372,19 @@ def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int,
            "PYTHONPATH": os.pathsep.join([str(plugin_dir), runner.env["PYTHONPATH"]])}
     walls, collection, to_collected, reported = [], [], [], []
     for r in range(repeat):
-        log(f"collect {r + 1}/{repeat}: {len(chosen) * per_scenario} cells")
+        log(f"collect {r + 1}/{repeat}: {cells} cells")
         started = time.time()
         result = runner.pytest(args, cwd=matrix, env=env)
         walls.append(result["wall_s"])
         session_start, collected_at, count = stamp.read_text(encoding="utf-8").split()
-        if int(count) != len(chosen) * per_scenario:
-            raise SystemExit(f"benchmark: collected {count} cells, expected {len(chosen) * per_scenario}")
+        if int(count) != cells:
+            raise SystemExit(f"benchmark: collected {count} cells, expected {cells}")
         collection.append(float(collected_at) - float(session_start))
         to_collected.append(float(collected_at) - started)
         found = re.search(r"(\d+) tests? collected in ([0-9.]+)s", result["output"])
         if found:
             reported.append(float(found.group(2)))
-    return {"cells": len(chosen) * per_scenario,
+    return {"cells": cells,
             "collection_s": round(statistics.median(collection), 3),
             "command_start_to_collected_s": round(statistics.median(to_collected), 3),
             "collect_only_wall_s": round(statistics.median(walls), 3),
@@ -386,8 +393,7 @@ def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int,
 
 def measure_rss(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
                 small: dict[str, Any]) -> dict[str, Any]:
-    chosen = [str(p) for p in files[: -(-cells // per_scenario)]]
-    cells = len(chosen) * per_scenario
+    chosen, cells = _selection(files, cells, per_scenario)
     log(f"peak memory: {cells} cells in one process")
     result = runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
                             f"--kylecode-cassettes={matrix / 'cassettes'}", "-q", "-p", "no:xdist", *chosen],
