@@ -374,7 +374,8 @@ def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int,
     for r in range(repeat):
         log(f"collect {r + 1}/{repeat}: {cells} cells")
         started = time.time()
-        result = runner.pytest(args, cwd=matrix, env=env)
+        # Exit 1 is syrupy's: with nothing run, every snapshot is "unused", which it reports as a failure.
+        result = runner.pytest(args, cwd=matrix, env=env, ok=(0, 1))
         walls.append(result["wall_s"])
         session_start, collected_at, count = stamp.read_text(encoding="utf-8").split()
         if int(count) != cells:
