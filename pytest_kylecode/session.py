@@ -58,6 +58,10 @@ class KylecodeSession:
         # the matrix collects the scenario directory only.
         if config.args_source != pytest.Config.ArgsSource.ARGS:
             config.args[:] = [str(session.settings.scenarios)]
+        if config.option.collectonly and hasattr(config.option, "disable_unused_snapshots"):
+            # Nothing runs under --collect-only, so syrupy would call every cell's snapshot unused
+            # and fail the session; counting cells must not.
+            config.option.disable_unused_snapshots = True
         return session
 
     # -- collection ---------------------------------------------------------------------------

@@ -104,3 +104,11 @@ def test_exclude_and_not_applicable_faults_shape_the_matrix(matrix: Matrix) -> N
     # n/a: stall without streaming (5 remaining tool combos), tools_unsupported in text mode (4)
     assert len(ids) == 36 - 6 - 5 - 4
     assert re.search(r"kylecode: 21 cells", matrix.run("--collect-only").stdout.str())
+
+
+def test_collect_only_succeeds_although_no_snapshot_is_used(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    matrix.record()
+    result = matrix.run("--collect-only", "-q", ci=True)
+    assert result.ret == 0
+    assert "snapshots unused" not in result.stdout.str()
