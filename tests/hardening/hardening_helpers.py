@@ -20,7 +20,7 @@ from agent_runtime.provider_client import BodyDecoder
 from pytest_kylecode.emulator import parse_script, respond
 from pytest_kylecode.emulator.wire import for_protocol
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+from shared_dir import REALWORLD  # noqa: E402
 PROTOCOLS = ("openai_chat", "anthropic_messages", "openai_responses")
 PATHS = {"openai_chat": "/v1/chat/completions", "anthropic_messages": "/v1/messages",
          "openai_responses": "/v1/responses"}

@@ -11,7 +11,7 @@ import pytest
 
 from pytest_kylecode.cli import main
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+from shared_dir import REALWORLD  # noqa: E402
 needs_realworld = pytest.mark.skipif(not REALWORLD.is_dir(), reason=f"real-world recordings not found at {REALWORLD}")
 KEYS = {"index", "protocol", "status", "streaming", "text", "reasoning", "tool_calls", "finish_reason",
         "raw_finish_reason", "usage", "error"}

@@ -12,7 +12,7 @@ import yaml
 
 from pytest_kylecode.cassettes.vcr_reader import CassetteError, parse_cassette, read_cassette
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+from shared_dir import REALWORLD  # noqa: E402
 
 SSE_TEXT = 'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 

@@ -41,7 +41,7 @@ from agent_runtime.sse import SSEEvent, encode_event  # noqa: E402
 from pytest_kylecode.cassettes.vcr_reader import Interaction, read_cassette  # noqa: E402
 from pytest_kylecode.normalize import normalize_interaction  # noqa: E402
 
-REALWORLD = Path(__file__).resolve().parents[2].parent / "shared" / "realworld"
+from shared_dir import REALWORLD  # noqa: E402
 CHUNKS_FILE = "openai_responses/vercel-ai__openai-error.1.chunks.txt"
 MISSING = f"real-world recordings not found at {REALWORLD} (they live outside the repository)"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import shared_dir
 import yaml
 
 from agent_runtime.errors import CATEGORIES, ConfigError
@@ -20,7 +21,7 @@ from pytest_kylecode.scenarios.source import load_located
 from pytest_kylecode.scenarios.validate import parse_scenario
 
 ROOT = Path(__file__).resolve().parents[3]
-SHARED = ROOT.parent / "shared" / "contract" / "scenarios"
+SHARED = shared_dir.SHARED / "contract" / "scenarios"
 VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
 
 
