@@ -191,7 +191,7 @@ def test_agent(kylecode_cell):
 
 
 def test_plain():
-    assert True
+    pass  # an ordinary test beside the marked one: untouched by the plugin
 '''
 
 
