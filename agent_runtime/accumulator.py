@@ -40,8 +40,9 @@ make real traffic come out right live here once:
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeAlias
 
 from .messages import (
@@ -60,7 +61,7 @@ from .messages import (
     Usage,
 )
 
-__all__ = ["Accumulator", "ArgsMode", "parse_arguments", "repeated_object"]
+__all__ = ["Accumulator", "ArgsMode", "never_raises", "parse_arguments", "repeated_object"]
 
 ArgsMode: TypeAlias = Literal["append", "start_input"]
 
@@ -91,6 +92,25 @@ def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
 
 
 _DECODER = json.JSONDecoder()
+
+# What a body of an unexpected shape (a string where an object belongs...) raises while parsed.
+_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
+
+
+def never_raises(parse: Callable[[Any], ModelResponse]) -> Callable[[Any], ModelResponse]:
+    """Wrap a protocol's JSON-body parser so that a body of an unexpected shape becomes an
+    ``invalid_json`` response, as a stream event of that shape is in the stream decoders."""
+
+    @functools.wraps(parse)
+    def guarded(body: Any) -> ModelResponse:
+        try:
+            return parse(body)
+        except _SHAPE_ERRORS as exc:
+            acc = Accumulator()
+            acc.fail("invalid_json", f"unexpected response shape ({type(exc).__name__}: {exc})")
+            return acc.response()
+
+    return guarded
 
 
 def repeated_object(text: str) -> dict[str, Any] | None:

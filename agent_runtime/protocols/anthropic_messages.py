@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulator import Accumulator
+from ..accumulator import Accumulator, never_raises
 from ..classify import classify_http, error_fields, message_category
 from ..errors import ProviderError
 from ..messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
@@ -147,18 +147,10 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
 # -- non-streaming -----------------------------------------------------------------------------------
 
 
+@never_raises
 def parse_response(body: Any) -> ModelResponse:
     """A non-streaming body -> the final message. Never raises: a message of an unexpected shape
     (a string where an object belongs...) is ``invalid_json``, as an event is in the stream decoder."""
-    try:
-        return _parse_response(body)
-    except (AttributeError, TypeError, KeyError, IndexError) as exc:
-        acc = Accumulator()
-        acc.fail("invalid_json", f"unexpected response shape ({type(exc).__name__}: {exc})")
-        return acc.response()
-
-
-def _parse_response(body: Any) -> ModelResponse:
     acc = Accumulator()
     if not isinstance(body, Mapping):
         acc.fail("invalid_json", f"a message must be a JSON object, got {type(body).__name__}")

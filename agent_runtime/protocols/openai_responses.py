@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulator import Accumulator
+from ..accumulator import Accumulator, never_raises
 from ..messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
 from ..sse import SSEEvent
 from .openai_chat import classify_error, inband_error
@@ -136,18 +136,10 @@ def _terminal(acc: Accumulator, response: Mapping[str, Any]) -> list[StreamEvent
 # -- non-streaming -----------------------------------------------------------------------------------
 
 
+@never_raises
 def parse_response(body: Any) -> ModelResponse:
     """A non-streaming body -> the final message. Never raises: a response of an unexpected shape
     (a string where an object belongs...) is ``invalid_json``, as an event is in the stream decoder."""
-    try:
-        return _parse_response(body)
-    except (AttributeError, TypeError, KeyError, IndexError) as exc:
-        acc = Accumulator()
-        acc.fail("invalid_json", f"unexpected response shape ({type(exc).__name__}: {exc})")
-        return acc.response()
-
-
-def _parse_response(body: Any) -> ModelResponse:
     acc = Accumulator()
     if not isinstance(body, Mapping):
         acc.fail("invalid_json", f"a response must be a JSON object, got {type(body).__name__}")
