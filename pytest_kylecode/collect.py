@@ -50,7 +50,7 @@ class ScenarioModule(pytest.Module):
             return [ScenarioErrorItem.from_parent(self, name=f"{self.path.name}::invalid", message=str(exc))]
         expansion = expand(scenario)
         fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, kylecode_cell, None)
-        missing = [command for command in scenario.requires if shutil.which(command) is None]
+        missing = missing_commands(scenario)
         items: list[pytest.Item] = []
         for cell in expansion.cells:
             item = CellItem.from_parent(
@@ -64,14 +64,26 @@ class ScenarioModule(pytest.Module):
             )
             # Travels with every report, to the xdist controller too: the report's row key.
             item.user_properties.append(("kylecode_cell", cell.report_key()))
-            if missing:
-                item.add_marker(pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)"))
-            elif cell.skip:
-                item.add_marker(pytest.mark.skip(reason=cell.skip))
-            elif cell.xfail:
-                item.add_marker(pytest.mark.xfail(reason=cell.xfail, strict=False))
+            for mark in cell_marks(cell, missing):
+                item.add_marker(mark)
             items.append(item)
         return items
+
+
+def missing_commands(scenario: Any) -> list[str]:
+    """The commands of the scenario's ``requires`` that are not on PATH (its cells then skip)."""
+    return [command for command in scenario.requires if shutil.which(command) is None]
+
+
+def cell_marks(cell: Cell, missing: list[str]) -> list[pytest.MarkDecorator]:
+    """Skip for missing commands first, then the cell's own ``skip`` or ``xfail`` override."""
+    if missing:
+        return [pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)")]
+    if cell.skip:
+        return [pytest.mark.skip(reason=cell.skip)]
+    if cell.xfail:
+        return [pytest.mark.xfail(reason=cell.xfail, strict=False)]
+    return []
 
 
 class CellItem(pytest.Function):

@@ -22,7 +22,6 @@ the test file, in ``__snapshots__/<scenario>/<cell id>.json``.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -70,17 +69,10 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
         message = f"invalid scenario: {path}: cannot read it ({exc.strerror or exc})"
         metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
         return
-    missing = [command for command in scenario.requires if shutil.which(command) is None]
-    params = []
-    for cell in expand(scenario).cells:
-        marks: list[pytest.MarkDecorator] = []
-        if missing:
-            marks.append(pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)"))
-        elif cell.skip:
-            marks.append(pytest.mark.skip(reason=cell.skip))
-        elif cell.xfail:
-            marks.append(pytest.mark.xfail(reason=cell.xfail, strict=False))
-        params.append(pytest.param(cell, id=cell.id, marks=marks))
+    from ..collect import cell_marks, missing_commands
+
+    missing = missing_commands(scenario)
+    params = [pytest.param(cell, id=cell.id, marks=cell_marks(cell, missing)) for cell in expand(scenario).cells]
     metafunc.parametrize(FIXTURE, params, indirect=True)
 
 
