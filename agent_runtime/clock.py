@@ -44,3 +44,26 @@ class VirtualClock:
             self._now += seconds
 
     advance = sleep
+
+
+class FastForwardClock:
+    """Real time for what really happens, no wall time for what is only simulated.
+
+    ``now()`` is the real monotonic time plus every second slept so far; ``sleep`` waits
+    for nothing and moves the clock on. Recording from a live provider runs on it: the
+    provider's own answer time is real and measured, while a synthetic delay (a fault's
+    stall or latency, a ``Retry-After``, a backoff) still reads as elapsed to every timeout
+    that looks at this clock, at no cost in wall time.
+    """
+
+    __slots__ = ("_skipped",)
+
+    def __init__(self) -> None:
+        self._skipped = 0.0
+
+    def now(self) -> float:
+        return time.monotonic() + self._skipped
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._skipped += seconds

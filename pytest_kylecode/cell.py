@@ -30,7 +30,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_runtime.clock import Clock, SystemClock, VirtualClock
+from agent_runtime.clock import Clock, FastForwardClock, VirtualClock
+from agent_runtime.providers import parse_route
 from agent_runtime.redact import key_env_names
 
 from .cassettes.store import CassetteSession, UpstreamFactory
@@ -71,11 +72,15 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
     from agent_runtime.runner import run_agent
 
     live = settings.upstream == "live" and settings.record != "none"
-    clock: Clock = SystemClock() if live else VirtualClock()
-    workspace = make_workspace(cell) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
+    # Live traffic takes the time it takes; synthetic waits (fault delays, Retry-After, backoff)
+    # cost no wall time on either clock.
+    clock: Clock = FastForwardClock() if live else VirtualClock()
     env = runtime_env(live)
     config = cell.scenario.agent_config.with_overrides(
         route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
+    if live:
+        _require_key(cell, env, rerecord)
+    workspace = make_workspace(cell) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
     cassettes = CassetteSession(settings, cell, clock=clock, workspace=workspace, env=env,
                                 upstream=upstream, rerecord=rerecord)
     byo = agent is not None or bool(cell.scenario.agent_factory)
@@ -91,7 +96,7 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
         else:
             with httpx.Client(transport=transport) as http:
                 result = run_agent(config, cell.scenario.task, workspace, http=http, clock=clock, env=env)
-        problems = cassettes.finish(result)
+        problems = cassettes.finish()
     except ReplayAborted as exc:
         _give_back(workspace, workspaces)
         raise CellFailure(f"replay miss: {exc}\nre-record this cell: {rerecord}") from None
@@ -106,6 +111,17 @@ def _give_back(workspace: Path, workspaces: WorkspacePool | None) -> None:
         shutil.rmtree(workspace, ignore_errors=True)
     else:
         workspaces.release(workspace)
+
+
+def _require_key(cell: Cell, env: dict[str, str], rerecord: str) -> None:
+    """Before any request to a live provider: the cell's route has its key, or a base URL pointing
+    it elsewhere. Without it a keyless request reaches the real host and its 401 is all there is
+    to record. (A failover route without a key is refused call by call: ``LiveTransport``.)"""
+    provider = parse_route(cell.provider).provider
+    if not env.get(provider.key_env) and not env.get(provider.base_url_env):
+        raise CellFailure(f"recording {cell.provider} from the live provider needs {provider.key_env} in the "
+                          f"environment (or {provider.base_url_env} pointing elsewhere): no request was sent and "
+                          f"the cassette was left as it was\nre-record this cell once it is set: {rerecord}")
 
 
 def make_workspace(cell: Cell) -> Path:
@@ -135,61 +151,125 @@ class CellRunner:
         self.config = config
         self._live: httpx.BaseTransport | None = None
         self._workspaces = WorkspacePool()
-        self.changed_cassettes: list[str] = []
 
     def run(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
         cell: Cell = item.cell
-        from .cassettes.live import LiveBudgetExhausted
+        from .cassettes.live import LiveBudgetExhausted, LiveKeyMissing
 
+        recording = self.settings.record not in ("none", "off")
         try:
             with _time_limit(self.settings.cell_timeout, item.nodeid):
                 run = execute_cell(cell, self.settings, upstream=self._upstream,
-                                   rerecord=self.rerecord_command(item), agent=agent, workspaces=self._workspaces)
+                                   rerecord=self.rerecord_command(item) + "\nre-record the whole scenario: "
+                                   + self.rerecord_command(item, whole_scenario=True),
+                                   agent=agent, workspaces=self._workspaces)
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
             item.session.shouldstop = "kylecode: live call budget exhausted"
+            self._kept(item, cell, "live call budget exhausted", recording)
             raise CellFailure(f"{exc}\nno cassette was written for this cell; raise the cap with "
                               "--kylecode-max-live-calls N and re-record it") from None
+        except LiveKeyMissing as exc:
+            self._kept(item, cell, _first_line(exc), recording)
+            raise CellFailure(f"{exc}\nno cassette was written for this cell") from None
+        except BaseException as exc:
+            self._kept(item, cell, _first_line(exc) or type(exc).__name__, recording)
+            raise
         try:
-            if run.cassettes.changed:
-                self.changed_cassettes.append(str(run.cassettes.path))
             self._judge(item, request, run)
         finally:
             self._workspaces.release(run.workspace)
 
+    def _kept(self, item: Any, cell: Cell, reason: str, recording: bool) -> None:
+        """A recording cell failed before its verdict: its cassette stays as it was (the summary says so)."""
+        if recording:
+            path = self.settings.cassettes / cell.cassette_relpath
+            item.user_properties.append(("kylecode_run", {"cassette_kept": str(path), "kept_reason": reason}))
+
     def _judge(self, item: Any, request: pytest.FixtureRequest, run: CellRun) -> None:
+        """The verdict, then what it allows to be written.
+
+        A recording is written only for a cell that passed (or with ``--kylecode-record-failed``),
+        and under ``--snapshot-update`` the metrics snapshot of a failed recording is left alone
+        too, so re-recording against a broken upstream changes nothing on disk."""
         cell: Cell = item.cell
         result = run.result
         metrics = result.metrics or {}
         details: dict[str, Any] = {"outcome": result.outcome, "steps": result.steps,
                                    "calls": metrics.get("summary", {}).get("calls")}
-        if run.cassettes.changed:
-            details["cassette_changed"] = str(run.cassettes.path)
         sections: list[str] = []
         if run.cassette_problems:
-            sections.append("replay:\n" + "\n".join(_indent(p) for p in run.cassette_problems))
-        if cell.scenario.snapshot:
-            # Before expectations: under --snapshot-update a cell that misses its expectations
-            # must still record its baseline.
-            problem = _assert_snapshot(request, metrics)
-            if problem:
-                sections.append("metrics snapshot:\n" + _indent(problem))
+            title = "recording" if run.cassettes.recording else "replay"
+            sections.append(f"{title}:\n" + "\n".join(_indent(p) for p in run.cassette_problems))
         broken = invariants(result, metrics)
         if broken:
             sections.append("invariants:\n" + "\n".join(f"  {p}" for p in broken))
         mismatches = check(cell.expect, measure(result, metrics), metrics, run.workspace)
         if mismatches:
-            sections.append("expectations (expected vs actual):\n" + "\n".join(f"  {m}" for m in mismatches))
+            sections.append("expectations (expected vs actual):\n" + "\n".join(
+                f"  {m}" + (f"  (expected by {self._where(cell.expect_where[m.key])})"
+                            if m.key in cell.expect_where else "")
+                for m in mismatches))
+        recording = run.cassettes.recording
+        updating = bool(getattr(self.config.option, "update_snapshots", False))
+        take_snapshot = cell.scenario.snapshot
+        if recording and updating:
+            # The snapshot is written by the assertion itself: the cassette goes first, and a
+            # recording that failed (or whose write was refused) leaves the snapshot alone too.
+            if not sections or self.settings.record_failed:
+                take_snapshot = self._commit(run, sections) and take_snapshot
+            else:
+                take_snapshot = False
+        if take_snapshot:
+            problem = _assert_snapshot(request, metrics)
+            if problem:
+                sections.append("metrics snapshot:\n" + _indent(problem))
+        if recording and not updating and (not sections or self.settings.record_failed):
+            self._commit(run, sections)
+        if run.cassettes.changed:
+            details["cassette_changed"] = str(run.cassettes.path)
+        elif recording and sections and not self.settings.record_failed:
+            details["cassette_kept"] = str(run.cassettes.path)
+            details["kept_reason"] = _failure_reason(result, sections)
         if sections or self.settings.keep_runs:
             runlog = getattr(result, "runlog", None)
             if runlog is not None:
                 details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
         item.user_properties.append(("kylecode_run", details))
         if sections:
-            raise CellFailure(self._report(item, result, metrics, sections, details))
+            advice = self._advice(item, run, replay_clean=not run.cassette_problems, recorded=recording)
+            raise CellFailure(self._report(item, result, metrics, sections, details, advice))
+
+    def _where(self, where: str) -> str:
+        """``file:line`` relative to the rootdir, as the user's editor and CI logs want it."""
+        path, _, line = where.rpartition(":")
+        try:
+            return f"{Path(path).relative_to(self.settings.rootdir)}:{line}"
+        except ValueError:
+            return where
+
+    def _commit(self, run: CellRun, sections: list[str]) -> bool:
+        """Write the recorded cassette; False (and a section saying why) when the write is refused."""
+        try:
+            run.cassettes.commit()
+        except CellFailure as exc:  # a key survived scrubbing: the write is refused, the cell fails
+            sections.append("cassette:\n" + _indent(str(exc).split("\nre-record")[0]))
+            return False
+        return True
+
+    def _advice(self, item: Any, run: CellRun, *, replay_clean: bool, recorded: bool) -> list[str]:
+        """What to do next: re-record only when the traffic is what is wrong; an expectation that
+        failed on cleanly replayed traffic is the scenario's to change (its line is named above)."""
+        if recorded:
+            return ["the cassette and the metrics snapshot were left as they were; once the cause is fixed, "
+                    f"re-record this cell: {self.rerecord_command(item)}"]
+        if replay_clean:
+            return []
+        return [f"re-record this cell: {self.rerecord_command(item)}",
+                f"re-record the whole scenario: {self.rerecord_command(item, whole_scenario=True)}"]
 
     def _report(self, item: Any, result: Any, metrics: dict[str, Any], sections: list[str],
-                details: dict[str, Any]) -> str:
+                details: dict[str, Any], advice: list[str]) -> str:
         cell: Cell = item.cell
         summary = metrics.get("summary", {})
         error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
@@ -202,7 +282,7 @@ class CellRunner:
         ]
         if "run_dir" in details:
             lines.append(f"run directory: {details['run_dir']}  (vendor bundle: kylecode bundle {details['run_dir']})")
-        lines.append(f"re-record this cell: {self.rerecord_command(item)}")
+        lines += advice
         return "\n".join(lines)
 
     def _upstream(self, cell: Cell, clock: Clock) -> httpx.BaseTransport:
@@ -221,22 +301,18 @@ class CellRunner:
             return None
         return Path(tempfile.gettempdir()) / f"kylecode-live-calls-{workerinput['testrunuid']}"
 
-    def rerecord_command(self, item: Any) -> str:
-        parts = ["env", "-u", "CI", "pytest", "--kylecode-matrix", "--kylecode-record=rewrite"]
+    def rerecord_command(self, item: Any, *, whole_scenario: bool = False) -> str:
+        """The one command that re-records the cell (or its whole scenario file) and accepts its
+        new metrics snapshot, so that replaying right after passes."""
+        parts = ["env", "-u", "CI", "pytest", "--kylecode-matrix", "--kylecode-record=rewrite", "--snapshot-update"]
         for option in ("kylecode_scenarios", "kylecode_cassettes"):
             value = self.config.getoption(option)
             if value:
                 parts.append(f"--{option.replace('_', '-')}={value}")
         if self.settings.upstream == "live":
             parts.append("--kylecode-upstream=live")
-        parts.append(item.nodeid)
+        parts.append(item.nodeid.split("::", 1)[0] if whole_scenario else item.nodeid)
         return shlex.join(parts)
-
-    def summary_lines(self) -> list[str]:
-        if not self.changed_cassettes:
-            return []
-        return [f"kylecode: {len(self.changed_cassettes)} cassettes changed:",
-                *(f"  {path}" for path in self.changed_cassettes)]
 
     def close(self) -> None:
         self._workspaces.close()
@@ -268,6 +344,18 @@ def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) ->
     now = snapshot.extension.serialize(metrics).splitlines()
     diff = "\n".join(difflib.unified_diff(stored, now, "stored snapshot", "this run", lineterm="", n=1))
     return f"{location} differs (accept with --snapshot-update):\n{diff}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().split("\n", 1)[0]
+
+
+def _failure_reason(result: Any, sections: list[str]) -> str:
+    """Why a recording cell failed, in a few words: the run's error, else the first broken check."""
+    if result.error_category:
+        return f"{result.error_category}: {result.error_message}" if result.error_message else result.error_category
+    first = sections[0].split("\n")
+    return (first[1].strip() if len(first) > 1 else first[0]).strip()
 
 
 def _indent(text: str) -> str:

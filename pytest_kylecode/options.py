@@ -30,6 +30,9 @@ def add_options(parser: pytest.Parser) -> None:
                     help="cassette record mode (default: none; any other mode is refused when CI is set)")
     group.addoption("--kylecode-allow-record-in-ci", action="store_true", dest="kylecode_allow_record_in_ci",
                     help="allow a recording mode although CI is set")
+    group.addoption("--kylecode-record-failed", action="store_true", dest="kylecode_record_failed",
+                    help="write the cassette of a recording cell even when the cell fails (by default a failed "
+                         "recording leaves the existing cassette as it was and creates none)")
     group.addoption("--kylecode-upstream", dest="kylecode_upstream", choices=UPSTREAMS, default=None,
                     help="where recordings come from: the provider emulator (default) or the live providers")
     group.addoption("--kylecode-max-live-calls", dest="kylecode_max_live_calls", type=int, default=None,
@@ -62,6 +65,7 @@ class Settings:
     report: Path | None
     shard: tuple[int, int] | None
     rootdir: Path
+    record_failed: bool = False
 
 
 def _path(value: str, rootdir: Path) -> Path:
@@ -119,4 +123,5 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
         report=_path(opt.kylecode_report, invocation) if opt.kylecode_report else None,
         shard=parse_shard(opt.kylecode_shard) if opt.kylecode_shard else None,
         rootdir=rootdir,
+        record_failed=bool(opt.kylecode_record_failed),
     )

@@ -65,7 +65,13 @@ class MatrixReport:
             if report.failed or report.skipped:
                 row.message = _short_message(report)
         row.duration_s += report.duration
-        row.details.update(props.get("kylecode_run", {}))
+        # Details quote what the run did (an error message may quote a tool call's arguments); they
+        # reach the terminal, report.json and CI summaries, so they are redacted like every artifact.
+        details = props.get("kylecode_run")
+        if details:
+            from agent_runtime.redact import redact_json
+
+            row.details.update(redact_json(details))
 
     # -- aggregation --------------------------------------------------------------------------
 

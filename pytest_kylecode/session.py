@@ -143,6 +143,16 @@ class KylecodeSession:
             terminalreporter.write_line(f"kylecode: {len(changed)} cassettes changed (review them with git diff):")
             for path in changed:
                 terminalreporter.write_line(f"  {path}")
+        kept = sorted(((row.nodeid, row.details) for row in self.report.rows.values()
+                       if row.details.get("cassette_kept")), key=lambda pair: pair[0])
+        if kept:
+            paths = sorted({_relative(details["cassette_kept"], self.settings.rootdir) for _, details in kept})
+            terminalreporter.write_line(
+                f"kylecode: kept {len(paths)} cassettes as they were: the cells failed "
+                f"(first: {kept[0][1].get('kept_reason', 'see the failure')}); nothing was written for them "
+                "(--kylecode-record-failed writes them anyway):")
+            for path in paths:
+                terminalreporter.write_line(f"  {path}")
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker or self.settings.report is None:

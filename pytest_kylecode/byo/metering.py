@@ -51,14 +51,14 @@ from agent_runtime.provider_client import ROUTE_EXTENSION, BodyDecoder, CallReco
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.runlog import RunLog
 
-from ..cassettes.live import LiveBudgetExhausted
+from ..cassettes.live import LiveRefusal
 from ..cassettes.transport import ReplayMiss
 from ..emulator.transport import protocol_for_path
 from ..faults.transport import route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]
 
-_HARNESS_ERRORS: Final = (ReplayMiss, LiveBudgetExhausted)
+_HARNESS_ERRORS: Final = (ReplayMiss, LiveRefusal)
 _NETWORK_ERRORS: Final = (httpx.TransportError, OSError)
 
 

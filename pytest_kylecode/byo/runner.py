@@ -34,7 +34,7 @@ from agent_runtime.metrics import ProviderMetricsCollector
 from agent_runtime.runlog import RunLog
 from agent_runtime.runner import AgentRun
 
-from ..cassettes.live import LiveBudgetExhausted
+from ..cassettes.live import LiveRefusal
 from ..cell import CellFailure
 from .context import CellContext
 from .metering import MeteringTransport, TrafficMeter
@@ -118,8 +118,8 @@ def run_byo_agent(cell: Cell, config: AgentConfig, transport: httpx.BaseTranspor
         ctx._close()
         meter.close()
     harness = meter.harness_error
-    if isinstance(harness, LiveBudgetExhausted):
-        raise harness  # the cell runner stops the recording session
+    if isinstance(harness, LiveRefusal):
+        raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
     if crash is not None and harness is not None:
         # The agent gave up because the cassette had no answer: the miss is the story.
         raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash

@@ -5,18 +5,24 @@ every worker has its own ``LiveTransport``, so the count is kept in a small coun
 per call, that all workers of the run share (named after xdist's ``testrunuid``); a single process
 counts in memory.
 
-A call over the budget raises ``LiveBudgetExhausted``. It is deliberately *not* an
-``httpx.TransportError``: the runtime would classify that as a connection failure, retry it (on
-the real clock) and fall back, and the cell would record a cassette of a run that never happened.
-Instead the exception leaves the runtime, the cell fails saying so, and no cassette is written.
+A call over the budget raises ``LiveBudgetExhausted``; a call to a provider whose key variable is
+unset (and whose base URL is not overridden) raises ``LiveKeyMissing`` before anything is sent,
+so no keyless request ever reaches a real host (a failover route the user holds no key for).
+Both are ``LiveRefusal`` s, deliberately *not* ``httpx.TransportError`` s: the runtime would
+classify those as connection failures, retry and fall back, and the cell would record a run that
+never happened. Instead the exception leaves the runtime, the cell fails saying so, and no
+cassette is written.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
+
+from agent_runtime.providers import PROVIDERS, Provider
 
 try:
     import fcntl
@@ -24,8 +30,16 @@ except ImportError:  # Windows: each process counts its own calls
     fcntl = None  # type: ignore[assignment]
 
 
-class LiveBudgetExhausted(Exception):
+class LiveRefusal(Exception):
+    """A call the harness refuses to send to a live provider."""
+
+
+class LiveBudgetExhausted(LiveRefusal):
     """More live calls than ``--kylecode-max-live-calls`` allows."""
+
+
+class LiveKeyMissing(LiveRefusal):
+    """A call to a provider's real endpoint without its key in the environment."""
 
 
 class CallBudget:
@@ -66,10 +80,11 @@ class CallBudget:
 class LiveTransport(httpx.BaseTransport):
     """One ``httpx.HTTPTransport`` (one SSL context) for the whole session, within ``budget``."""
 
-    def __init__(self, max_calls: int, *, counter: Path | None = None) -> None:
+    def __init__(self, max_calls: int, *, counter: Path | None = None, env: Mapping[str, str] | None = None) -> None:
         self._inner = httpx.HTTPTransport(retries=0)
         self.budget = CallBudget(max_calls, counter)
         self.exhausted = False
+        self._env = os.environ if env is None else env
 
     @property
     def max_calls(self) -> int:
@@ -80,6 +95,12 @@ class LiveTransport(httpx.BaseTransport):
         return self.budget.used
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        provider = _keyless_provider(request.url, self._env)
+        if provider is not None:
+            raise LiveKeyMissing(
+                f"{provider.key_env} is not set: refused {request.method} {request.url.copy_with(query=None)} "
+                f"(a {provider.name} endpoint) before sending it; export {provider.key_env}, or point "
+                f"{provider.base_url_env} at another upstream")
         if not self.budget.take():
             self.exhausted = True
             raise LiveBudgetExhausted(
@@ -90,3 +111,13 @@ class LiveTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _keyless_provider(url: httpx.URL, env: Mapping[str, str]) -> Provider | None:
+    """The provider whose real endpoint ``url`` is, when its key is unset and its base URL not overridden."""
+    target = str(url.copy_with(query=None))
+    for provider in PROVIDERS.values():
+        if target == provider.canonical_endpoint() and not env.get(provider.key_env) \
+                and not env.get(provider.base_url_env):
+            return provider
+    return None

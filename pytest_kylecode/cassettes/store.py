@@ -10,9 +10,14 @@ all, rewrite   upstream only                               replaced
 off            upstream directly, no cassette at all       never
 =============  ==========================================  ==========================
 
-A cassette is written only when its interactions changed (re-recording
-identical traffic leaves the file, and git, untouched), after every secret was
-scrubbed; a key-shaped value that survived scrubbing refuses the write.
+Recording and writing are two steps. ``finish`` ends the cell's traffic and
+says what went wrong with it (misses, unplayed interactions, an upstream that
+failed while recording); ``commit`` writes the recorded cassette, and the cell
+layer calls it only once the whole cell has passed: a failed recording leaves
+the existing cassette byte for byte as it was and creates none. A cassette is
+written only when its interactions changed (re-recording identical traffic
+leaves the file, and git, untouched), after every secret was scrubbed; a
+key-shaped value that survived scrubbing refuses the write.
 """
 
 from __future__ import annotations
@@ -102,8 +107,10 @@ class CassetteSession:
                 f"{self.cell.scenario.name!r} (scenario hash {recorded}, now {current}: its task, workspace, "
                 "script or agent changed)")
 
-    def finish(self, result: Any) -> list[str]:
-        """Problems that fail the cell (misses, unplayed interactions); writes the cassette when recording."""
+    def finish(self) -> list[str]:
+        """Problems that fail the cell: misses, unplayed interactions, and, when recording, every
+        upstream failure (a refused connection, an error answer) that no fault of the cell injected:
+        such traffic is no recording of the scenario."""
         transport = self.transport
         if transport is None:
             return []
@@ -113,11 +120,17 @@ class CassetteSession:
                 item = transport.recorded[index]
                 problems.append(f"interaction {index} ({item.method} {item.uri}) of {self.path} was recorded "
                                 "but never requested: the runtime now makes fewer calls")
-        if self.recording and not problems:
-            # Written even when empty: a cell whose traffic never reaches the upstream (a fail-fast
-            # fault) still has its cassette, so replay can tell "no calls" from "never recorded".
-            self._write(transport)
+        if self.recording:
+            problems += transport.upstream_failures
         return problems
+
+    def commit(self) -> None:
+        """Write what was recorded (nothing when the cell only replayed).
+
+        Written even when empty: a cell whose traffic never reaches the upstream (a fail-fast
+        fault) still has its cassette, so replay can tell "no calls" from "never recorded"."""
+        if self.recording and self.transport is not None:
+            self._write(self.transport)
 
     def _write(self, transport: CassetteTransport) -> None:
         interactions = [*transport.recorded, *transport.new] if self.mode == "new_episodes" else transport.new

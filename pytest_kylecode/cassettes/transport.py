@@ -66,6 +66,8 @@ class CassetteTransport(httpx.BaseTransport):
         self.played = [False] * len(recorded)
         self.new: list[Recorded] = []
         self.misses: list[Miss] = []
+        # What the upstream did wrong while recording: a recording that holds it is no good.
+        self.upstream_failures: list[str] = []
         self._clock = clock
         self._normalizer = normalizer
         self._upstream = upstream
@@ -102,7 +104,15 @@ class CassetteTransport(httpx.BaseTransport):
         assert self._upstream is not None
         # Ask for an uncompressed body: cassettes store bodies as data, never gzip bytes.
         request.headers["accept-encoding"] = "identity"
-        response = self._upstream.handle_request(request)
+        try:
+            response = self._upstream.handle_request(request)
+        except httpx.TransportError as exc:
+            self.upstream_failures.append(f"the upstream failed: {method} {uri}: {type(exc).__name__}: {exc}")
+            raise
+        if response.status_code >= 400:
+            self.upstream_failures.append(
+                f"the upstream answered HTTP {response.status_code} to {method} {uri}, and no fault of this "
+                "cell injected it")
         headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS}
         item = Recorded(
             method=method,
@@ -115,7 +125,8 @@ class CassetteTransport(httpx.BaseTransport):
         )
         self.new.append(item)
         gzip = response.headers.get("content-encoding", "").lower() == "gzip"
-        stream = _Capture(response.stream, item, self._clock, start, gzip=gzip)  # type: ignore[arg-type]
+        stream = _Capture(response.stream, item, self._clock, start, gzip=gzip,  # type: ignore[arg-type]
+                          failures=self.upstream_failures)
         out_headers = [(k, v) for k, v in response.headers.multi_items()
                        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
         return httpx.Response(response.status_code, headers=out_headers, stream=stream, request=request,
@@ -134,8 +145,10 @@ class _Capture(httpx.SyncByteStream):
     an emulator body is taken with its own offsets instead of waiting for it.
     """
 
-    def __init__(self, inner: httpx.SyncByteStream, item: Recorded, clock: Clock, start: float, *, gzip: bool) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, item: Recorded, clock: Clock, start: float, *, gzip: bool,
+                 failures: list[str]) -> None:
         self._inner = inner
+        self._failures = failures
         self._item = item
         self._clock = clock
         self._start = start
@@ -153,11 +166,16 @@ class _Capture(httpx.SyncByteStream):
 
     def __iter__(self) -> Iterator[bytes]:
         self._iterator = iter(self._inner)
-        for data in self._iterator:
-            self._delivered += 1
-            kept = self._keep(self._clock.now() - self._start, data)
-            if kept:
-                yield kept
+        try:
+            for data in self._iterator:
+                self._delivered += 1
+                kept = self._keep(self._clock.now() - self._start, data)
+                if kept:
+                    yield kept
+        except httpx.TransportError as exc:
+            self._failures.append(f"the upstream's answer to {self._item.method} {self._item.uri} broke off: "
+                                  f"{type(exc).__name__}: {exc}")
+            raise
 
     def close(self) -> None:
         if self._closed:
@@ -169,6 +187,10 @@ class _Capture(httpx.SyncByteStream):
                 self._keep(shift + offset, data)
         else:
             iterator = self._iterator if self._iterator is not None else iter(self._inner)
-            for data in iterator:
-                self._keep(self._clock.now() - self._start, data)
+            try:
+                for data in iterator:
+                    self._keep(self._clock.now() - self._start, data)
+            except httpx.TransportError as exc:
+                self._failures.append(f"the rest of the upstream's answer to {self._item.method} "
+                                      f"{self._item.uri} broke off: {type(exc).__name__}: {exc}")
         self._inner.close()

@@ -38,13 +38,19 @@ def expand(scenario: Scenario) -> Expansion:
             not_applicable.append(cell_id(provider, streaming, tool_mode, fault))
             continue
         expect = dict(scenario.expect)
+        where = dict(scenario.expect_where)
         skip = xfail = None
         for override in scenario.overrides:
             if matches(override.when, axes):
                 expect.update(override.expect)
+                if "metrics" in override.expect:  # the whole mapping is replaced, and so are its sources
+                    where = {k: v for k, v in where.items() if not k.startswith("metrics.")}
+                if "files" in override.expect:
+                    where = {k: v for k, v in where.items() if not k.startswith("files[")}
+                where.update(override.expect_where)
                 skip = override.skip or skip
                 xfail = override.xfail or xfail
-        cells.append(Cell(scenario, provider, streaming, tool_mode, fault, expect, skip, xfail))
+        cells.append(Cell(scenario, provider, streaming, tool_mode, fault, expect, skip, xfail, where))
     return Expansion(tuple(cells), tuple(not_applicable))
 
 

@@ -25,6 +25,7 @@ class Override:
     expect: dict[str, Any]
     skip: str | None = None
     xfail: str | None = None
+    expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Scenario:
     overrides: tuple[Override, ...]
     snapshot: bool
     agent_factory: str | None = None
+    expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
 
     @property
     def content_hash(self) -> str:
@@ -74,6 +76,7 @@ class Cell:
     expect: dict[str, Any] = field(default_factory=dict)
     skip: str | None = None
     xfail: str | None = None
+    expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line that set it
 
     @property
     def id(self) -> str:

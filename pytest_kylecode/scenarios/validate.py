@@ -141,13 +141,14 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     matrix = _parse_matrix(c, data["matrix"])
     exclude = tuple(_parse_when(c, entry, ("exclude", i)) for i, entry in enumerate(_listify(data.get("exclude", []))))
     expect = parse_expect(c, data.get("expect") or {}, ("expect",))
+    expect_where = expect_sources(c, expect, ("expect",))
     overrides = tuple(_parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", []))))
     snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
     return Scenario(
         name=name, path=doc.path, description=description, task=task, workspace=dict(workspace),
         agent=dict(agent_data), agent_config=agent_config, requires=requires, script=tuple(script),
         script_data=script_data, matrix=matrix, exclude=exclude, expect=expect, overrides=overrides,
-        snapshot=snapshot, agent_factory=factory,
+        snapshot=snapshot, agent_factory=factory, expect_where=expect_where,
     )
 
 
@@ -259,7 +260,7 @@ def _parse_override(c: _Checker, data: Any, keypath: KeyPath) -> Override:
             c.expect_type(value, str, (*keypath, key), "the reason as a string")
     if not (expect or skip or xfail):
         raise c.error(keypath, "an override needs 'expect', 'skip' or 'xfail'")
-    return Override(when, expect, skip, xfail)
+    return Override(when, expect, skip, xfail, expect_where=expect_sources(c, expect, (*keypath, "expect")))
 
 
 def parse_expect(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, Any]:
@@ -298,6 +299,21 @@ def parse_expect(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, Any]:
                 if isinstance(expected, str) and expected.strip()[:1] in "<>=!":
                     check_number_or_comparison(c, expected, (*kp, path))
     return dict(data)
+
+
+def expect_sources(c: _Checker, expect: dict[str, Any], keypath: KeyPath) -> dict[str, str]:
+    """``file:line`` of every expected value, keyed as a mismatch names it (``outcome``,
+    ``files[notes.txt]``, ``metrics.summary.retries``): a failing expectation points at the
+    line that set it."""
+    where: dict[str, str] = {}
+    for key, value in expect.items():
+        if key in ("files", "metrics"):
+            for sub in value:
+                label = f"files[{sub}]" if key == "files" else f"metrics.{sub}"
+                where[label] = c.doc.where((*keypath, key, sub))
+        else:
+            where[key] = c.doc.where((*keypath, key))
+    return where
 
 
 def check_number_or_comparison(c: _Checker, value: Any, keypath: KeyPath) -> None:

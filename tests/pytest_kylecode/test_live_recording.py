@@ -220,5 +220,5 @@ def test_a_key_split_over_stream_events_is_never_written(pytester: pytest.Pytest
     result = pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "-p", "no:cacheprovider",
                                            "-k", "openai/gpt-4o-mini")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["refusing to write *: key-shaped values survived scrubbing (sk-pro…)"])
+    result.stdout.fnmatch_lines(["*refusing to write *: key-shaped values survived scrubbing (sk-pro…)"])
     assert not list((pytester.path / "cassettes").rglob("*.yaml"))

@@ -59,7 +59,10 @@ def test_missing_cassette_fails_with_the_rerecord_command(matrix: Matrix) -> Non
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert f"no cassette for this cell: {matrix.root / CASSETTE}" in out
-    assert f"re-record this cell: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite '{NODE}'" in out
+    assert ("re-record this cell: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite --snapshot-update "
+            f"'{NODE}'") in out
+    assert ("re-record the whole scenario: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite "
+            "--snapshot-update scenarios/basic.yaml") in out
 
 
 def test_rerecording_identical_traffic_leaves_the_file_untouched(matrix: Matrix) -> None:

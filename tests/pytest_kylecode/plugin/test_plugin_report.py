@@ -14,11 +14,19 @@ overrides:
   - when: {provider: "openai-responses/*", fault: stall, tools: text}
     expect: {steps: 99}
 """
+# What the cassettes are recorded from: a recording cell that fails writes nothing, so the
+# expectation that fails one cell on replay is added after recording.
+RECORDED = FAULTS.replace("expect: {steps: 99}", "expect: {steps: 3}")
+
+
+def _record(matrix: Matrix, *args: str) -> None:
+    matrix.scenario("basic", RECORDED)
+    matrix.record(*args)
+    matrix.scenario("basic", FAULTS)
 
 
 def test_terminal_table_and_report_files_agree_under_xdist(matrix: Matrix) -> None:
-    matrix.scenario("basic", FAULTS)
-    matrix.record("-n", "2")
+    _record(matrix, "-n", "2")
     result = matrix.replay("-n", "2", "--kylecode-report=out")
     result.assert_outcomes(passed=29, failed=1)
     out = result.stdout.str()
@@ -43,8 +51,7 @@ def test_terminal_table_and_report_files_agree_under_xdist(matrix: Matrix) -> No
 
 
 def test_report_is_identical_with_and_without_xdist(matrix: Matrix) -> None:
-    matrix.scenario("basic", FAULTS)
-    matrix.record()
+    _record(matrix)
     matrix.replay("--kylecode-report=one")
     matrix.replay("-n", "2", "--kylecode-report=two")
     one = json.loads((matrix.root / "one/report.json").read_text())
@@ -58,8 +65,7 @@ def test_report_is_identical_with_and_without_xdist(matrix: Matrix) -> None:
 
 
 def test_failing_cells_keep_their_run_directory(matrix: Matrix) -> None:
-    matrix.scenario("basic", FAULTS)
-    matrix.record()
+    _record(matrix)
     result = matrix.replay("-q", "--kylecode-runs=runs")
     runs = sorted(p.name for p in (matrix.root / "runs").iterdir())
     assert len(runs) == 1 and "basic_openai-responses_gpt-4.1-stream-text-stall" in runs[0]
