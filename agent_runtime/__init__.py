@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Agent": "agent", "RunResult": "agent",
     "AgentConfig": "config", "load_agent_config": "config", "parse_agent_config": "config",
-    "Clock": "clock", "SystemClock": "clock", "VirtualClock": "clock",
+    "Clock": "clock", "FastForwardClock": "clock", "SystemClock": "clock", "VirtualClock": "clock",
     "CATEGORIES": "errors", "ConfigError": "errors", "KylecodeError": "errors", "ProviderError": "errors",
     "RunFailed": "errors",
     "ProviderMetricsCollector": "metrics",
