@@ -14,16 +14,16 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "Agent": "agent", "RunResult": "agent",
+    "Agent": "loop.agent", "RunResult": "loop.agent",
     "AgentConfig": "config", "load_agent_config": "config", "parse_agent_config": "config",
     "Clock": "clock", "FastForwardClock": "clock", "SystemClock": "clock", "VirtualClock": "clock",
     "CATEGORIES": "errors", "ConfigError": "errors", "KylecodeError": "errors", "ProviderError": "errors",
     "RunFailed": "errors",
-    "ProviderMetricsCollector": "metrics",
-    "Model": "model", "ModelTurn": "model",
+    "ProviderMetricsCollector": "observe.metrics",
+    "Model": "loop.model", "ModelTurn": "loop.model",
     "PROVIDERS": "providers", "Route": "providers", "parse_route": "providers",
-    "ProviderClient": "provider_client", "CallRecord": "provider_client",
-    "ResilientModel": "resilient",
+    "ProviderClient": "wire.client", "CallRecord": "wire.client",
+    "ResilientModel": "resilience.resilient",
     "AgentRun": "runner", "run_agent": "runner",
     "ScriptedModel": "testing",
 }

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from .errors import CATEGORIES, ConfigError
-from .messages import ToolMode
+from agent_runtime.errors import CATEGORIES, ConfigError
+from agent_runtime.messages import ToolMode
 
 Action = Literal["retry", "fallback", "fail", "override_tools", "override_stream"]
 ACTIONS: Final = ("retry", "fallback", "fail", "override_tools", "override_stream")
@@ -209,7 +209,7 @@ def _parse_rule(data: Any, key: str) -> RecoveryRule:
 
 
 def _parse_routes(value: Any, key: str) -> tuple[str, ...]:
-    from .providers import parse_route
+    from agent_runtime.providers import parse_route
 
     if not isinstance(value, list):
         raise _fail(key, "a list of routes 'provider/model' ([] for none)", value)
@@ -244,7 +244,7 @@ def parse_agent_config(data: Mapping[str, Any] | None, *, key: str = "agent", ba
     for name, value in data.items():
         k = f"{key}.{name}"
         if name == "route":
-            from .providers import parse_route
+            from agent_runtime.providers import parse_route
 
             if value is not None:
                 try:

@@ -1,7 +1,7 @@
 """Canonical messages, responses and stream events shared by every wire protocol.
 
 Every protocol adapter translates to and from these types; nothing outside
-``agent_runtime.protocols`` knows what a provider's JSON looks like.
+``agent_runtime.wire.protocols`` knows what a provider's JSON looks like.
 
 Conversation:  SystemMessage | UserMessage | AssistantMessage | ToolResult
 Response:      ModelResponse (text, reasoning, tool calls, finish, usage, error)
@@ -11,8 +11,20 @@ Stream events: TextDelta | ReasoningDelta | ToolCallStarted | ToolCallArgsDelta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
+
+# One encoder instance: json.dumps with non-default options builds a new encoder per call,
+# which is most of the cost of rendering a long conversation in text mode.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling of tool arguments: in prompts, in call blocks and in the signatures
+    the loop guard compares (sorted keys, unicode kept)."""
+    return _CANONICAL.encode(value)
+
 
 FinishReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter", "error"]
 ToolMode: TypeAlias = Literal["native", "text"]

@@ -26,19 +26,19 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from .clock import Clock, SystemClock
-from .config import AgentConfig
-from .failover import resolve_routes
-from .messages import ModelRequest, SystemMessage, ToolSpec, UserMessage
-from .metrics import Attempt
-from .provider_client import CallRecord
-from .providers import Route
+from agent_runtime.clock import Clock, SystemClock
+from agent_runtime.config import AgentConfig
+from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.messages import ModelRequest, SystemMessage, ToolSpec, UserMessage
+from agent_runtime.observe.metrics import Attempt
+from agent_runtime.wire.client import CallRecord
+from agent_runtime.providers import Route
 
 if TYPE_CHECKING:
     import httpx
 
-    from .resilient import ResilientModel, RouteCaller
-    from .runlog import RunLog
+    from agent_runtime.resilience.resilient import ResilientModel, RouteCaller
+    from agent_runtime.observe.runlog import RunLog
 
 PROBE_TOOL: Final = ToolSpec(
     name="kylecode_probe",
@@ -140,7 +140,7 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
     """
     import httpx
 
-    from .provider_client import ProviderClient
+    from agent_runtime.wire.client import ProviderClient
 
     if not config.route:
         raise ValueError("the config names no route ('route: provider/model')")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from .errors import ConfigError
+from agent_runtime.errors import ConfigError
 
 ProtocolName: TypeAlias = Literal["openai_chat", "anthropic_messages", "openai_responses"]
 PROTOCOLS: Final[tuple[ProtocolName, ...]] = ("openai_chat", "anthropic_messages", "openai_responses")

@@ -16,21 +16,21 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .agent import Agent, RunResult
-from .clock import Clock, SystemClock
-from .config import AgentConfig
-from .metrics import ProviderMetricsCollector
-from .probes import run_probes
-from .provider_client import ProviderClient
-from .resilient import ResilientModel
-from .runlog import RunLog
-from .telemetry import ENV_PATH, export
+from agent_runtime import __version__
+from agent_runtime.loop.agent import Agent, RunResult
+from agent_runtime.clock import Clock, SystemClock
+from agent_runtime.config import AgentConfig
+from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.probes import run_probes
+from agent_runtime.wire.client import ProviderClient
+from agent_runtime.resilience.resilient import ResilientModel
+from agent_runtime.observe.runlog import RunLog
+from agent_runtime.observe.telemetry import ENV_PATH, export
 
 if TYPE_CHECKING:
     import httpx
 
-    from .tools import Tool, ToolRegistry
+    from agent_runtime.loop.tools import Tool, ToolRegistry
 
 
 @dataclass(slots=True)

@@ -26,10 +26,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dialect import format_tool_call, prepare_request
-from .errors import RunFailed
-from .messages import FinishReason, Message, ModelRequest, ModelResponse, ToolCall, ToolMode, ToolSpec, Usage
-from .model import ModelTurn
+from agent_runtime.dialect import format_tool_call, prepare_request
+from agent_runtime.errors import RunFailed
+from agent_runtime.messages import FinishReason, Message, ModelRequest, ModelResponse, ToolCall, ToolMode, ToolSpec, Usage
+from agent_runtime.loop.model import ModelTurn
 
 __all__ = ["ScriptedModel", "ScriptedTurn"]
 

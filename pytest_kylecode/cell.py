@@ -32,7 +32,7 @@ import pytest
 
 from agent_runtime.clock import Clock, FastForwardClock, VirtualClock
 from agent_runtime.providers import parse_route
-from agent_runtime.redact import key_env_names
+from agent_runtime.observe.redact import key_env_names
 
 from .cassettes.store import CassetteSession, UpstreamFactory
 from .cassettes.transport import ReplayAborted

@@ -18,7 +18,7 @@ import pytest
 from _pytest.python import CallSpec
 
 from agent_runtime.errors import ConfigError
-from agent_runtime.redact import redact_text
+from agent_runtime.observe.redact import redact_text
 
 if TYPE_CHECKING:
     from .scenarios.model import Cell

@@ -6,7 +6,7 @@ The record::
      tool_calls: [{id, name, arguments}], finish_reason, raw_finish_reason,
      usage: {input_tokens, output_tokens}, error: null | {category, message}}
 
-The body goes through ``agent_runtime.provider_client.BodyDecoder`` — the same protocol
+The body goes through ``agent_runtime.wire.client.BodyDecoder`` — the same protocol
 modules and decoding path as a live call — so what ``inspect`` shows is what the runtime
 would have made of those bytes. The protocol is detected from the URL path suffix
 (query and fragment ignored: ``/v1/messages?beta=true``, ``.../chat/completions#stream``);
@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agent_runtime.messages import ModelResponse
-from agent_runtime.protocols import get_protocol
-from agent_runtime.provider_client import BodyDecoder
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.client import BodyDecoder
 from agent_runtime.providers import ENDPOINT_SUFFIX, ProtocolName
 
 from .cassettes.vcr_reader import Interaction

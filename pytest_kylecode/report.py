@@ -69,7 +69,7 @@ class MatrixReport:
         # reach the terminal, report.json and CI summaries, so they are redacted like every artifact.
         details = props.get("kylecode_run")
         if details:
-            from agent_runtime.redact import redact_json
+            from agent_runtime.observe.redact import redact_json
 
             row.details.update(redact_json(details))
 

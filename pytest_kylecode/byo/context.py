@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from agent_runtime.failover import resolve_routes
+from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.providers import parse_route
 
 from .report import AgentReport, InvalidReport

@@ -42,14 +42,14 @@ from typing import Any, Final
 
 import httpx
 
-from agent_runtime.classify import classify_exception, classify_http, is_html
+from agent_runtime.wire.classify import classify_exception, classify_http, is_html
 from agent_runtime.clock import Clock
 from agent_runtime.errors import ProviderError
-from agent_runtime.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.protocols import get_protocol
-from agent_runtime.provider_client import ROUTE_EXTENSION, BodyDecoder, CallRecord
+from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.providers import PROVIDERS
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.runlog import RunLog
 
 from ..cassettes.live import LiveRefusal
 from ..cassettes.transport import ReplayMiss

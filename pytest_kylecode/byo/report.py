@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from agent_runtime.agent import OUTCOMES
+from agent_runtime.loop.agent import OUTCOMES
 from agent_runtime.errors import CATEGORIES
 
 __all__ = ["AgentReport", "InvalidReport"]

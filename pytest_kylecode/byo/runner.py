@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent_runtime.agent import LOOP_GUARD_CATEGORY
-from agent_runtime.metrics import ProviderMetricsCollector
-from agent_runtime.runlog import RunLog
+from agent_runtime.loop.agent import LOOP_GUARD_CATEGORY
+from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import AgentRun
 
 from ..cassettes.live import LiveRefusal

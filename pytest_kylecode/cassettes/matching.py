@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from agent_runtime.providers import PROVIDERS
-from agent_runtime.redact import redact_json
+from agent_runtime.observe.redact import redact_json
 
 from .format import Recorded
 

@@ -34,7 +34,7 @@ import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from agent_runtime.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
+from agent_runtime.observe.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
 
 from ..options import Settings
 from ..scenarios.model import Cell

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent_runtime.bundle import build_bundle
+    from agent_runtime.observe.bundle import build_bundle
     from agent_runtime.errors import KylecodeError
 
     try:

@@ -60,7 +60,7 @@ def post_spans(url: str, spans: list[dict[str, Any]]) -> int:
 def run(args: argparse.Namespace) -> int:
     import httpx
 
-    from agent_runtime.telemetry import read_spans, summarize
+    from agent_runtime.observe.telemetry import read_spans, summarize
 
     def fail(message: str) -> int:
         print(f"kylecode metrics: error: {message}", file=sys.stderr)

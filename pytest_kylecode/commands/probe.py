@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.config import load_agent_config
     from agent_runtime.errors import KylecodeError
     from agent_runtime.probes import preflight
-    from agent_runtime.redact import redact_json
+    from agent_runtime.observe.redact import redact_json
 
     try:
         config = load_agent_config(args.config)

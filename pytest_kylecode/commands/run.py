@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"run dir: {run_dir}")
     print(f"outcome: {result.outcome}{detail}; steps: {result.steps}; final route: {result.final_route}")
     if result.outcome != "completed" and result.error_message:
-        from agent_runtime.redact import redact_text
+        from agent_runtime.observe.redact import redact_text
 
         print(f"reason: {redact_text(result.error_message, env)}")
     return 0 if result.outcome == "completed" else 1

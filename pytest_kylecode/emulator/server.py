@@ -131,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log = self.server.owner.log
         if log is not None:
-            from agent_runtime.redact import redact_text, redact_url
+            from agent_runtime.observe.redact import redact_text, redact_url
 
             # A client may put its key in the query string (?key=...): the log masks it.
             line = re.sub(r"/\S*\?\S*", lambda m: redact_url(m.group(0)), format % args)

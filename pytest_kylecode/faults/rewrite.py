@@ -19,8 +19,8 @@ from typing import Any
 
 from agent_runtime.dialect import CALL_CLOSE
 from agent_runtime.messages import ModelResponse
-from agent_runtime.protocols import get_protocol
-from agent_runtime.sse import iter_events as sse_events
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.sse import iter_events as sse_events
 
 from ..emulator.script import turn_index
 from ..emulator.wire import Plan, WireResponse, for_protocol

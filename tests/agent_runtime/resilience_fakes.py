@@ -24,10 +24,10 @@ from agent_runtime.messages import (
     Usage,
     UserMessage,
 )
-from agent_runtime.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.provider_client import ROUTE_EXTENSION, CallRecord
+from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
+from agent_runtime.wire.client import ROUTE_EXTENSION, CallRecord
 from agent_runtime.providers import Route, parse_route
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.runlog import RunLog
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
 from pytest_kylecode.emulator.transport import to_httpx
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runtime.accumulator import Accumulator, parse_arguments
+from agent_runtime.wire.accumulator import Accumulator, parse_arguments
 from agent_runtime.messages import (
     Finished,
     ReasoningDelta,
@@ -265,7 +265,7 @@ def test_a_nested_object_fragment_is_no_fallback_for_a_cut_buffer() -> None:
 
 
 def test_whole_arguments_sent_twice_are_one_object() -> None:
-    from agent_runtime.accumulator import repeated_object
+    from agent_runtime.wire.accumulator import repeated_object
 
     assert repeated_object('{"a":1}{"a":1}') == {"a": 1}
     assert repeated_object('{"a":1} {"a":1}\n{"a":1}') == {"a": 1}
@@ -274,7 +274,7 @@ def test_whole_arguments_sent_twice_are_one_object() -> None:
 
 
 def test_non_streamed_repeated_arguments_parse_to_the_object() -> None:
-    from agent_runtime.protocols.openai_chat import parse_response
+    from agent_runtime.wire.protocols.openai_chat import parse_response
 
     body = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [
         {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}{"a":1}'}}]}}]}
@@ -283,7 +283,7 @@ def test_non_streamed_repeated_arguments_parse_to_the_object() -> None:
 
 
 def test_a_tool_use_block_sent_twice_is_one_call() -> None:
-    from agent_runtime.protocols.anthropic_messages import parse_response
+    from agent_runtime.wire.protocols.anthropic_messages import parse_response
 
     block = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"a": 1}}
     other = {"type": "tool_use", "id": "toolu_2", "name": "f", "input": {"a": 1}}

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from agent_runtime.agent import Agent, RunResult, calls_paired
+from agent_runtime.loop.agent import Agent, RunResult, calls_paired
 from agent_runtime.config import AgentConfig, CompletionConfig, LoopGuardConfig, ToolsConfig
 from agent_runtime.dialect import format_tool_call
 from agent_runtime.errors import ProviderError, RunFailed
@@ -19,9 +19,9 @@ from agent_runtime.messages import (
     ToolSpec,
     UserMessage,
 )
-from agent_runtime.model import ModelTurn
+from agent_runtime.loop.model import ModelTurn
 from agent_runtime.testing import ScriptedModel
-from agent_runtime.tools import WORKSPACE_TOOLS, Tool, ToolRegistry
+from agent_runtime.loop.tools import WORKSPACE_TOOLS, Tool, ToolRegistry
 
 
 def call(name, **arguments):

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from resilience_fakes import CANARY, ENV_CANARY, canary_runlog
 
-from agent_runtime.bundle import BundleError, build_bundle
+from agent_runtime.observe.bundle import BundleError, build_bundle
 from agent_runtime.errors import KylecodeError
 
 

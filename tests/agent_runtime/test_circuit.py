@@ -1,4 +1,4 @@
-from agent_runtime.circuit import HEALTH_CATEGORIES, CircuitBreaker, is_health_failure
+from agent_runtime.resilience.circuit import HEALTH_CATEGORIES, CircuitBreaker, is_health_failure
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import CircuitConfig
 from agent_runtime.errors import CATEGORIES

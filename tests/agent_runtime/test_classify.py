@@ -8,7 +8,7 @@ import inspect
 import httpx
 import pytest
 
-from agent_runtime.classify import (
+from agent_runtime.wire.classify import (
     EXCEPTION_CATEGORIES,
     category_for_status,
     classify_exception,

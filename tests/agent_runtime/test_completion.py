@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runtime.completion import detect_completion, match_sentinel
+from agent_runtime.loop.completion import detect_completion, match_sentinel
 from agent_runtime.config import CompletionConfig
 
 ALL = CompletionConfig(tool_finish=True, text_sentinels=("DONE",), provider_signals=True)

@@ -78,7 +78,7 @@ def test_invalid_json_block_is_kept_as_malformed_call_with_name_and_raw_argument
     assert call.raw_arguments == '{"path": "a.txt", "content": "x'
     assert call.parse_error and "invalid JSON" in call.parse_error
     # Rendered back, the malformed block is exactly what the model wrote.
-    assert dialect._call_block(call.to_tool_call("x")) == block
+    assert dialect.format_call_block(call.to_tool_call("x")) == block
 
 
 @pytest.mark.parametrize(
@@ -193,15 +193,15 @@ def test_tool_result_attributes_are_json_quoted():
 
 def test_templates_are_compiled_once(monkeypatch):
     render_tools_prompt(TOOLS)
-    compiled = dialect._template("tools_prompt.j2")
-    env = dialect._environment()
+    compiled = dialect.prompts._template("tools_prompt.j2")
+    env = dialect.prompts._environment()
 
     def forbidden(*args, **kwargs):
         raise AssertionError("template loaded again")
 
     monkeypatch.setattr(env, "get_template", forbidden)
     prepare_request(conversation(), TOOLS, "text", stream=False, max_tokens=10)
-    assert dialect._template("tools_prompt.j2") is compiled
+    assert dialect.prompts._template("tools_prompt.j2") is compiled
 
 
 def test_malformed_call_is_rendered_back_with_its_raw_arguments():

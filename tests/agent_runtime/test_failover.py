@@ -1,7 +1,7 @@
 import pytest
 
 from agent_runtime.errors import ConfigError
-from agent_runtime.failover import resolve_routes
+from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.providers import PROVIDERS
 
 

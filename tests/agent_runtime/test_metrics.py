@@ -3,7 +3,7 @@ import json
 from resilience_fakes import make_record
 
 from agent_runtime.clock import VirtualClock
-from agent_runtime.metrics import Attempt, ProviderMetricsCollector, percentile
+from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector, percentile
 
 SUMMARY_KEYS = {"calls", "successes", "errors", "html_errors", "retries", "fallbacks", "circuit_opens",
                 "circuit_skips", "stream_overrides", "tool_overrides", "input_tokens", "output_tokens"}

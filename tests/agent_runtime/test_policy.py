@@ -1,7 +1,7 @@
 import pytest
 
 from agent_runtime.config import DEFAULT_RECOVERY, Backoff, RecoveryRule
-from agent_runtime.policy import Decision, RecoveryPolicy, stable_seed
+from agent_runtime.resilience.policy import Decision, RecoveryPolicy, stable_seed
 
 NO_JITTER = Backoff(base=0.5, factor=2.0, max=8.0, jitter=0.0)
 
@@ -41,7 +41,7 @@ def test_stable_seed_does_not_depend_on_python_hash():
     import subprocess
     import sys
 
-    code = "from agent_runtime.policy import stable_seed; print(stable_seed(3, 'openrouter/z-ai/glm-4.6'))"
+    code = "from agent_runtime.resilience.policy import stable_seed; print(stable_seed(3, 'openrouter/z-ai/glm-4.6'))"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(salt)}).stdout for salt in (1, 2)}
     assert outs == {f"{stable_seed(3, 'openrouter/z-ai/glm-4.6')}\n"}

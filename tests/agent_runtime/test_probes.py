@@ -1,15 +1,16 @@
 import pytest
 from resilience_fakes import TWO_TURNS, FakeClient, emulated_http
 
-from agent_runtime import failover, probes, resilient
+from agent_runtime import probes
+from agent_runtime.resilience import failover, resilient
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import AgentConfig, parse_agent_config
-from agent_runtime.failover import resolve_routes
-from agent_runtime.metrics import ProviderMetricsCollector
+from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.observe.metrics import ProviderMetricsCollector
 from agent_runtime.probes import PROBE_TOOL, overrides_for, preflight, probe_route, run_probes
 from agent_runtime.providers import parse_route
-from agent_runtime.resilient import ResilientModel
-from agent_runtime.runlog import RunLog
+from agent_runtime.resilience.resilient import ResilientModel
+from agent_runtime.observe.runlog import RunLog
 
 R = "openrouter/z-ai/glm-4.6"
 KEYS = {"OPENAI_API_KEY": "sk-test-openai-000000", "OPENROUTER_API_KEY": "sk-or-v1-test0000000000",
@@ -41,7 +42,7 @@ def test_tools_probe_puts_the_tool_on_the_wire():
 
 def probes_client(http, clock):
     from agent_runtime.config import Timeouts
-    from agent_runtime.provider_client import ProviderClient
+    from agent_runtime.wire.client import ProviderClient
 
     return ProviderClient(http, clock=clock, timeouts=Timeouts(), env=KEYS)
 

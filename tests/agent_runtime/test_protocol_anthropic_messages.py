@@ -24,9 +24,9 @@ from agent_runtime.messages import (
     Usage,
     UserMessage,
 )
-from agent_runtime.protocols import get_protocol
-from agent_runtime.protocols.anthropic_messages import PROTOCOL, map_finish_reason
-from agent_runtime.sse import SSEDecoder
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.protocols.anthropic_messages import PROTOCOL, map_finish_reason
+from agent_runtime.wire.sse import SSEDecoder
 
 TOOL = ToolSpec("pelican_name_generator", "", {"type": "object", "properties": {}})
 

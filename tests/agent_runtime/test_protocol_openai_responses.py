@@ -23,9 +23,9 @@ from agent_runtime.messages import (
     Usage,
     UserMessage,
 )
-from agent_runtime.protocols import get_protocol
-from agent_runtime.protocols.openai_responses import PROTOCOL, derive_finish
-from agent_runtime.sse import SSEDecoder
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.protocols.openai_responses import PROTOCOL, derive_finish
+from agent_runtime.wire.sse import SSEDecoder
 
 TOOL = ToolSpec("get_capital", "", {"type": "object", "properties": {"country": {"type": "string"}}})
 

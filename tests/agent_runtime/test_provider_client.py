@@ -13,8 +13,8 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts
 from agent_runtime.messages import ModelRequest, ToolSpec, Usage, UserMessage
-from agent_runtime.provider_client import ROUTE_EXTENSION, BodyDecoder, ProviderClient
-from agent_runtime.protocols import get_protocol
+from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, ProviderClient
+from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.providers import parse_route
 from pytest_kylecode.streams import TimedByteStream
 

@@ -1,6 +1,6 @@
 import pytest
 
-from agent_runtime.redact import (
+from agent_runtime.observe.redact import (
     MASK,
     find_secrets,
     key_env_names,

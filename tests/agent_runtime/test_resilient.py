@@ -7,9 +7,9 @@ from agent_runtime.clock import VirtualClock
 from agent_runtime.config import AgentConfig, Backoff, CircuitConfig, RecoveryRule, parse_agent_config
 from agent_runtime.errors import ConfigError, RunFailed
 from agent_runtime.messages import SystemMessage, ToolSpec, UserMessage
-from agent_runtime.metrics import ProviderMetricsCollector
-from agent_runtime.resilient import ResilientModel
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.resilience.resilient import ResilientModel
+from agent_runtime.observe.runlog import RunLog
 
 P = "openai/gpt-4o"
 F = "openai/gpt-4.1-mini"

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from resilience_fakes import CANARY, ENV_CANARY, canary_runlog, make_record
 
 from agent_runtime.clock import VirtualClock
-from agent_runtime.metrics import Attempt
-from agent_runtime.runlog import RunLog, raw_excerpt, safe_name
+from agent_runtime.observe.metrics import Attempt
+from agent_runtime.observe.runlog import RunLog, raw_excerpt, safe_name
 
 def all_bytes(root):
     for dirpath, _, files in os.walk(root):

@@ -6,12 +6,12 @@ import zipfile
 import pytest
 from resilience_fakes import TWO_TURNS, emulated_http
 
-from agent_runtime.bundle import build_bundle
+from agent_runtime.observe.bundle import build_bundle
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import parse_agent_config
 from agent_runtime.errors import ConfigError
 from agent_runtime.runner import AgentRun, run_agent
-from agent_runtime.telemetry import ENV_PATH, read_spans
+from agent_runtime.observe.telemetry import ENV_PATH, read_spans
 
 KEYS = {"OPENAI_API_KEY": "sk-test-openai-000000", "OPENROUTER_API_KEY": "sk-or-v1-test0000000000",
         "ANTHROPIC_API_KEY": "sk-ant-test-0000000000"}

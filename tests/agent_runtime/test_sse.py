@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent_runtime.sse import SSEDecoder, SSEEvent, encode_event, iter_events
+from agent_runtime.wire.sse import SSEDecoder, SSEEvent, encode_event, iter_events
 
 
 def decode_all(*chunks: bytes) -> tuple[list[SSEEvent], bool]:

@@ -7,9 +7,9 @@ import pytest
 from resilience_fakes import make_record
 
 from agent_runtime.clock import VirtualClock
-from agent_runtime.metrics import Attempt
-from agent_runtime.redact import MASK
-from agent_runtime.telemetry import ENV_PATH, append_lines, encode_span, export, read_spans, span_from_attempt
+from agent_runtime.observe.metrics import Attempt
+from agent_runtime.observe.redact import MASK
+from agent_runtime.observe.telemetry import ENV_PATH, append_lines, encode_span, export, read_spans, span_from_attempt
 
 TRACE = "0" * 32
 
@@ -72,7 +72,7 @@ def test_read_spans_names_a_bad_line(tmp_path):
 
 WRITER = """
 import json, sys
-from agent_runtime.telemetry import append_lines
+from agent_runtime.observe.telemetry import append_lines
 path, who, batches = sys.argv[1], sys.argv[2], int(sys.argv[3])
 pad = "x" * 70000  # far above PIPE_BUF: unlocked appends of this size would interleave
 for b in range(batches):

@@ -7,7 +7,7 @@ import pytest
 from agent_runtime.dialect import format_tool_call
 from agent_runtime.errors import RunFailed
 from agent_runtime.messages import UserMessage
-from agent_runtime.model import Model
+from agent_runtime.loop.model import Model
 from agent_runtime.testing import ScriptedModel, ScriptedTurn
 
 CONV = [UserMessage("hi")]

@@ -11,8 +11,8 @@ import pytest
 
 from agent_runtime.config import RunShellConfig, ToolsConfig
 from agent_runtime.messages import ToolCall
-from agent_runtime.tools import ToolContext, default_registry
-from agent_runtime.tools.shell import MAX_OUTPUT_BYTES, effective_timeout
+from agent_runtime.loop.tools import ToolContext, default_registry
+from agent_runtime.loop.tools.shell import MAX_OUTPUT_BYTES, effective_timeout
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 

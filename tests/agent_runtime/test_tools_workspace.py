@@ -8,7 +8,7 @@ import pytest
 
 from agent_runtime.config import ToolsConfig
 from agent_runtime.messages import ToolCall, ToolSpec
-from agent_runtime.tools import (
+from agent_runtime.loop.tools import (
     LIST_DIR,
     READ_FILE,
     WORKSPACE_TOOLS,
@@ -173,7 +173,7 @@ def test_tool_exceptions_become_error_results(tmp_path):
 
 
 def test_validators_are_built_once(tmp_path, monkeypatch):
-    import agent_runtime.tools.registry as registry_module
+    import agent_runtime.loop.tools.registry as registry_module
 
     default_registry()  # built with the process-wide tools
 
@@ -243,7 +243,7 @@ def test_max_parallel_one_runs_sequentially_without_threads(tmp_path):
 
 def test_max_parallel_bounds_calls_in_flight(tmp_path, monkeypatch):
     """A deterministic pool: futures complete only when the registry waits for them."""
-    import agent_runtime.tools.registry as registry_module
+    import agent_runtime.loop.tools.registry as registry_module
     from concurrent.futures import Future
 
     class StepPool:

@@ -15,8 +15,8 @@ from typing import Any
 
 from agent_runtime.errors import CATEGORIES, ProviderError
 from agent_runtime.messages import AssistantMessage, ModelRequest, ModelResponse, ToolResult, ToolSpec, UserMessage
-from agent_runtime.protocols import get_protocol
-from agent_runtime.provider_client import BodyDecoder
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.client import BodyDecoder
 from pytest_kylecode.emulator import parse_script, respond
 from pytest_kylecode.emulator.wire import for_protocol
 

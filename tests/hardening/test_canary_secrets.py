@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from agent_runtime.redact import key_env_names
+from agent_runtime.observe.redact import key_env_names
 
 _SHAPED = {  # key-shaped canaries: the pattern redaction must catch them even without the literal
     "OPENAI_API_KEY": "sk-proj-",
@@ -238,7 +238,7 @@ def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypat
     assert cli("metrics", str(telemetry), "--summary").returncode == 0
 
     # Vendor bundles of every run directory: one through the installed command, the rest in-process.
-    from agent_runtime.bundle import build_bundle
+    from agent_runtime.observe.bundle import build_bundle
 
     run_dirs = sorted(p for p in (root / "runs").glob("*/*") if p.is_dir())
     assert len(run_dirs) == 2 * cells_live + 4 + 2 * 32 + 1

@@ -33,7 +33,7 @@ _WORKER = textwrap.dedent('''
     from agent_runtime.clock import VirtualClock
     from agent_runtime.config import parse_agent_config
     from agent_runtime.runner import run_agent
-    from agent_runtime.telemetry import append_lines
+    from agent_runtime.observe.telemetry import append_lines
     from pytest_kylecode.emulator import EmulatorTransport, parse_script
 
     worker, mode, target, scratch = int(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
@@ -61,7 +61,7 @@ _WORKER = textwrap.dedent('''
                 result = run_agent(config, "go", ws, http=http, clock=clock, env={"KYLECODE_TELEMETRY_PATH": target})
             assert result.outcome == "completed", result.error_message
     else:
-        from agent_runtime.runlog import RunLog
+        from agent_runtime.observe.runlog import RunLog
         for i in range(%(writes)d):
             log = RunLog()
             log.set_info(worker=worker, seq=i)

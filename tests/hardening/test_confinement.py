@@ -29,7 +29,7 @@ import pytest
 
 from agent_runtime.config import ToolsConfig
 from agent_runtime.messages import ToolCall
-from agent_runtime.tools import ToolContext, default_registry
+from agent_runtime.loop.tools import ToolContext, default_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "OUTSIDE-THE-WORKSPACE-9f3c"
@@ -366,6 +366,6 @@ def test_the_only_template_environment_loads_the_package_templates() -> None:
                 uses.append((path.relative_to(ROOT).as_posix(), node.attr))
             if isinstance(node, ast.Attribute) and node.attr in ("from_string", "FileSystemLoader", "Template"):
                 uses.append((path.relative_to(ROOT).as_posix(), node.attr))
-    assert set(uses) <= {("agent_runtime/dialect.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined",
+    assert set(uses) <= {("agent_runtime/dialect/prompts.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined",
                                                                    "Template")}, uses
-    assert ("agent_runtime/dialect.py", "from_string") not in uses and all(a != "from_string" for _, a in uses)
+    assert ("agent_runtime/dialect/prompts.py", "from_string") not in uses and all(a != "from_string" for _, a in uses)

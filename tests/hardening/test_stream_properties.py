@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_runtime.errors import CATEGORIES
-from agent_runtime.protocols import get_protocol
-from agent_runtime.sse import SSEDecoder, SSEEvent
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.sse import SSEDecoder, SSEEvent
 
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -225,7 +225,7 @@ def test_stream_decoders_never_raise_on_any_events(protocol: str, events: list[t
 
 def _payloads() -> list[tuple[str, str | None, list[Any]]]:
     """(protocol, event name or None for a whole JSON body, [payloads]) from every 200 source."""
-    from agent_runtime.sse import iter_events
+    from agent_runtime.wire.sse import iter_events
 
     out: list[tuple[str, str | None, list[Any]]] = []
     for source in SOURCES:
@@ -307,7 +307,7 @@ def _call(source: Source, chunks: list[bytes], *, gzip_encoded: bool) -> Any:
     from agent_runtime.clock import VirtualClock
     from agent_runtime.config import Timeouts
     from agent_runtime.messages import ModelRequest, UserMessage
-    from agent_runtime.provider_client import ProviderClient
+    from agent_runtime.wire.client import ProviderClient
     from agent_runtime.providers import parse_route
 
     headers = {k: v for k, v in source.header_map.items() if k not in ("content-length", "content-encoding")}

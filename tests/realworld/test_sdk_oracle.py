@@ -34,10 +34,10 @@ anthropic = pytest.importorskip("anthropic")
 
 from openai.lib.streaming.chat import ChatCompletionStreamState  # noqa: E402
 
-from agent_runtime.protocols.anthropic_messages import map_finish_reason as anthropic_finish  # noqa: E402
-from agent_runtime.protocols.openai_chat import map_finish_reason as chat_finish  # noqa: E402
-from agent_runtime.protocols.openai_responses import ResponsesStreamDecoder, derive_finish  # noqa: E402
-from agent_runtime.sse import SSEEvent, encode_event  # noqa: E402
+from agent_runtime.wire.protocols.anthropic_messages import map_finish_reason as anthropic_finish  # noqa: E402
+from agent_runtime.wire.protocols.openai_chat import map_finish_reason as chat_finish  # noqa: E402
+from agent_runtime.wire.protocols.openai_responses import ResponsesStreamDecoder, derive_finish  # noqa: E402
+from agent_runtime.wire.sse import SSEEvent, encode_event  # noqa: E402
 from pytest_kylecode.cassettes.vcr_reader import Interaction, read_cassette  # noqa: E402
 from pytest_kylecode.normalize import normalize_interaction  # noqa: E402
 

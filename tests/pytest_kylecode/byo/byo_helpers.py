@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime.clock import VirtualClock
-from agent_runtime.metrics import ProviderMetricsCollector
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.observe.runlog import RunLog
 from pytest_kylecode.byo.context import CellContext
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
 from pytest_kylecode.emulator import EmulatorTransport

@@ -11,9 +11,9 @@ import pytest
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts, parse_agent_config
-from agent_runtime.metrics import ProviderMetricsCollector
-from agent_runtime.provider_client import ROUTE_EXTENSION
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.wire.client import ROUTE_EXTENSION
+from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import run_agent
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
 from pytest_kylecode.cassettes.transport import ReplayMiss

@@ -9,9 +9,9 @@ import httpx
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.errors import ProviderError
-from agent_runtime.metrics import Attempt
-from agent_runtime.provider_client import CallRecord
-from agent_runtime.runlog import RunLog
+from agent_runtime.observe.metrics import Attempt
+from agent_runtime.wire.client import CallRecord
+from agent_runtime.observe.runlog import RunLog
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
 from pytest_kylecode.emulator.server import EmulatorServer
 from pytest_kylecode.emulator.transport import to_httpx

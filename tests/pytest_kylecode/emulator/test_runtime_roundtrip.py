@@ -1,6 +1,6 @@
 """The emulator's bytes read back by the runtime's own protocol parsers and error classifiers.
 
-The emulator and ``agent_runtime.protocols`` are written from the same wire notes by different
+The emulator and ``agent_runtime.wire.protocols`` are written from the same wire notes by different
 hands; these tests pin down that they agree, request built by the runtime included.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from agent_runtime.messages import ModelRequest, ModelResponse, ToolSpec, UserMessage
-from agent_runtime.protocols import get_protocol
-from agent_runtime.sse import iter_events
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.sse import iter_events
 from emulator_helpers import PATHS
 from pytest_kylecode.emulator import for_protocol, parse_script, respond
 

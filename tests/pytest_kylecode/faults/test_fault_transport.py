@@ -14,10 +14,10 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts
 from agent_runtime.messages import ModelRequest, ToolSpec, UserMessage
-from agent_runtime.protocols import get_protocol
-from agent_runtime.provider_client import ProviderClient
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.client import ProviderClient
 from agent_runtime.providers import parse_route
-from agent_runtime.sse import iter_events
+from agent_runtime.wire.sse import iter_events
 from pytest_kylecode.emulator.script import parse_script
 from pytest_kylecode.emulator.transport import EmulatorTransport
 from pytest_kylecode.faults.catalog import FaultSpec

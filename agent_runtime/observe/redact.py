@@ -66,7 +66,7 @@ _MIN_LITERAL: Final = 8  # a 3-character "key" would redact half the transcript
 
 
 def key_env_names() -> tuple[str, ...]:
-    from .providers import PROVIDERS
+    from agent_runtime.providers import PROVIDERS
 
     return tuple(sorted({p.key_env for p in PROVIDERS.values()} | set(_EXTRA_KEY_ENVS)))
 

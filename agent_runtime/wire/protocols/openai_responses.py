@@ -31,10 +31,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulator import Accumulator, never_raises
-from ..messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
-from ..sse import SSEEvent
-from .openai_chat import classify_error, inband_error
+from agent_runtime.wire.accumulator import Accumulator
+from agent_runtime.wire.classify import SHAPE_ERRORS, never_raises
+from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.sse import SSEEvent
+from agent_runtime.wire.protocols.openai_chat import classify_error, inband_error
 
 __all__ = ["PROTOCOL", "FINISH_REASONS", "ResponsesStreamDecoder", "derive_finish"]
 
@@ -186,7 +187,7 @@ class ResponsesStreamDecoder:
             return acc.fail("invalid_json", f"stream event is not JSON: {data[:200]}")
         try:
             return self._event(payload.get("type") or event.event, payload)
-        except (AttributeError, TypeError, KeyError) as exc:
+        except SHAPE_ERRORS as exc:
             return acc.fail("invalid_json", f"unexpected event shape ({exc}): {data[:200]}")
 
     def _event(self, kind: str | None, p: Mapping[str, Any]) -> list[StreamEvent]:

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .clock import Clock
-from .config import CircuitConfig
+from agent_runtime.clock import Clock
+from agent_runtime.config import CircuitConfig
 
 State = Literal["closed", "open", "half_open"]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final, Literal, TypeAlias
 
-from .config import CompletionConfig
+from agent_runtime.config import CompletionConfig
 
 __all__ = ["COMPLETION_REASONS", "FINISH_TOOL", "CompletionReason", "detect_completion", "match_sentinel"]
 

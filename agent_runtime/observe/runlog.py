@@ -29,10 +29,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from .messages import AssistantMessage, Message, SystemMessage, ToolResult, UserMessage
-from .metrics import Attempt
-from .redact import redact_fragments, redact_headers, redact_json, redact_text, redact_url
-from .telemetry import encode_span, span_from_attempt
+from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolResult, UserMessage
+from agent_runtime.observe.metrics import Attempt
+from agent_runtime.wire.classify import is_html
+from agent_runtime.observe.redact import redact_fragments, redact_headers, redact_json, redact_text, redact_url
+from agent_runtime.observe.telemetry import encode_span, span_from_attempt
 
 RAW_EXCERPT_BYTES: Final = 64 * 1024
 
@@ -52,11 +53,6 @@ def safe_name(text: str, limit: int = 60) -> str:
     return cleaned[:limit]
 
 
-def is_html(content_type: str, raw: bytes) -> bool:
-    head = raw[:256].lstrip().lower()
-    return "html" in content_type.lower() or head.startswith((b"<!doctype html", b"<html"))
-
-
 def raw_excerpt(status: int | None, headers: Mapping[str, str], raw: bytes,
                 env: Mapping[str, str] | None = None) -> str:
     """A raw response as a readable, redacted text file; HTML and binary bodies go base64.
@@ -70,7 +66,7 @@ def raw_excerpt(status: int | None, headers: Mapping[str, str], raw: bytes,
         binary = "\x00" in text
     except UnicodeDecodeError:
         text, binary = body.decode("latin-1"), True
-    encoding = "base64" if binary or is_html(content_type, body) else "text"
+    encoding = "base64" if binary or is_html(body, content_type) else "text"
     text = redact_fragments(redact_text(text, env), env)  # a streamed key arrives in pieces
     if encoding == "base64":
         text = base64.b64encode(text.encode("latin-1" if binary else "utf-8")).decode("ascii")

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..errors import ProviderError
-    from ..messages import ModelRequest, ModelResponse, StreamEvent
-    from ..providers import ProtocolName
-    from ..sse import SSEEvent
+    from agent_runtime.errors import ProviderError
+    from agent_runtime.messages import ModelRequest, ModelResponse, StreamEvent
+    from agent_runtime.providers import ProtocolName
+    from agent_runtime.wire.sse import SSEEvent
 
 
 class StreamDecoder(Protocol):
@@ -49,11 +49,11 @@ class WireProtocol(Protocol):
 
 def get_protocol(name: ProtocolName) -> WireProtocol:
     if name == "openai_chat":
-        from .openai_chat import PROTOCOL
+        from agent_runtime.wire.protocols.openai_chat import PROTOCOL
     elif name == "anthropic_messages":
-        from .anthropic_messages import PROTOCOL
+        from agent_runtime.wire.protocols.anthropic_messages import PROTOCOL
     elif name == "openai_responses":
-        from .openai_responses import PROTOCOL
+        from agent_runtime.wire.protocols.openai_responses import PROTOCOL
     else:
         raise ValueError(f"unknown protocol {name!r}")
     return PROTOCOL

@@ -37,7 +37,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from .config import DEFAULT_RECOVERY, Backoff, RecoveryRule
+from agent_runtime.config import DEFAULT_RECOVERY, Backoff, RecoveryRule
 
 Step = Literal["retry", "fallback", "fail"]
 OverrideKind = Literal["tools", "stream"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 from typing import Final
 
-from .registry import Tool, ToolContext, ToolError, ToolOutcome, ToolRegistry, call_signature
-from .shell import RUN_SHELL
-from .workspace import LIST_DIR, MARK_TASK_COMPLETE, READ_FILE, WRITE_FILE, resolve_in_workspace
+from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError, ToolOutcome, ToolRegistry, call_signature
+from agent_runtime.loop.tools.shell import RUN_SHELL
+from agent_runtime.loop.tools.workspace import LIST_DIR, MARK_TASK_COMPLETE, READ_FILE, WRITE_FILE, resolve_in_workspace
 
 __all__ = [
     "LIST_DIR",

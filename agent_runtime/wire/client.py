@@ -23,18 +23,18 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from . import __version__
-from .classify import classify_exception, classify_http, is_html
-from .clock import Clock
-from .config import Timeouts
-from .errors import ProviderError
-from .messages import ModelRequest, ModelResponse, StreamEvent
-from .protocols import get_protocol
-from .sse import SSEDecoder
+from agent_runtime import __version__
+from agent_runtime.wire.classify import classify_exception, classify_http, is_html
+from agent_runtime.clock import Clock
+from agent_runtime.config import Timeouts
+from agent_runtime.errors import ProviderError
+from agent_runtime.messages import ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.protocols import get_protocol
+from agent_runtime.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
-    from .protocols import StreamDecoder, WireProtocol
-    from .providers import Route
+    from agent_runtime.wire.protocols import StreamDecoder, WireProtocol
+    from agent_runtime.providers import Route
 
 __all__ = ["BodyDecoder", "CallRecord", "ProviderClient", "ROUTE_EXTENSION"]
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ..config import ToolsConfig
-from ..dialect import canonical_json
-from ..messages import ToolCall, ToolResult, ToolSpec
+from agent_runtime.config import ToolsConfig
+from agent_runtime.messages import ToolCall, ToolResult, ToolSpec, canonical_json
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator

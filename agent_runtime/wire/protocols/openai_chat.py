@@ -31,11 +31,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulator import Accumulator, never_raises
-from ..classify import classify_http, error_fields, message_category
-from ..errors import ProviderError
-from ..messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
-from ..sse import SSEEvent
+from agent_runtime.wire.accumulator import Accumulator
+from agent_runtime.wire.classify import SHAPE_ERRORS, classify_http, error_fields, message_category, never_raises
+from agent_runtime.errors import ProviderError
+from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.sse import SSEEvent
 
 __all__ = ["PROTOCOL", "FINISH_REASONS", "ChatStreamDecoder", "body_category", "inband_error", "map_finish_reason"]
 
@@ -296,7 +296,7 @@ class ChatStreamDecoder:
             events += acc.fail(*inband_error(payload, "stream_error"))
         try:
             events += self._chunk(payload)  # the error chunk may still carry usage (OpenRouter)
-        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+        except SHAPE_ERRORS as exc:
             events += acc.fail("invalid_json", f"unexpected chunk shape ({exc}): {data[:200]}")
         return events
 

@@ -20,8 +20,8 @@ import zipfile
 from pathlib import Path
 from typing import Final
 
-from .errors import KylecodeError
-from .redact import find_secrets, redact_fragments, redact_json, redact_text
+from agent_runtime.errors import KylecodeError
+from agent_runtime.observe.redact import find_secrets, redact_fragments, redact_json, redact_text
 
 # What a bundle carries, relative to the run directory.
 INCLUDED: Final = ("meta", "raw/responses", "errors", "conversation")

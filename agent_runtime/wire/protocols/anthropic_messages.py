@@ -30,11 +30,11 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..accumulator import Accumulator, never_raises
-from ..classify import classify_http, error_fields, message_category
-from ..errors import ProviderError
-from ..messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
-from ..sse import SSEEvent
+from agent_runtime.wire.accumulator import Accumulator
+from agent_runtime.wire.classify import SHAPE_ERRORS, classify_http, error_fields, message_category, never_raises
+from agent_runtime.errors import ProviderError
+from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.sse import SSEEvent
 
 __all__ = ["PROTOCOL", "FINISH_REASONS", "map_finish_reason", "MessagesStreamDecoder"]
 
@@ -245,7 +245,7 @@ class MessagesStreamDecoder:
                 return acc.close_tool_calls() + acc.finished_event()
             if kind == "error" or event.event == "error":
                 return acc.fail(*_inband(payload))
-        except (AttributeError, TypeError, KeyError) as exc:
+        except SHAPE_ERRORS as exc:
             return acc.fail("invalid_json", f"unexpected event shape ({exc}): {data[:200]}")
         return []  # event types added after this was written carry nothing we use
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from .metrics import Attempt, distribution
-from .redact import redact_text
+from agent_runtime.observe.metrics import Attempt, distribution
+from agent_runtime.observe.redact import redact_text
 
 ENV_PATH: Final = "KYLECODE_TELEMETRY_PATH"
 

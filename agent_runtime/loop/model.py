@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from .messages import Message, ModelResponse, ToolMode, ToolSpec
+from agent_runtime.messages import Message, ModelResponse, ToolMode, ToolSpec
 
 
 @dataclass(slots=True)

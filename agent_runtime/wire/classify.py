@@ -15,23 +15,30 @@ that it covers every transport exception class httpx defines.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import time
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from .errors import ProviderError
+from agent_runtime.errors import ProviderError
+from agent_runtime.wire.accumulator import Accumulator
+
+if TYPE_CHECKING:
+    from agent_runtime.messages import ModelResponse
 
 __all__ = [
     "EXCEPTION_CATEGORIES",
+    "SHAPE_ERRORS",
     "category_for_status",
     "classify_exception",
     "classify_http",
     "error_fields",
     "is_html",
     "message_category",
+    "never_raises",
     "parse_retry_after",
 ]
 
@@ -63,6 +70,27 @@ def category_for_status(status: int) -> str:
 
 
 # -- bodies -------------------------------------------------------------------------------------
+
+# What parsing a body of an unexpected shape (a string where an object belongs, a list too
+# short...) raises: such a body is ``invalid_json``, never an exception out of the parser.
+SHAPE_ERRORS: Final = (AttributeError, TypeError, KeyError, IndexError)
+
+
+def never_raises(parse: Callable[[Any], ModelResponse]) -> Callable[[Any], ModelResponse]:
+    """Wrap a protocol's JSON-body parser so that a body of an unexpected shape becomes an
+    ``invalid_json`` response, as a stream event of that shape is in the stream decoders."""
+
+    @functools.wraps(parse)
+    def guarded(body: Any) -> ModelResponse:
+        try:
+            return parse(body)
+        except SHAPE_ERRORS as exc:
+            acc = Accumulator()
+            acc.fail("invalid_json", f"unexpected response shape ({type(exc).__name__}: {exc})")
+            return acc.response()
+
+    return guarded
+
 
 _HTML_STARTS: Final = (b"<!doctype html", b"<html", b"<head", b"<body", b"<!--", b"<title", b"<center")
 

@@ -28,19 +28,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol
 
-from .circuit import CircuitBreaker, is_health_failure
-from .clock import Clock
-from .config import AgentConfig
-from .dialect import prepare_request
-from .errors import ConfigError, ProviderError, RunFailed
-from .failover import resolve_routes
-from .messages import Message, ModelRequest, ToolMode, ToolSpec
-from .metrics import Attempt, ProviderMetricsCollector
-from .model import ModelTurn
-from .policy import RecoveryPolicy
-from .provider_client import CallRecord
-from .providers import Route
-from .runlog import RunLog
+from agent_runtime.resilience.circuit import CircuitBreaker, is_health_failure
+from agent_runtime.clock import Clock
+from agent_runtime.config import AgentConfig
+from agent_runtime.dialect import prepare_request
+from agent_runtime.errors import ConfigError, ProviderError, RunFailed
+from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.messages import Message, ModelRequest, ToolMode, ToolSpec
+from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
+from agent_runtime.loop.model import ModelTurn
+from agent_runtime.resilience.policy import RecoveryPolicy
+from agent_runtime.wire.client import CallRecord
+from agent_runtime.providers import Route
+from agent_runtime.observe.runlog import RunLog
 
 
 class RouteCaller(Protocol):

@@ -7,7 +7,7 @@ than its runtime used. Here ``ResilientModel`` and ``probes.preflight`` both cal
 
 from __future__ import annotations
 
-from .providers import Route, parse_route
+from agent_runtime.providers import Route, parse_route
 
 
 def resolve_routes(primary: str, failover: tuple[str, ...] | list[str] | None) -> list[Route]:

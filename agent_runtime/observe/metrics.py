@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .provider_client import CallRecord
+from agent_runtime.wire.client import CallRecord
 
 SCHEMA: Final = 1
 

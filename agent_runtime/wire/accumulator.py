@@ -45,7 +45,7 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeAlias
 
-from .messages import (
+from agent_runtime.messages import (
     ErrorInfo,
     Finished,
     FinishReason,
@@ -61,7 +61,7 @@ from .messages import (
     Usage,
 )
 
-__all__ = ["Accumulator", "ArgsMode", "never_raises", "parse_arguments", "repeated_object"]
+__all__ = ["Accumulator", "ArgsMode", "parse_arguments", "repeated_object"]
 
 ArgsMode: TypeAlias = Literal["append", "start_input"]
 
@@ -92,26 +92,6 @@ def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
 
 
 _DECODER = json.JSONDecoder()
-
-# What a body of an unexpected shape (a string where an object belongs...) raises while parsed.
-_SHAPE_ERRORS = (AttributeError, TypeError, KeyError, IndexError)
-
-
-def never_raises(parse: Callable[[Any], ModelResponse]) -> Callable[[Any], ModelResponse]:
-    """Wrap a protocol's JSON-body parser so that a body of an unexpected shape becomes an
-    ``invalid_json`` response, as a stream event of that shape is in the stream decoders."""
-
-    @functools.wraps(parse)
-    def guarded(body: Any) -> ModelResponse:
-        try:
-            return parse(body)
-        except _SHAPE_ERRORS as exc:
-            acc = Accumulator()
-            acc.fail("invalid_json", f"unexpected response shape ({type(exc).__name__}: {exc})")
-            return acc.response()
-
-    return guarded
-
 
 def repeated_object(text: str) -> dict[str, Any] | None:
     """The object when ``text`` is one JSON object sent two or more times over (``{..}{..}``), else None.
@@ -213,10 +193,6 @@ class Accumulator:
             return self._not_text("reasoning delta", delta)
         self._reasoning.append(delta)
         return [ReasoningDelta(delta)]
-
-    @property
-    def has_text(self) -> bool:
-        return bool(self._text)
 
     @property
     def has_reasoning(self) -> bool:

@@ -1,0 +1,2 @@
+"""The agent loop: conversation state, tools, completion detection and loop guards, over any
+``Model`` (``loop.model``)."""
