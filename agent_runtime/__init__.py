@@ -8,9 +8,37 @@ Jinja2 and jsonschema: collection of a large matrix stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from agent_runtime.version import __version__
+
+if TYPE_CHECKING:  # the lazy names below, for the type checker (``X as X``: an explicit re-export)
+    from agent_runtime.clock import (
+        Clock as Clock,
+        FastForwardClock as FastForwardClock,
+        SystemClock as SystemClock,
+        VirtualClock as VirtualClock,
+    )
+    from agent_runtime.config import (
+        AgentConfig as AgentConfig,
+        load_agent_config as load_agent_config,
+        parse_agent_config as parse_agent_config,
+    )
+    from agent_runtime.errors import (
+        CATEGORIES as CATEGORIES,
+        ConfigError as ConfigError,
+        KylecodeError as KylecodeError,
+        ProviderError as ProviderError,
+        RunFailed as RunFailed,
+    )
+    from agent_runtime.loop.agent import Agent as Agent, RunResult as RunResult
+    from agent_runtime.loop.model import Model as Model, ModelTurn as ModelTurn
+    from agent_runtime.observe.metrics import ProviderMetricsCollector as ProviderMetricsCollector
+    from agent_runtime.providers import PROVIDERS as PROVIDERS, Route as Route, parse_route as parse_route
+    from agent_runtime.resilience.resilient import ResilientModel as ResilientModel
+    from agent_runtime.runner import AgentRun as AgentRun, run_agent as run_agent
+    from agent_runtime.testing import ScriptedModel as ScriptedModel
+    from agent_runtime.wire.client import CallRecord as CallRecord, ProviderClient as ProviderClient
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -31,7 +59,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'agent_runtime' has no attribute {name!r}")

@@ -10,16 +10,16 @@ know line numbers (the scenario loader) add ``file:line``.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, TypeVar, Unpack
 
 from agent_runtime.errors import CATEGORIES, ConfigError
-from agent_runtime.messages import ToolMode
+from agent_runtime.messages import TOOL_MODES, ToolMode
 
 Action = Literal["retry", "fallback", "fail", "override_tools", "override_stream"]
-ACTIONS: Final = ("retry", "fallback", "fail", "override_tools", "override_stream")
+ACTIONS: Final[tuple[Action, ...]] = ("retry", "fallback", "fail", "override_tools", "override_stream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +47,8 @@ class RecoveryRule:
     then: Action = "fail"
 
 
-def _retry(n: int, **kw: Any) -> RecoveryRule:
-    return RecoveryRule("retry", max_retries=n, then="fallback", **kw)
+def _retry(n: int, *, honor_retry_after: bool = False) -> RecoveryRule:
+    return RecoveryRule("retry", max_retries=n, then="fallback", honor_retry_after=honor_retry_after)
 
 
 DEFAULT_RECOVERY: Final[dict[str, RecoveryRule]] = {
@@ -122,24 +122,45 @@ class AgentConfig:
     tools: ToolsConfig = ToolsConfig()
     seed: int = 0
 
-    def with_overrides(self, **changes: Any) -> AgentConfig:
+    def with_overrides(self, **changes: Unpack[AgentConfigChanges]) -> AgentConfig:
         return replace(self, **changes)
+
+
+class AgentConfigChanges(TypedDict, total=False):
+    """Any subset of ``AgentConfig``'s fields, each with its field's type: what ``with_overrides``
+    takes and what the parser collects before it applies them."""
+
+    route: str | None
+    max_steps: int
+    streaming: bool
+    tool_mode: ToolMode
+    max_tokens: int
+    system_prompt: str | None
+    completion: CompletionConfig
+    failover: tuple[str, ...] | None
+    recovery: Mapping[str, RecoveryRule]
+    circuit: CircuitConfig
+    loop_guard: LoopGuardConfig
+    timeouts: Timeouts
+    probes: bool
+    tools: ToolsConfig
+    seed: int
 
 
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def _fail(key: str, expected: str, got: Any) -> ConfigError:
+def _fail(key: str, expected: str, got: object) -> ConfigError:
     return ConfigError(f"expected {expected}, got {_clip(got)}", key=key)
 
 
-def _clip(value: Any) -> str:
+def _clip(value: object) -> str:
     """``repr(value)``, cut short: a value of megabytes must not become a message of megabytes."""
     text = repr(value)
     return text if len(text) <= 120 else f"{text[:80]}... ({len(text)} characters)"
 
 
-def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> None:
+def _check_keys(data: Mapping[str, object], allowed: tuple[str, ...], key: str) -> None:
     for name in data:
         if name not in allowed:
             close = difflib.get_close_matches(str(name), allowed, n=1)
@@ -149,79 +170,96 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], key: str) -> 
             )
 
 
-def _mapping(value: Any, key: str) -> Mapping[str, Any]:
+def _mapping(value: object, key: str) -> Mapping[str, object]:
     if not isinstance(value, Mapping):
         raise _fail(key, "a mapping", value)
     return value
 
 
-def _bool(value: Any, key: str) -> bool:
+def _bool(value: object, key: str) -> bool:
     if not isinstance(value, bool):
         raise _fail(key, "true or false", value)
     return value
 
 
-def _int(value: Any, key: str, minimum: int = 0) -> int:
+def _int(value: object, key: str, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _fail(key, f"an integer >= {minimum}", value)
     return value
 
 
-def _number(value: Any, key: str, minimum: float = 0.0) -> float:
+def _number(value: object, key: str, minimum: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
         raise _fail(key, f"a number >= {minimum}", value)
     return float(value)
 
 
-def _choice(value: Any, key: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"expected one of {', '.join(choices)}, got {_clip(value)}{hint}", key=key)
-    return value
+_Choice = TypeVar("_Choice", bound=str)
 
 
-def _dataclass_from(cls: type, data: Any, key: str, fields: dict[str, Any]) -> Any:
+def _choice(value: object, key: str, choices: tuple[_Choice, ...]) -> _Choice:
+    for choice in choices:
+        if value == choice:
+            return choice
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"expected one of {', '.join(choices)}, got {_clip(value)}{hint}", key=key)
+
+
+_Flat = TypeVar("_Flat")
+# A field parser: (value, dotted key) -> the field's value, or ConfigError.
+_FieldParser = Callable[[object, str], object]
+
+
+def _dataclass_from(cls: Callable[..., _Flat], data: object, key: str, fields: Mapping[str, _FieldParser]) -> _Flat:
     """Build a flat dataclass whose fields are all numbers/bools; ``fields`` maps name -> parser."""
     data = _mapping(data, key)
     _check_keys(data, tuple(fields), key)
     return cls(**{name: fields[name](value, f"{key}.{name}") for name, value in data.items()})
 
 
-def _parse_backoff(data: Any, key: str) -> Backoff:
+def _at_least_one(value: object, key: str) -> int:
+    return _int(value, key, 1)
+
+
+def _parse_backoff(data: object, key: str) -> Backoff:
     return _dataclass_from(Backoff, data, key, {n: _number for n in ("base", "factor", "max", "jitter")})
 
 
-def _parse_rule(data: Any, key: str) -> RecoveryRule:
+def _parse_rule(data: object, key: str) -> RecoveryRule:
     data = _mapping(data, key)
     _check_keys(data, ("action", "max_retries", "backoff", "honor_retry_after", "then"), key)
     if "action" not in data:
         raise ConfigError(f"missing 'action' (one of {', '.join(ACTIONS)})", key=f"{key}.action")
     action = _choice(data["action"], f"{key}.action", ACTIONS)
-    default_then = {"retry": "fallback", "override_tools": "retry", "override_stream": "retry"}.get(action, action)
+    then: dict[Action, Action] = {"retry": "fallback", "override_tools": "retry", "override_stream": "retry"}
+    default_then = then.get(action, action)
     return RecoveryRule(
-        action=action,  # type: ignore[arg-type]
+        action=action,
         max_retries=_int(data.get("max_retries", 0), f"{key}.max_retries"),
         backoff=_parse_backoff(data["backoff"], f"{key}.backoff") if "backoff" in data else Backoff(),
         honor_retry_after=_bool(data.get("honor_retry_after", False), f"{key}.honor_retry_after"),
-        then=_choice(data.get("then", default_then), f"{key}.then", ACTIONS),  # type: ignore[arg-type]
+        then=_choice(data.get("then", default_then), f"{key}.then", ACTIONS),
     )
 
 
-def _parse_routes(value: Any, key: str) -> tuple[str, ...]:
+def _route(value: object, key: str) -> str:
+    """``value`` when it is a route of a known provider; else ``ConfigError`` at ``key``."""
     from agent_runtime.providers import parse_route
 
+    try:
+        return parse_route(value).name  # the name of a parsed route is its text, unchanged
+    except ConfigError as exc:
+        raise ConfigError(str(exc), key=key) from None
+
+
+def _parse_routes(value: object, key: str) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise _fail(key, "a list of routes 'provider/model' ([] for none)", value)
-    for i, item in enumerate(value):
-        try:
-            parse_route(item)
-        except ConfigError as exc:
-            raise ConfigError(str(exc), key=f"{key}[{i}]") from None
-    return tuple(value)
+    return tuple(_route(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
-def _str_list(value: Any, key: str) -> tuple[str, ...]:
+def _str_list(value: object, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         raise _fail(key, "a list of non-empty strings", value)
     return tuple(value)
@@ -233,74 +271,74 @@ AGENT_KEYS: Final = (
 )
 
 
-def parse_agent_config(data: Mapping[str, Any] | None, *, key: str = "agent", base: AgentConfig | None = None) -> AgentConfig:
+def parse_agent_config(
+    data: Mapping[str, object] | None, *, key: str = "agent", base: AgentConfig | None = None
+) -> AgentConfig:
     """Validate ``data`` and return it applied over ``base`` (default: the defaults)."""
     config = base or AgentConfig()
     if data is None:
         return config
     data = _mapping(data, key)
     _check_keys(data, AGENT_KEYS, key)
-    changes: dict[str, Any] = {}
+    changes: AgentConfigChanges = {}
     for name, value in data.items():
         k = f"{key}.{name}"
         if name == "route":
-            from agent_runtime.providers import parse_route
-
-            if value is not None:
-                try:
-                    parse_route(value)
-                except ConfigError as exc:
-                    raise ConfigError(str(exc), key=k) from None
-            changes[name] = value
-        elif name in ("max_steps", "max_tokens"):
-            changes[name] = _int(value, k, minimum=1)
-        elif name in ("streaming", "probes"):
-            changes[name] = _bool(value, k)
+            changes["route"] = None if value is None else _route(value, k)
+        elif name == "max_steps":
+            changes["max_steps"] = _at_least_one(value, k)
+        elif name == "max_tokens":
+            changes["max_tokens"] = _at_least_one(value, k)
+        elif name == "streaming":
+            changes["streaming"] = _bool(value, k)
+        elif name == "probes":
+            changes["probes"] = _bool(value, k)
         elif name == "seed":
-            changes[name] = _int(value, k)
+            changes["seed"] = _int(value, k)
         elif name == "tool_mode":
-            changes[name] = _choice(value, k, ("native", "text"))
+            changes["tool_mode"] = _choice(value, k, TOOL_MODES)
         elif name == "system_prompt":
             if value is not None and not isinstance(value, str):
                 raise _fail(k, "a string", value)
-            changes[name] = value
+            changes["system_prompt"] = value
         elif name == "completion":
             d = _mapping(value, k)
             _check_keys(d, ("tool_finish", "text_sentinels", "provider_signals"), k)
-            changes[name] = CompletionConfig(
+            changes["completion"] = CompletionConfig(
                 tool_finish=_bool(d.get("tool_finish", True), f"{k}.tool_finish"),
                 text_sentinels=_str_list(d.get("text_sentinels", []), f"{k}.text_sentinels"),
                 provider_signals=_bool(d.get("provider_signals", False), f"{k}.provider_signals"),
             )
         elif name == "failover":
-            changes[name] = None if value is None else _parse_routes(value, k)
+            changes["failover"] = None if value is None else _parse_routes(value, k)
         elif name == "recovery":
             d = _mapping(value, k)
             _check_keys(d, RECOVERABLE_CATEGORIES, k)
             recovery = dict(config.recovery)
             # A category given here replaces that category's default as a whole.
             recovery.update({cat: _parse_rule(rule, f"{k}.{cat}") for cat, rule in d.items()})
-            changes[name] = recovery
+            changes["recovery"] = recovery
         elif name == "circuit":
-            changes[name] = _dataclass_from(
-                CircuitConfig, value, k, {"failure_threshold": lambda v, kk: _int(v, kk, 1), "cooldown_s": _number}
+            changes["circuit"] = _dataclass_from(
+                CircuitConfig, value, k, {"failure_threshold": _at_least_one, "cooldown_s": _number}
             )
         elif name == "loop_guard":
-            changes[name] = _dataclass_from(
-                LoopGuardConfig, value, k,
-                {"malformed_repeats": lambda v, kk: _int(v, kk, 1), "identical_repeats": lambda v, kk: _int(v, kk, 1)},
+            changes["loop_guard"] = _dataclass_from(
+                LoopGuardConfig, value, k, {"malformed_repeats": _at_least_one, "identical_repeats": _at_least_one}
             )
         elif name == "timeouts":
-            changes[name] = _dataclass_from(Timeouts, value, k, {n: _number for n in ("connect_s", "first_byte_s", "idle_s")})
+            changes["timeouts"] = _dataclass_from(
+                Timeouts, value, k, {n: _number for n in ("connect_s", "first_byte_s", "idle_s")}
+            )
         elif name == "tools":
             d = _mapping(value, k)
             _check_keys(d, ("run_shell", "max_parallel"), k)
             run_shell = config.tools.run_shell
             if "run_shell" in d:
-                run_shell = _dataclass_from(
-                    RunShellConfig, d["run_shell"], f"{k}.run_shell", {n: _number for n in ("default_timeout_s", "max_timeout_s")}
-                )
-            changes[name] = ToolsConfig(run_shell, _int(d.get("max_parallel", config.tools.max_parallel), f"{k}.max_parallel", 1))
+                run_shell = _dataclass_from(RunShellConfig, d["run_shell"], f"{k}.run_shell",
+                                            {n: _number for n in ("default_timeout_s", "max_timeout_s")})
+            max_parallel = _int(d.get("max_parallel", config.tools.max_parallel), f"{k}.max_parallel", 1)
+            changes["tools"] = ToolsConfig(run_shell, max_parallel)
     return replace(config, **changes)
 
 

@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 # One encoder instance: json.dumps with non-default options builds a new encoder per call,
 # which is most of the cost of rendering a long conversation in text mode.
 _CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: object) -> str:
     """The one JSON spelling of tool arguments: in prompts, in call blocks and in the signatures
     the loop guard compares (sorted keys, unicode kept)."""
     return _CANONICAL.encode(value)
 
 
+JSONObject: TypeAlias = dict[str, Any]
+"""A JSON object as ``json`` reads and writes it; its values are open (tool arguments, JSON
+Schemas, request bodies, JSON-ready reports)."""
+
 FinishReason: TypeAlias = Literal["stop", "tool_calls", "length", "content_filter", "error"]
 ToolMode: TypeAlias = Literal["native", "text"]
+TOOL_MODES: Final[tuple[ToolMode, ...]] = ("native", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +56,7 @@ class ToolCall:
 
     id: str
     name: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
     raw_arguments: str = ""
     parse_error: str | None = None
 
@@ -120,7 +125,7 @@ class ToolSpec:
 
     name: str
     description: str
-    parameters: dict[str, Any]
+    parameters: JSONObject
 
 
 @dataclass(slots=True)

@@ -28,17 +28,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 from agent_runtime.clock import Clock, SystemClock
 from agent_runtime.config import AgentConfig
-from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.messages import ModelRequest, SystemMessage, ToolSpec, UserMessage
 from agent_runtime.observe.metrics import Attempt
-from agent_runtime.wire.client import CallRecord
 from agent_runtime.providers import Route
+from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.wire.client import CallRecord
 
 if TYPE_CHECKING:
     import httpx
 
-    from agent_runtime.resilience.resilient import ResilientModel, RouteCaller
     from agent_runtime.observe.runlog import RunLog
+    from agent_runtime.resilience.resilient import ResilientModel, RouteCaller
 
 PROBE_TOOL: Final = ToolSpec(
     name="kylecode_probe",

@@ -108,7 +108,7 @@ class Route:
         return self.name
 
 
-def parse_route(text: str) -> Route:
+def parse_route(text: object) -> Route:
     """``"openrouter/z-ai/glm-4.6"`` -> Route(openrouter, "z-ai/glm-4.6"); unknown providers are a ConfigError."""
     if not isinstance(text, str) or "/" not in text:
         raise ConfigError(f"a route is 'provider/model', got {text!r}")

@@ -16,16 +16,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent_runtime import __version__
-from agent_runtime.loop.agent import Agent, RunResult
 from agent_runtime.clock import Clock, SystemClock
 from agent_runtime.config import AgentConfig
+from agent_runtime.loop.agent import Agent, RunResult
 from agent_runtime.observe.metrics import ProviderMetricsCollector
-from agent_runtime.probes import run_probes
-from agent_runtime.wire.client import ProviderClient
-from agent_runtime.resilience.resilient import ResilientModel
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.observe.telemetry import ENV_PATH, export
+from agent_runtime.probes import run_probes
+from agent_runtime.resilience.resilient import ResilientModel
+from agent_runtime.version import __version__
+from agent_runtime.wire.client import ProviderClient
 
 if TYPE_CHECKING:
     import httpx

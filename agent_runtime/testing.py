@@ -28,8 +28,17 @@ from typing import Any
 
 from agent_runtime.dialect import format_tool_call, prepare_request
 from agent_runtime.errors import RunFailed
-from agent_runtime.messages import FinishReason, Message, ModelRequest, ModelResponse, ToolCall, ToolMode, ToolSpec, Usage
 from agent_runtime.loop.model import ModelTurn
+from agent_runtime.messages import (
+    FinishReason,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ToolCall,
+    ToolMode,
+    ToolSpec,
+    Usage,
+)
 
 __all__ = ["ScriptedModel", "ScriptedTurn"]
 

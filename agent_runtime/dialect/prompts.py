@@ -69,7 +69,7 @@ class _Specs:
     """Specs compared by identity: ``ToolSpec`` holds a dict, so it cannot be hashed by value.
     The cache keeps a reference, so an id cannot be reused while its entry lives."""
 
-    __slots__ = ("specs", "_hash")
+    __slots__ = ("_hash", "specs")
 
     def __init__(self, specs: tuple[ToolSpec, ...]) -> None:
         self.specs = specs

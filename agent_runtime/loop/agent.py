@@ -27,13 +27,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias
 
-from agent_runtime.loop.completion import FINISH_TOOL, CompletionReason, detect_completion
 from agent_runtime.config import AgentConfig
 from agent_runtime.dialect import parse_tool_calls, render_system_prompt
 from agent_runtime.errors import ProviderError, RunFailed
-from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolResult, UserMessage
+from agent_runtime.loop.completion import FINISH_TOOL, CompletionReason, detect_completion
 from agent_runtime.loop.model import Model, ModelTurn
 from agent_runtime.loop.tools import Tool, ToolContext, ToolOutcome, ToolRegistry, call_signature, default_registry
+from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolResult, UserMessage
 
 __all__ = ["LOOP_GUARD_CATEGORY", "OUTCOMES", "Agent", "Outcome", "RunResult", "calls_paired"]
 

@@ -25,15 +25,15 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolResult, UserMessage
 from agent_runtime.observe.metrics import Attempt
-from agent_runtime.wire.classify import is_html
 from agent_runtime.observe.redact import redact_fragments, redact_headers, redact_json, redact_text, redact_url
 from agent_runtime.observe.telemetry import encode_span, span_from_attempt
+from agent_runtime.wire.classify import is_html
 
 RAW_EXCERPT_BYTES: Final = 64 * 1024
 
@@ -220,7 +220,7 @@ def _render_message(message: Message) -> list[str]:
 
 def _new_run_dir(root: Path, scenario: str, cell: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
     prefix = f"{stamp}_{safe_name(scenario)}_{safe_name(cell, 80)}_"
     while True:

@@ -28,19 +28,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Protocol
 
-from agent_runtime.resilience.circuit import CircuitBreaker, is_health_failure
 from agent_runtime.clock import Clock
 from agent_runtime.config import AgentConfig
 from agent_runtime.dialect import prepare_request
 from agent_runtime.errors import ConfigError, ProviderError, RunFailed
-from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.loop.model import ModelTurn
 from agent_runtime.messages import Message, ModelRequest, ToolMode, ToolSpec
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.loop.model import ModelTurn
+from agent_runtime.observe.runlog import RunLog
+from agent_runtime.providers import Route
+from agent_runtime.resilience.circuit import CircuitBreaker, is_health_failure
+from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.resilience.policy import RecoveryPolicy
 from agent_runtime.wire.client import CallRecord
-from agent_runtime.providers import Route
-from agent_runtime.observe.runlog import RunLog
 
 
 class RouteCaller(Protocol):

@@ -40,15 +40,15 @@ make real traffic come out right live here once:
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable, Hashable
-from typing import Any, Literal, TypeAlias
+from collections.abc import Hashable
+from typing import Literal, TypeAlias
 
 from agent_runtime.messages import (
     ErrorInfo,
     Finished,
     FinishReason,
+    JSONObject,
     ModelResponse,
     ReasoningDelta,
     StreamEvent,
@@ -66,7 +66,7 @@ __all__ = ["Accumulator", "ArgsMode", "parse_arguments", "repeated_object"]
 ArgsMode: TypeAlias = Literal["append", "start_input"]
 
 
-def _whole_object(text: str) -> dict[str, Any] | None:
+def _whole_object(text: str) -> JSONObject | None:
     """``text`` as a JSON object if it is exactly one; cheap prefilter before json.loads."""
     stripped = text.strip()
     if stripped[:1] != "{" or stripped[-1:] != "}":
@@ -78,7 +78,7 @@ def _whole_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
+def parse_arguments(text: str) -> tuple[JSONObject, str | None]:
     """Arguments text -> (object, None) or ({}, why). Blank text is ``{}`` (a call without arguments)."""
     if not text.strip():
         return {}, None
@@ -93,14 +93,15 @@ def parse_arguments(text: str) -> tuple[dict[str, Any], str | None]:
 
 _DECODER = json.JSONDecoder()
 
-def repeated_object(text: str) -> dict[str, Any] | None:
+
+def repeated_object(text: str) -> JSONObject | None:
     """The object when ``text`` is one JSON object sent two or more times over (``{..}{..}``), else None.
 
     That is what a provider's re-send of complete arguments looks like once concatenated
     (streamed by OpenAI-compatible gateways, or whole in a non-streamed message); different
     objects in a row stay malformed: which one the model meant is not ours to guess.
     """
-    objects: list[Any] = []
+    objects: list[object] = []
     position, end = 0, len(text)
     while position < end:
         while position < end and text[position].isspace():
@@ -112,15 +113,16 @@ def repeated_object(text: str) -> dict[str, Any] | None:
         except ValueError:
             return None
         objects.append(value)
-    if len(objects) >= 2 and isinstance(objects[0], dict) and all(o == objects[0] for o in objects[1:]):
-        return objects[0]
+    first = objects[0] if objects else None
+    if len(objects) >= 2 and isinstance(first, dict) and all(o == first for o in objects[1:]):
+        return first
     return None
 
 
 class _Call:
-    __slots__ = ("index", "id", "name", "mode", "parts", "last_whole", "start_input", "final", "done")
+    __slots__ = ("done", "final", "id", "index", "last_whole", "mode", "name", "parts", "start_input")
 
-    def __init__(self, index: int, mode: ArgsMode, start_input: dict[str, Any] | None) -> None:
+    def __init__(self, index: int, mode: ArgsMode, start_input: JSONObject | None) -> None:
         self.index = index
         self.id = ""
         self.name = ""
@@ -160,8 +162,19 @@ class _Call:
 class Accumulator:
     """Accumulates one model response. Methods return the canonical events they caused."""
 
-    __slots__ = ("_text", "_reasoning", "_calls", "_order", "finish_reason", "raw_finish_reason",
-                 "_input_tokens", "_output_tokens", "error", "model", "response_id")
+    __slots__ = (
+        "_calls",
+        "_input_tokens",
+        "_order",
+        "_output_tokens",
+        "_reasoning",
+        "_text",
+        "error",
+        "finish_reason",
+        "model",
+        "raw_finish_reason",
+        "response_id",
+    )
 
     def __init__(self) -> None:
         self._text: list[str] = []
@@ -178,7 +191,10 @@ class Accumulator:
 
     # -- content ------------------------------------------------------------------------------
 
-    def text(self, delta: str) -> list[StreamEvent]:
+    # Deltas are typed ``object``: they come straight from parsed JSON, and a non-string one is
+    # the provider's protocol error to report, not ours to crash on.
+
+    def text(self, delta: object) -> list[StreamEvent]:
         if not delta:
             return []
         if not isinstance(delta, str):
@@ -186,7 +202,7 @@ class Accumulator:
         self._text.append(delta)
         return [TextDelta(delta)]
 
-    def reasoning(self, delta: str) -> list[StreamEvent]:
+    def reasoning(self, delta: object) -> list[StreamEvent]:
         if not delta:
             return []
         if not isinstance(delta, str):
@@ -207,7 +223,7 @@ class Accumulator:
         id: object = None,
         name: object = None,
         mode: ArgsMode = "append",
-        start_input: dict[str, Any] | None = None,
+        start_input: JSONObject | None = None,
     ) -> list[StreamEvent]:
         """Open the call under ``key``, or update it (id and name are set once)."""
         new_id = _id_text(id)
@@ -231,7 +247,7 @@ class Accumulator:
             call.start_input = start_input
         return events
 
-    def tool_args(self, key: Hashable, fragment: str) -> list[StreamEvent]:
+    def tool_args(self, key: Hashable, fragment: object) -> list[StreamEvent]:
         """Append an argument fragment to the call under ``key`` (opened if unknown)."""
         events = self.tool_call(key) if key not in self._calls else []
         if not fragment:
@@ -251,7 +267,7 @@ class Accumulator:
         events.append(ToolCallArgsDelta(call.index, fragment))
         return events
 
-    def tool_done(self, key: Hashable, arguments: str | None = None) -> list[StreamEvent]:
+    def tool_done(self, key: Hashable, arguments: object = None) -> list[StreamEvent]:
         """The call under ``key`` is complete; ``arguments`` is the protocol's authoritative final text, if any."""
         if arguments is not None and not isinstance(arguments, str):
             return self._not_text("tool-call arguments", arguments)

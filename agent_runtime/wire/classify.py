@@ -19,7 +19,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import httpx
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXCEPTION_CATEGORIES",
     "SHAPE_ERRORS",
+    "ErrorFields",
     "category_for_status",
     "classify_exception",
     "classify_http",
@@ -120,10 +121,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     except ValueError:
         pass
     try:
-        when = email.utils.parsedate_to_datetime(value)
+        when = email.utils.parsedate_to_datetime(value)  # raises ValueError for what is no date
     except (TypeError, ValueError):
-        return None
-    if when is None:
         return None
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
@@ -176,14 +175,25 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     return " ".join(text.split()) + ("..." if len(body) > limit else "")
 
 
-def error_fields(body: Any) -> dict[str, Any]:
+class ErrorFields(TypedDict):
+    """The common fields of an error body (``error_fields``); missing ones are ``None`` / ``""``."""
+
+    message: str
+    type: str | None
+    code: object  # as the provider sent it: a string, a number, null...
+    param: str | None
+    status: int | None
+    raw: str | None  # OpenRouter: the upstream provider's own message
+
+
+def error_fields(body: object) -> ErrorFields:
     """The common fields of an error body, whatever its shape.
 
     Handles ``{"error": {"message","type","code","param",...}}`` (OpenAI family, OpenRouter,
     Anthropic's ``{"type":"error","error":{...}}``), a flat ``{"message","type","code"}``
     (Responses ``error`` events), and ``{"error": "text"}``. Missing fields are ``None``/``""``.
     """
-    inner: Any = body
+    inner = body
     if isinstance(body, Mapping) and "error" in body:
         inner = body["error"]
     if isinstance(inner, str):

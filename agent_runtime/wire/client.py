@@ -23,20 +23,20 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from agent_runtime import __version__
-from agent_runtime.wire.classify import classify_exception, classify_http, is_html
 from agent_runtime.clock import Clock
 from agent_runtime.config import Timeouts
 from agent_runtime.errors import ProviderError
-from agent_runtime.messages import ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.messages import JSONObject, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.version import __version__
+from agent_runtime.wire.classify import classify_exception, classify_http, is_html
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
-    from agent_runtime.wire.protocols import StreamDecoder, WireProtocol
     from agent_runtime.providers import Route
+    from agent_runtime.wire.protocols import StreamDecoder, WireProtocol
 
-__all__ = ["BodyDecoder", "CallRecord", "ProviderClient", "ROUTE_EXTENSION"]
+__all__ = ["ROUTE_EXTENSION", "BodyDecoder", "CallRecord", "ProviderClient"]
 
 # Request extension naming the route; cassettes use it to put an overridden base URL back.
 ROUTE_EXTENSION: Final = "kylecode.route"
@@ -49,7 +49,7 @@ class CallRecord:
     route: str
     url: str
     request_headers: dict[str, str]  # as sent; redacted only when written anywhere
-    request_body: dict
+    request_body: JSONObject  # as sent
     stream: bool
     started: float  # clock time the request was sent
     status: int | None = None
@@ -80,7 +80,7 @@ class BodyDecoder:
     finish: only a fully parsed, finished response comes back with ``error=None``.
     """
 
-    __slots__ = ("_protocol", "status", "headers", "_parts", "_joined", "_sse", "_stream", "_events")
+    __slots__ = ("_events", "_joined", "_parts", "_protocol", "_sse", "_stream", "headers", "status")
 
     def __init__(self, protocol: WireProtocol, status: int, headers: Mapping[str, str], *, streaming: bool) -> None:
         self._protocol = protocol
@@ -177,7 +177,7 @@ class ProviderClient:
         self._user_agent = user_agent
         self._httpx_timeout = httpx.Timeout(max(timeouts.first_byte_s, timeouts.idle_s), connect=timeouts.connect_s)
 
-    def call(self, route: Route, request: ModelRequest, *, key: str | None | _Unset = _FROM_ENV) -> CallRecord:
+    def call(self, route: Route, request: ModelRequest, *, key: str | _Unset | None = _FROM_ENV) -> CallRecord:
         """Send ``request`` to ``route``; ``key`` defaults to ``env[route.provider.key_env]``."""
         protocol = get_protocol(route.protocol)
         body = protocol.build_request(route.model, request, provider=route.provider.name)

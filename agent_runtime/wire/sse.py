@@ -29,7 +29,7 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    __slots__ = ("_utf8", "_pieces", "_skip_lf", "_event", "_data")
+    __slots__ = ("_data", "_event", "_pieces", "_skip_lf", "_utf8")
 
     def __init__(self) -> None:
         # errors="replace": a stray invalid byte must not abort a whole stream; the

@@ -74,7 +74,7 @@ class Tool:
     tools build theirs once per process.
     """
 
-    __slots__ = ("spec", "fn", "blocking", "_validator")
+    __slots__ = ("_validator", "blocking", "fn", "spec")
 
     def __init__(self, spec: ToolSpec, fn: ToolFunction, *, blocking: bool = True) -> None:
         self.spec = spec

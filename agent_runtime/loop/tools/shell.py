@@ -22,8 +22,8 @@ import subprocess
 import tempfile
 from typing import Any, Final
 
-from agent_runtime.messages import ToolSpec
 from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError
+from agent_runtime.messages import ToolSpec
 
 __all__ = ["RUN_SHELL", "effective_timeout"]
 

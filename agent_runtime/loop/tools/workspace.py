@@ -13,8 +13,8 @@ import os
 from pathlib import Path, PurePath
 from typing import Any, Final
 
-from agent_runtime.messages import ToolSpec
 from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError
+from agent_runtime.messages import ToolSpec
 
 __all__ = [
     "LIST_DIR",

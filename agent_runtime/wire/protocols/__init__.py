@@ -9,11 +9,11 @@ the shared ``accumulator`` turns deltas into canonical events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, assert_never
 
 if TYPE_CHECKING:
     from agent_runtime.errors import ProviderError
-    from agent_runtime.messages import ModelRequest, ModelResponse, StreamEvent
+    from agent_runtime.messages import JSONObject, ModelRequest, ModelResponse, StreamEvent
     from agent_runtime.providers import ProtocolName
     from agent_runtime.wire.sse import SSEEvent
 
@@ -29,16 +29,18 @@ class StreamDecoder(Protocol):
 
 
 class WireProtocol(Protocol):
-    name: ProtocolName
+    @property
+    def name(self) -> ProtocolName: ...
 
-    def build_request(self, model: str, request: ModelRequest, *, provider: str | None = None) -> dict[str, Any]:
+    def build_request(self, model: str, request: ModelRequest, *, provider: str | None = None) -> JSONObject:
         """The JSON body for ``request`` (streaming with usage when ``request.stream``).
 
         ``provider`` (the provider name, optional) selects per-provider request quirks,
         e.g. ``max_tokens`` vs ``max_completion_tokens`` on Chat Completions."""
 
     def parse_response(self, body: Any) -> ModelResponse:
-        """A non-streaming 200 JSON body -> the final message."""
+        """A non-streaming 200 JSON body (any JSON value: a body of the wrong shape is
+        ``invalid_json``, never an exception) -> the final message."""
 
     def stream_decoder(self) -> StreamDecoder:
         """A fresh decoder for one SSE response."""
@@ -48,12 +50,17 @@ class WireProtocol(Protocol):
 
 
 def get_protocol(name: ProtocolName) -> WireProtocol:
+    """The protocol object of ``name`` (its module is imported on first use)."""
     if name == "openai_chat":
-        from agent_runtime.wire.protocols.openai_chat import PROTOCOL
-    elif name == "anthropic_messages":
-        from agent_runtime.wire.protocols.anthropic_messages import PROTOCOL
-    elif name == "openai_responses":
-        from agent_runtime.wire.protocols.openai_responses import PROTOCOL
-    else:
-        raise ValueError(f"unknown protocol {name!r}")
-    return PROTOCOL
+        from agent_runtime.wire.protocols.openai_chat import PROTOCOL as chat
+
+        return chat
+    if name == "anthropic_messages":
+        from agent_runtime.wire.protocols.anthropic_messages import PROTOCOL as messages
+
+        return messages
+    if name == "openai_responses":
+        from agent_runtime.wire.protocols.openai_responses import PROTOCOL as responses
+
+        return responses
+    assert_never(name)

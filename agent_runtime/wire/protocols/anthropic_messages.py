@@ -30,13 +30,20 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from agent_runtime.wire.accumulator import Accumulator
-from agent_runtime.wire.classify import SHAPE_ERRORS, classify_http, error_fields, message_category, never_raises
 from agent_runtime.errors import ProviderError
-from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.accumulator import Accumulator
+from agent_runtime.wire.classify import (
+    SHAPE_ERRORS,
+    ErrorFields,
+    classify_http,
+    error_fields,
+    message_category,
+    never_raises,
+)
 from agent_runtime.wire.sse import SSEEvent
 
-__all__ = ["PROTOCOL", "FINISH_REASONS", "map_finish_reason", "MessagesStreamDecoder"]
+__all__ = ["FINISH_REASONS", "PROTOCOL", "MessagesStreamDecoder", "map_finish_reason"]
 
 # -- errors ----------------------------------------------------------------------------------------
 
@@ -56,7 +63,7 @@ _TYPE_CATEGORIES: Final[dict[str, str]] = {
 _INBAND_SPECIFIC: Final = frozenset({"overloaded", "rate_limit", "context_length"})
 
 
-def _body_category(fields: Mapping[str, Any]) -> str | None:
+def _body_category(fields: ErrorFields) -> str | None:
     """The category an error body states: a context-length or tools-refused message (both
     sent as a plain ``invalid_request_error``) or a specific error type; None lets the status decide."""
     category = message_category(fields["message"])
@@ -104,13 +111,13 @@ def map_finish_reason(raw: str) -> FinishReason:
 # -- requests ------------------------------------------------------------------------------------
 
 
-def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> dict[str, Any]:
+def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> JSONObject:
     """System apart, ``max_tokens`` always, tool inputs as objects, every tool result of a turn
     in one user message (consecutive same-role turns are merged: the API wants alternation)."""
     system: list[str] = []
-    messages: list[dict[str, Any]] = []
+    messages: list[JSONObject] = []
 
-    def add(role: str, blocks: list[dict[str, Any]]) -> None:
+    def add(role: str, blocks: list[JSONObject]) -> None:
         if not blocks:
             return  # the API refuses empty content
         if messages and messages[-1]["role"] == role:
@@ -124,15 +131,15 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
         elif m.kind == "user":
             add("user", [{"type": "text", "text": m.content}])
         elif m.kind == "assistant":
-            blocks: list[dict[str, Any]] = [{"type": "text", "text": m.text}] if m.text else []
+            blocks: list[JSONObject] = [{"type": "text", "text": m.text}] if m.text else []
             blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls]
             add("assistant", blocks)
         else:
-            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": m.call_id, "content": m.content}
+            result: JSONObject = {"type": "tool_result", "tool_use_id": m.call_id, "content": m.content}
             if m.is_error:
                 result["is_error"] = True
             add("user", [result])
-    body: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens, "messages": messages}
+    body: JSONObject = {"model": model, "max_tokens": request.max_tokens, "messages": messages}
     if system:
         body["system"] = "\n\n".join(system)
     if request.tools:

@@ -31,13 +31,20 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from agent_runtime.wire.accumulator import Accumulator
-from agent_runtime.wire.classify import SHAPE_ERRORS, classify_http, error_fields, message_category, never_raises
 from agent_runtime.errors import ProviderError
-from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
+from agent_runtime.wire.accumulator import Accumulator
+from agent_runtime.wire.classify import (
+    SHAPE_ERRORS,
+    ErrorFields,
+    classify_http,
+    error_fields,
+    message_category,
+    never_raises,
+)
 from agent_runtime.wire.sse import SSEEvent
 
-__all__ = ["PROTOCOL", "FINISH_REASONS", "ChatStreamDecoder", "body_category", "inband_error", "map_finish_reason"]
+__all__ = ["FINISH_REASONS", "PROTOCOL", "ChatStreamDecoder", "body_category", "inband_error", "map_finish_reason"]
 
 # -- errors ----------------------------------------------------------------------------------------
 
@@ -58,7 +65,7 @@ _TYPE_CATEGORIES: Final[dict[str, str]] = {
 }
 
 
-def body_category(fields: Mapping[str, Any]) -> str | None:
+def body_category(fields: ErrorFields) -> str | None:
     """The category an OpenAI-family error body states outright, or None (then the status decides).
 
     Shared with ``openai_responses``: both APIs use the same error codes."""
@@ -67,8 +74,9 @@ def body_category(fields: Mapping[str, Any]) -> str | None:
         category = _CODE_CATEGORIES.get(str(code))
         if category:
             return category
-    if fields["type"]:
-        category = _TYPE_CATEGORIES.get(fields["type"])
+    kind = fields["type"]
+    if kind:
+        category = _TYPE_CATEGORIES.get(kind)
         if category:
             return category
     if code == "unsupported_parameter" and fields["param"] in ("tools", "tool_choice"):
@@ -133,15 +141,15 @@ def map_finish_reason(raw: str) -> FinishReason:
 _MAX_COMPLETION_TOKENS_PROVIDERS: Final = frozenset({"openai", "openrouter", None})
 
 
-def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> dict[str, Any]:
-    messages: list[dict[str, Any]] = []
+def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> JSONObject:
+    messages: list[JSONObject] = []
     for m in request.messages:
         if m.kind == "system":
             messages.append({"role": "system", "content": m.content})
         elif m.kind == "user":
             messages.append({"role": "user", "content": m.content})
         elif m.kind == "assistant":
-            out: dict[str, Any] = {"role": "assistant", "content": m.text or None}
+            out: JSONObject = {"role": "assistant", "content": m.text or None}
             if m.tool_calls:
                 out["tool_calls"] = [
                     {"id": c.id, "type": "function",
@@ -154,7 +162,7 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
             messages.append(out)
         else:
             messages.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
-    body: dict[str, Any] = {"model": model, "messages": messages}
+    body: JSONObject = {"model": model, "messages": messages}
     body["max_completion_tokens" if provider in _MAX_COMPLETION_TOKENS_PROVIDERS else "max_tokens"] = request.max_tokens
     if request.tools:
         body["tools"] = [

@@ -31,13 +31,13 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
 from agent_runtime.wire.accumulator import Accumulator
 from agent_runtime.wire.classify import SHAPE_ERRORS, never_raises
-from agent_runtime.messages import FinishReason, ModelRequest, ModelResponse, StreamEvent
-from agent_runtime.wire.sse import SSEEvent
 from agent_runtime.wire.protocols.openai_chat import classify_error, inband_error
+from agent_runtime.wire.sse import SSEEvent
 
-__all__ = ["PROTOCOL", "FINISH_REASONS", "ResponsesStreamDecoder", "derive_finish"]
+__all__ = ["FINISH_REASONS", "PROTOCOL", "ResponsesStreamDecoder", "derive_finish"]
 
 FINISH_REASONS: Final[dict[str, FinishReason]] = {
     "completed": "stop",
@@ -63,9 +63,9 @@ def derive_finish(response: Mapping[str, Any], has_tool_calls: bool) -> tuple[Fi
 # -- requests ------------------------------------------------------------------------------------
 
 
-def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> dict[str, Any]:
+def build_request(model: str, request: ModelRequest, *, provider: str | None = None) -> JSONObject:
     instructions: list[str] = []
-    items: list[dict[str, Any]] = []
+    items: list[JSONObject] = []
     for m in request.messages:
         if m.kind == "system":
             instructions.append(m.content)
@@ -78,7 +78,7 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
                        "arguments": c.raw_arguments or json.dumps(c.arguments)} for c in m.tool_calls]
         else:
             items.append({"type": "function_call_output", "call_id": m.call_id, "output": m.content})
-    body: dict[str, Any] = {"model": model, "input": items, "max_output_tokens": request.max_tokens, "store": False}
+    body: JSONObject = {"model": model, "input": items, "max_output_tokens": request.max_tokens, "store": False}
     if instructions:
         body["instructions"] = "\n\n".join(instructions)
     if request.tools:
