@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypedDict
 
 from agent_runtime.clock import Clock, SystemClock
 from agent_runtime.config import AgentConfig
@@ -32,6 +32,7 @@ from agent_runtime.messages import ModelRequest, SystemMessage, ToolSpec, UserMe
 from agent_runtime.observe.metrics import Attempt
 from agent_runtime.providers import Route
 from agent_runtime.resilience.failover import resolve_routes
+from agent_runtime.resilience.policy import OverrideKind
 from agent_runtime.wire.client import CallRecord
 
 if TYPE_CHECKING:
@@ -65,32 +66,91 @@ def _requests() -> dict[str, ModelRequest]:
     }
 
 
-def _check(name: str, record: CallRecord) -> dict[str, Any]:
-    result: dict[str, Any] = {"status": "pass", "category": None, "detail": "", "http_status": record.status,
-                              "latency_ms": round(record.latency_ms, 1)}
+CheckStatus: TypeAlias = Literal["pass", "warn", "fail"]
+
+
+class ProbeCheck(TypedDict):
+    """The outcome of one probe call."""
+
+    status: CheckStatus
+    category: str | None
+    detail: str
+    http_status: int | None
+    latency_ms: float
+
+
+class ProbeOverride(TypedDict):
+    kind: OverrideKind
+    reason: str
+
+
+class RouteProbes(TypedDict):
+    """``probe_route``'s answer: the three checks and the overrides they call for."""
+
+    stream: ProbeCheck
+    tools: ProbeCheck
+    json: ProbeCheck
+    overrides: list[ProbeOverride]
+
+
+class ProbeReport(TypedDict):
+    """``run_probes``'s answer (the run directory's ``capability_probes.json``)."""
+
+    schema: int
+    routes: dict[str, RouteProbes]
+
+
+class PreflightCheck(TypedDict):
+    route: str
+    check: str
+    status: CheckStatus
+    detail: str
+
+
+class PreflightOverride(TypedDict):
+    route: str
+    kind: OverrideKind
+    reason: str
+
+
+class PreflightReport(TypedDict):
+    """``preflight``'s answer (``kylecode probe -o report.json``)."""
+
+    schema: int
+    status: CheckStatus
+    route: str
+    routes: list[str]
+    checks: list[PreflightCheck]
+    probes: dict[str, RouteProbes]
+    overrides: list[PreflightOverride]
+
+
+def _check(name: str, record: CallRecord) -> ProbeCheck:
+    result: ProbeCheck = {"status": "pass", "category": None, "detail": "", "http_status": record.status,
+                          "latency_ms": round(record.latency_ms, 1)}
     if record.error is not None:
-        result.update(status="fail", category=record.error.category, detail=record.error.message)
+        result["status"], result["category"], result["detail"] = "fail", record.error.category, record.error.message
         return result
     response = record.response
     assert response is not None
     if name == "tools":
         called = [c.name for c in response.tool_calls]
         if PROBE_TOOL.name not in called:
-            result.update(status="warn", detail="the tool was accepted but not called")
+            result["status"], result["detail"] = "warn", "the tool was accepted but not called"
     elif name == "json":
         try:
             parsed = json.loads(response.text)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            result.update(status="warn", detail="the answer was not a JSON object")
+            result["status"], result["detail"] = "warn", "the answer was not a JSON object"
     return result
 
 
-def overrides_for(checks: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
+def overrides_for(checks: Mapping[str, ProbeCheck]) -> list[tuple[OverrideKind, str]]:
     """``[(kind, reason)]`` the probe results call for (see the module docstring)."""
     answered = {name for name in ("stream", "tools", "json") if name in checks and checks[name]["status"] != "fail"}
-    out: list[tuple[str, str]] = []
+    out: list[tuple[OverrideKind, str]] = []
     stream, tools = checks.get("stream"), checks.get("tools")
     if stream and stream["status"] == "fail" and answered - {"stream"} and stream["category"] not in _NOT_CAPABILITY:
         out.append(("stream", f"probe: {stream['category']}"))
@@ -100,24 +160,24 @@ def overrides_for(checks: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, st
 
 
 def probe_route(client: RouteCaller, route: Route, *, runlog: RunLog | None = None,
-                first_attempt: int = 1) -> dict[str, Any]:
+                first_attempt: int = 1) -> RouteProbes:
     """Probe one route: ``{"stream": check, "tools": check, "json": check, "overrides": [{kind, reason}]}``.
 
     Probe calls go to the run log as turn 0 (they are not model turns: metrics do not count them).
     """
-    checks: dict[str, Any] = {}
+    checks: dict[str, ProbeCheck] = {}
     for n, (name, request) in enumerate(_requests().items()):
         record = client.call(route, request)
         if runlog is not None:
             runlog.record_attempt(Attempt(record, 0, first_attempt + n, tool_mode="native"))
         checks[name] = _check(name, record)
-    checks["overrides"] = [{"kind": kind, "reason": reason} for kind, reason in overrides_for(checks)]
-    return checks
+    return {"stream": checks["stream"], "tools": checks["tools"], "json": checks["json"],
+            "overrides": [{"kind": kind, "reason": reason} for kind, reason in overrides_for(checks)]}
 
 
-def run_probes(model: ResilientModel, *, runlog: RunLog | None = None) -> dict[str, Any]:
+def run_probes(model: ResilientModel, *, runlog: RunLog | None = None) -> ProbeReport:
     """Probe every route ``model`` may reach and apply the overrides found; returns the report."""
-    report: dict[str, Any] = {"schema": 1, "routes": {}}
+    report: ProbeReport = {"schema": 1, "routes": {}}
     attempt = 1
     for route in model.routes:
         checks = probe_route(model.client, route, runlog=runlog, first_attempt=attempt)
@@ -131,7 +191,7 @@ def run_probes(model: ResilientModel, *, runlog: RunLog | None = None) -> dict[s
 
 
 def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http: httpx.Client | None = None,
-              clock: Clock | None = None) -> dict[str, Any]:
+              clock: Clock | None = None) -> PreflightReport:
     """Keys and capability probes of every route the runtime could reach; a JSON-ready report.
 
     Each entry of ``checks`` is ``{"route", "check", "status": pass|warn|fail, "detail"}``;
@@ -149,8 +209,8 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
     own_http = http is None
     http = httpx.Client() if http is None else http
     client = ProviderClient(http, clock=clock or SystemClock(), timeouts=config.timeouts, env=env)
-    checks: list[dict[str, Any]] = []
-    probes: dict[str, Any] = {}
+    checks: list[PreflightCheck] = []
+    probes: dict[str, RouteProbes] = {}
     try:
         for route in routes:
             key_env = route.provider.key_env
@@ -175,7 +235,7 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
         if own_http:
             http.close()
     statuses = {c["status"] for c in checks}
-    status = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-    return {"schema": 1, "status": status, "route": config.route, "routes": [r.name for r in routes],
+    worst: CheckStatus = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    return {"schema": 1, "status": worst, "route": config.route, "routes": [r.name for r in routes],
             "checks": checks, "probes": probes,
             "overrides": [{"route": name, **o} for name, p in probes.items() for o in p["overrides"]]}

@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from agent_runtime.dialect import format_tool_call, prepare_request
 from agent_runtime.errors import RunFailed
 from agent_runtime.loop.model import ModelTurn
 from agent_runtime.messages import (
     FinishReason,
+    JSONObject,
     Message,
     ModelRequest,
     ModelResponse,
@@ -40,19 +41,37 @@ from agent_runtime.messages import (
     Usage,
 )
 
-__all__ = ["ScriptedModel", "ScriptedTurn"]
+__all__ = ["ScriptedCall", "ScriptedModel", "ScriptedTurn", "ScriptedTurnSpec"]
+
+
+class ScriptedCall(TypedDict):
+    """One call of a scripted turn: ``arguments`` as an object, or as raw text (sent verbatim)."""
+
+    name: str
+    arguments: NotRequired[JSONObject | str]
+    id: NotRequired[str]
+
+
+class ScriptedTurnSpec(TypedDict, total=False):
+    """A scripted turn written as a mapping (``ScriptedTurn.coerce`` checks its keys at run time too)."""
+
+    text: str
+    tool_calls: Sequence[ScriptedCall]
+    finish: FinishReason | None
+    reasoning: str
+    route: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class ScriptedTurn:
     text: str = ""
-    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    tool_calls: tuple[ScriptedCall, ...] = ()
     finish: FinishReason | None = None
     reasoning: str = ""
     route: str | None = None
 
     @classmethod
-    def coerce(cls, turn: ScriptedTurn | Mapping[str, Any]) -> ScriptedTurn:
+    def coerce(cls, turn: ScriptedTurn | ScriptedTurnSpec) -> ScriptedTurn:
         if isinstance(turn, ScriptedTurn):
             return turn
         unknown = set(turn) - {"text", "tool_calls", "finish", "reasoning", "route"}
@@ -71,7 +90,7 @@ class ScriptedModel:
     ``dialect.prepare_request``), ``turns_seen[i]`` the turn number the loop passed.
     """
 
-    turns: Sequence[ScriptedTurn | Mapping[str, Any]]
+    turns: Sequence[ScriptedTurn | ScriptedTurnSpec]
     route: str = "scripted/model"
     tool_mode: ToolMode = "native"
     fail_at: Mapping[int, RunFailed | str] = field(default_factory=dict)
@@ -112,8 +131,8 @@ class ScriptedModel:
                              raw_finish_reason=finish, usage=Usage(10, 5), model=self.route.split("/", 1)[-1])
 
 
-def _tool_call(spec: Mapping[str, Any], turn: int, n: int) -> ToolCall:
-    call_id = spec["id"] if "id" in spec else f"scripted_{turn}_{n}"
+def _tool_call(spec: ScriptedCall, turn: int, n: int) -> ToolCall:
+    call_id = spec.get("id", f"scripted_{turn}_{n}")
     arguments = spec.get("arguments", {})
     if isinstance(arguments, str):
         try:

@@ -8,12 +8,12 @@ construction. Everything here is pure and deterministic (sorted JSON keys).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from agent_runtime.messages import ToolCall, ToolResult, canonical_json
+from agent_runtime.messages import JSONObject, ToolCall, ToolResult, canonical_json
 
 __all__ = ["CALL_CLOSE", "CALL_OPEN", "UNNAMED_CALL", "ParsedCall", "format_call_block", "format_tool_call",
            "format_tool_result", "parse_tool_calls"]
@@ -23,7 +23,7 @@ CALL_CLOSE = "</tool_call>"
 UNNAMED_CALL = "unnamed_tool_call"
 
 
-def format_tool_call(name: str, arguments: dict[str, Any] | str) -> str:
+def format_tool_call(name: str, arguments: JSONObject | str) -> str:
     """One call block. ``arguments`` given as a string is inserted verbatim (to write malformed calls)."""
     args = arguments if isinstance(arguments, str) else canonical_json(arguments)
     return f'{CALL_OPEN}\n{{"name": {json.dumps(name)}, "arguments": {args}}}\n{CALL_CLOSE}'
@@ -43,8 +43,8 @@ def format_call_block(call: ToolCall) -> str:
 def format_tool_result(result: ToolResult) -> str:
     """One result block; attribute values are JSON strings so any id or name stays one token."""
     error = ' error="true"' if result.is_error else ""
-    return f"<tool_result id={json.dumps(result.call_id)} name={json.dumps(result.name)}{error}>\n{result.content}\n</tool_result>"
-
+    head = f"<tool_result id={json.dumps(result.call_id)} name={json.dumps(result.name)}{error}>"
+    return f"{head}\n{result.content}\n</tool_result>"
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ class ParsedCall:
     the arguments for a good call, the text as written for a malformed one."""
 
     name: str
-    arguments: dict[str, Any]
+    arguments: JSONObject
     raw_arguments: str
     parse_error: str | None = None
 
@@ -114,10 +114,8 @@ def _parse_block(body: str) -> ParsedCall:
     if not isinstance(name, str) or not name:
         return _malformed(body, f'a {CALL_OPEN} block needs a "name" string')
     if isinstance(arguments, str):  # some models send OpenAI-style stringified arguments
-        try:
+        with contextlib.suppress(ValueError):
             arguments = json.loads(arguments)
-        except ValueError:
-            pass
     if not isinstance(arguments, dict):
         got = "missing" if "arguments" not in obj else f"a {type(arguments).__name__}"
         return ParsedCall(name, {}, canonical_json(obj.get("arguments")),

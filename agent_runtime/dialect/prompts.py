@@ -8,7 +8,7 @@ for byte.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from agent_runtime.dialect.blocks import CALL_CLOSE, CALL_OPEN, format_call_block, format_tool_result
 from agent_runtime.messages import (
@@ -80,7 +80,7 @@ class _Specs:
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, _Specs) and len(other.specs) == len(self.specs)
-                and all(a is b for a, b in zip(self.specs, other.specs)))
+                and all(a is b for a, b in zip(self.specs, other.specs, strict=True)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -108,8 +108,10 @@ def prepare_request(
     blocks, and ``tools=None``. The input conversation is never modified.
     """
     if mode == "native":
-        return ModelRequest(messages=list(conversation), tools=list(tools) or None, stream=stream, max_tokens=max_tokens)
-    return ModelRequest(messages=_text_messages(conversation, tools), tools=None, stream=stream, max_tokens=max_tokens)
+        return ModelRequest(list(conversation), list(tools) or None, stream=stream, max_tokens=max_tokens)
+    if mode == "text":
+        return ModelRequest(_text_messages(conversation, tools), None, stream=stream, max_tokens=max_tokens)
+    assert_never(mode)
 
 
 def _text_messages(conversation: list[Message], tools: list[ToolSpec]) -> list[Message]:

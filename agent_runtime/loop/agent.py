@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from agent_runtime.config import AgentConfig
 from agent_runtime.dialect import parse_tool_calls, render_system_prompt
@@ -33,12 +33,20 @@ from agent_runtime.errors import ProviderError, RunFailed
 from agent_runtime.loop.completion import FINISH_TOOL, CompletionReason, detect_completion
 from agent_runtime.loop.model import Model, ModelTurn
 from agent_runtime.loop.tools import Tool, ToolContext, ToolOutcome, ToolRegistry, call_signature, default_registry
-from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolCall, ToolResult, UserMessage
+from agent_runtime.messages import (
+    AssistantMessage,
+    JSONObject,
+    Message,
+    SystemMessage,
+    ToolCall,
+    ToolResult,
+    UserMessage,
+)
 
 __all__ = ["LOOP_GUARD_CATEGORY", "OUTCOMES", "Agent", "Outcome", "RunResult", "calls_paired"]
 
 Outcome: TypeAlias = Literal["completed", "failed", "max_steps", "loop_guard"]
-OUTCOMES: Final = ("completed", "failed", "max_steps", "loop_guard")
+OUTCOMES: Final[tuple[Outcome, ...]] = ("completed", "failed", "max_steps", "loop_guard")
 LOOP_GUARD_CATEGORY: Final = "malformed_tool_call"
 
 
@@ -63,7 +71,7 @@ class RunResult:
     tool_calls_paired: bool = True
     final_route: str | None = None
     summary: str | None = None
-    metrics: dict[str, Any] | None = None
+    metrics: JSONObject | None = None  # the ``ProviderMetricsCollector.snapshot()`` of the run
 
 
 def calls_paired(conversation: list[Message]) -> bool:
@@ -146,14 +154,15 @@ class _Run:
             try:
                 model_turn = agent.model.complete(self.conversation, specs, turn)
             except RunFailed as exc:
-                outcome = exc.outcome if exc.outcome in OUTCOMES else "failed"
-                return self._end(outcome, exc.category, exc.message)  # type: ignore[arg-type]
+                outcome: Outcome = next((o for o in OUTCOMES if o == exc.outcome), "failed")
+                return self._end(outcome, exc.category, exc.message)
             except ProviderError as exc:  # a Model should raise RunFailed; tolerate the raw error
                 return self._end("failed", exc.category, exc.message)
             result.steps += 1
             result.final_route = model_turn.route
             text, calls = self._calls_of(model_turn, turn)
-            self.conversation.append(AssistantMessage(text=text, tool_calls=calls, reasoning=model_turn.response.reasoning))
+            reasoning = model_turn.response.reasoning
+            self.conversation.append(AssistantMessage(text=text, tool_calls=calls, reasoning=reasoning))
             outcomes = agent.registry.execute(calls, agent.context) if calls else []
             executed = self._record(outcomes)
             reason = detect_completion(

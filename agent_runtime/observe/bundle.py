@@ -82,7 +82,8 @@ def _redacted_bytes(path: Path, rel: str) -> bytes:
     else:
         if path.suffix == ".json":
             try:
-                out_text = json.dumps(redact_json(json.loads(text)), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+                redacted = redact_json(json.loads(text))
+                out_text = json.dumps(redacted, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
             except json.JSONDecodeError:
                 out_text = redact_text(text)
         elif rel.startswith("raw/"):
@@ -120,7 +121,8 @@ def build_bundle(run_dir: str | Path, out_zip: str | Path | None = None) -> Path
     manifest = {
         "schema": 1,
         "run": root.name,
-        "files": [{"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for rel, data in entries],
+        "files": [{"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                  for rel, data in entries],
     }
     entries.append(("manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()))
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,34 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, TypedDict
 
+from agent_runtime.messages import JSONObject
 from agent_runtime.wire.client import CallRecord
 
 SCHEMA: Final = 1
+
+# What the snapshot's lists and ``completion`` hold (``from`` is a keyword: the functional form).
+FallbackEvent = TypedDict("FallbackEvent", {"from": str, "to": str, "reason": str, "turn": int})
+
+
+class CircuitChange(TypedDict):
+    route: str
+    state: str
+    turn: int
+
+
+class OverrideEvent(TypedDict):
+    route: str
+    kind: str
+    reason: str
+
+
+class Completion(TypedDict):
+    outcome: str | None
+    reason: str | None
+    steps: int
+    error_category: str | None
 
 
 @dataclass(slots=True)
@@ -78,11 +101,11 @@ class ProviderMetricsCollector:
 
     def __init__(self) -> None:
         self._routes: dict[str, _RouteStats] = {}
-        self.fallbacks: list[dict[str, Any]] = []
-        self.circuit_events: list[dict[str, Any]] = []
-        self.overrides: list[dict[str, Any]] = []
+        self.fallbacks: list[FallbackEvent] = []
+        self.circuit_events: list[CircuitChange] = []
+        self.overrides: list[OverrideEvent] = []
         self.circuit_skips = 0
-        self.completion: dict[str, Any] = {"outcome": None, "reason": None, "steps": 0, "error_category": None}
+        self.completion: Completion = {"outcome": None, "reason": None, "steps": 0, "error_category": None}
 
     def _route(self, route: str) -> _RouteStats:
         stats = self._routes.get(route)
@@ -135,13 +158,13 @@ class ProviderMetricsCollector:
     def retries(self) -> int:
         return sum(s.retries for s in self._routes.values())
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> JSONObject:
         """The metrics as plain JSON data; equal runs give equal snapshots.
 
         Mappings (``routes``, ``errors``) are emitted with sorted keys; the lists
         (``fallbacks``, ``circuit_events``, ``overrides``) keep the order things happened.
         """
-        routes: dict[str, Any] = {}
+        routes: dict[str, JSONObject] = {}
         summary = Counter[str]()
         for name in sorted(self._routes):
             s = self._routes[name]

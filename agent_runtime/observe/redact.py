@@ -149,7 +149,8 @@ def redact_url(url: str, env: Mapping[str, str] | None = None) -> str:
     """``url`` with credential query parameters masked (and any key-shaped text removed)."""
     parts = urlsplit(url)
     if parts.query:
-        pairs = [(k, MASK if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        pairs = [(k, MASK if k.lower() in SECRET_QUERY else v) for k, v in query]
         parts = parts._replace(query=urlencode(pairs, safe="[]"))
     userinfo, at, host = parts.netloc.rpartition("@")
     if at and ":" in userinfo:  # credentials in the URL itself: keep the user name, drop the password

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, assert_never
 
 from agent_runtime.messages import AssistantMessage, Message, SystemMessage, ToolResult, UserMessage
 from agent_runtime.observe.metrics import Attempt
@@ -80,9 +80,9 @@ class RunLog:
 
     def __init__(self, *, clock_now: float = 0.0) -> None:
         self.timeline: list[Attempt | Event] = []
-        self.probes: dict[str, Any] = {}
-        self.metrics: dict[str, Any] | None = None
-        self.info: dict[str, Any] = {}
+        self.probes: dict[str, object] = {}
+        self.metrics: dict[str, object] | None = None
+        self.info: dict[str, object] = {}
         self.messages: list[Message] = []
         self.trace_id = uuid.uuid4().hex
         # Unix time at clock 0: span times are wall-clock, yet stable under a virtual clock.
@@ -100,13 +100,13 @@ class RunLog:
     def attempts(self) -> list[Attempt]:
         return [e for e in self.timeline if isinstance(e, Attempt)]
 
-    def set_probes(self, report: Mapping[str, Any]) -> None:
+    def set_probes(self, report: Mapping[str, object]) -> None:
         self.probes = dict(report)
 
-    def set_metrics(self, snapshot: Mapping[str, Any]) -> None:
+    def set_metrics(self, snapshot: Mapping[str, object]) -> None:
         self.metrics = dict(snapshot)
 
-    def set_info(self, **info: Any) -> None:
+    def set_info(self, **info: object) -> None:
         self.info.update(info)
 
     def set_conversation(self, messages: list[Message]) -> None:
@@ -128,7 +128,7 @@ class RunLog:
         def put(path: Path, text: str) -> None:
             path.write_text(redact_text(text, env), encoding="utf-8")
 
-        def put_json(path: Path, data: Any) -> None:
+        def put_json(path: Path, data: object) -> None:
             put(path, json.dumps(redact_json(data, env), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
         put_json(meta / "run.json", {**self.info, "run_id": run_dir.name, "scenario": scenario, "cell": cell,
@@ -207,6 +207,8 @@ def _render_message(message: Message) -> list[str]:
     if isinstance(message, ToolResult):
         flag = " (error)" if message.is_error else ""
         return [f"### Tool result `{message.name}` ({message.call_id}){flag}", "", "```", message.content, "```"]
+    if not isinstance(message, AssistantMessage):
+        assert_never(message)
     lines = ["### Assistant", ""]
     if message.reasoning:
         lines += [f"> {line}" for line in message.reasoning.splitlines()] + [""]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from agent_runtime.messages import JSONObject
 from agent_runtime.observe.metrics import Attempt, distribution
 from agent_runtime.observe.redact import redact_text
 
@@ -39,11 +40,11 @@ _OTEL_PROVIDER: Final = {
 }
 
 
-def span_from_attempt(attempt: Attempt, *, trace_id: str, epoch: float = 0.0) -> dict[str, Any]:
+def span_from_attempt(attempt: Attempt, *, trace_id: str, epoch: float = 0.0) -> JSONObject:
     """The span of one call. ``epoch`` is the unix time at clock 0 (so virtual runs get stable times)."""
     record = attempt.record
     provider, _, model = record.route.partition("/")
-    attrs: dict[str, Any] = {
+    attrs: JSONObject = {
         "gen_ai.operation.name": "chat",
         "gen_ai.provider.name": _OTEL_PROVIDER.get(provider, provider),
         "gen_ai.request.model": model,
@@ -94,7 +95,7 @@ def span_from_attempt(attempt: Attempt, *, trace_id: str, epoch: float = 0.0) ->
     }
 
 
-def encode_span(span: Mapping[str, Any], env: Mapping[str, str] | None = None) -> str:
+def encode_span(span: Mapping[str, object], env: Mapping[str, str] | None = None) -> str:
     """One redacted JSON line (with its newline)."""
     return redact_text(json.dumps(span, sort_keys=True, ensure_ascii=False, separators=(",", ":")), env) + "\n"
 
@@ -129,7 +130,7 @@ def export(lines: list[str], env: Mapping[str, str] | None = None) -> Path | Non
     return Path(target)
 
 
-def read_spans(path: str | Path) -> list[dict[str, Any]]:
+def read_spans(path: str | Path) -> list[JSONObject]:
     """The spans of a telemetry file; a line that is not a JSON object raises ``ValueError`` naming it."""
     spans = []
     with open(path, encoding="utf-8") as fh:
@@ -146,13 +147,13 @@ def read_spans(path: str | Path) -> list[dict[str, Any]]:
     return spans
 
 
-def summarize(spans: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def summarize(spans: Iterable[Mapping[str, Any]]) -> JSONObject:
     """Aggregate spans per route and error category (``kylecode metrics --summary``).
 
     Per route: calls, successes, errors by category, retries, fallback calls, tokens and
     latency p50/p95/max (nearest rank, as in the metrics snapshot). Deterministic: sorted keys.
     """
-    routes: dict[str, dict[str, Any]] = {}
+    routes: dict[str, JSONObject] = {}
     latencies: dict[str, list[float]] = {}
     errors_total: dict[str, int] = {}
     count = 0

@@ -18,12 +18,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias, TypedDict
 
 from agent_runtime.clock import Clock
 from agent_runtime.config import CircuitConfig
 
-State = Literal["closed", "open", "half_open"]
+State: TypeAlias = Literal["closed", "open", "half_open"]
+
+
+class CircuitEvent(TypedDict):
+    route: str
+    state: State
+    turn: int
+
 
 HEALTH_CATEGORIES: Final = frozenset({
     "rate_limit", "server_error", "overloaded", "html_response", "invalid_json", "empty_response",
@@ -55,7 +62,7 @@ class CircuitBreaker:
         self.config = config
         self.clock = clock
         self.on_change = on_change
-        self.events: list[dict[str, object]] = []
+        self.events: list[CircuitEvent] = []
         self.skips: Counter[str] = Counter()
         self._routes: dict[str, _RouteState] = {}
 

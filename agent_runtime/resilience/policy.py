@@ -35,14 +35,16 @@ import hashlib
 import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal, TypeAlias
 
 from agent_runtime.config import DEFAULT_RECOVERY, Backoff, RecoveryRule
 
-Step = Literal["retry", "fallback", "fail"]
-OverrideKind = Literal["tools", "stream"]
+Step: TypeAlias = Literal["retry", "fallback", "fail"]
+OverrideKind: TypeAlias = Literal["tools", "stream"]
+# The actions ``_act`` carries out: a ``retry`` action never gets there (``decide`` handles it).
+_NotRetry: TypeAlias = Literal["fallback", "fail", "override_tools", "override_stream"]
 
-_OVERRIDE_OF: dict[str, OverrideKind] = {"override_tools": "tools", "override_stream": "stream"}
+_OVERRIDE_OF: Final[dict[_NotRetry, OverrideKind]] = {"override_tools": "tools", "override_stream": "stream"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,15 +123,16 @@ class RecoveryPolicy:
         return self._act(then, rule, overrides, reason=f"{reason}, then {then}")
 
     @staticmethod
-    def _act(action: str, rule: RecoveryRule, overrides: Collection[str], *, reason: str) -> Decision:
-        if action in ("fallback", "fail"):
-            return Decision(action, reason=reason)  # type: ignore[arg-type]
+    def _act(action: _NotRetry, rule: RecoveryRule, overrides: Collection[str], *, reason: str) -> Decision:
+        if action == "fallback" or action == "fail":
+            return Decision(action, reason=reason)
         kind = _OVERRIDE_OF[action]
         if kind in overrides:
             # The override is already in force and the same failure came back: it did not help.
             step: Step = "fail" if rule.then == "fail" else "fallback"
             return Decision(step, reason=f"{kind} override already in force")
         follow = rule.then if rule.action == action else "retry"
-        if follow in _OVERRIDE_OF or follow == "retry":
-            return Decision("retry", override=kind, reason=f"{kind} override, re-send once")
-        return Decision(follow, override=kind, reason=f"{kind} override, then {follow}")  # type: ignore[arg-type]
+        if follow == "fallback" or follow == "fail":
+            return Decision(follow, override=kind, reason=f"{kind} override, then {follow}")
+        # ``retry``, or a ``then`` naming an override: re-send once with this override applied.
+        return Decision("retry", override=kind, reason=f"{kind} override, re-send once")

@@ -37,9 +37,9 @@ from agent_runtime.messages import Message, ModelRequest, ToolMode, ToolSpec
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.providers import Route
-from agent_runtime.resilience.circuit import CircuitBreaker, is_health_failure
+from agent_runtime.resilience.circuit import CircuitBreaker, State, is_health_failure
 from agent_runtime.resilience.failover import resolve_routes
-from agent_runtime.resilience.policy import RecoveryPolicy
+from agent_runtime.resilience.policy import OverrideKind, RecoveryPolicy
 from agent_runtime.wire.client import CallRecord
 
 
@@ -71,12 +71,12 @@ class ResilientModel:
         self.routes: list[Route] = resolve_routes(config.route, config.failover)
         self.policy = RecoveryPolicy(config.recovery, seed=config.seed)
         self.circuit = CircuitBreaker(config.circuit, clock, on_change=self._circuit_changed)
-        self.overrides: dict[str, set[str]] = {}
+        self.overrides: dict[str, set[OverrideKind]] = {}
         self.last_error: ProviderError | None = None
 
     # -- overrides ----------------------------------------------------------------------------
 
-    def apply_override(self, route: str, kind: str, reason: str, turn: int = 0) -> bool:
+    def apply_override(self, route: str, kind: OverrideKind, reason: str, turn: int = 0) -> bool:
         """Switch ``route`` to the text dialect (``kind="tools"``) or off streaming (``"stream"``).
 
         Returns False (and records nothing) when the override is already in force.
@@ -99,7 +99,7 @@ class ResilientModel:
     def streaming(self, route: str) -> bool:
         return self.config.streaming and "stream" not in self.overrides.get(route, ())
 
-    def _in_force(self, route: str) -> set[str]:
+    def _in_force(self, route: str) -> set[OverrideKind]:
         # A route configured for text / no streaming behaves as if the override were applied.
         active = set(self.overrides.get(route, ()))
         if self.config.tool_mode == "text":
@@ -178,6 +178,6 @@ class ResilientModel:
         if self.runlog is not None:
             self.runlog.note(turn, text, mark)
 
-    def _circuit_changed(self, route: str, state: str, turn: int) -> None:
+    def _circuit_changed(self, route: str, state: State, turn: int) -> None:
         self.metrics.record_circuit_event(route, state, turn)
         self._note(turn, f"circuit of {route} is now {state}", "circuit-open" if state == "open" else "circuit")

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from agent_runtime.config import ToolsConfig
-from agent_runtime.messages import ToolCall, ToolResult, ToolSpec, canonical_json
+from agent_runtime.messages import JSONObject, ToolCall, ToolResult, ToolSpec, canonical_json
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -63,7 +63,7 @@ class ToolContext:
         return text
 
 
-ToolFunction = Callable[[ToolContext, dict[str, Any]], str]
+ToolFunction = Callable[[ToolContext, JSONObject], str]
 
 
 class Tool:
@@ -92,7 +92,7 @@ class Tool:
             self._validator = _build_validator(self.spec.parameters)
         return self._validator
 
-    def check(self, arguments: dict[str, Any]) -> str | None:
+    def check(self, arguments: JSONObject) -> str | None:
         """``None`` when ``arguments`` satisfy the schema, else a message naming the violation."""
         from jsonschema.exceptions import best_match
 
@@ -106,7 +106,7 @@ class Tool:
         return f"Tool({self.name!r}, blocking={self.blocking})"
 
 
-def _build_validator(schema: dict[str, Any]) -> Validator:
+def _build_validator(schema: JSONObject) -> Validator:
     from jsonschema.validators import validator_for
 
     cls = validator_for(schema)

@@ -16,34 +16,34 @@ tool worked; the command failed); a timeout is an error result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import tempfile
-from typing import Any, Final
+from typing import Final
 
 from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError
-from agent_runtime.messages import ToolSpec
+from agent_runtime.messages import JSONObject, ToolSpec
 
 __all__ = ["RUN_SHELL", "effective_timeout"]
 
 MAX_OUTPUT_BYTES: Final = 16 * 1024
 
 
-def effective_timeout(ctx: ToolContext, requested: Any) -> float:
+def effective_timeout(ctx: ToolContext, requested: float | None) -> float:
+    """The timeout of one ``run_shell`` call: ``requested`` (schema-checked: a number) or the default, capped."""
     limits = ctx.config.run_shell
     timeout = limits.default_timeout_s if requested is None else float(requested)
     return min(timeout, limits.max_timeout_s)
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):  # the group is already gone
-        pass
 
 
-def _run_shell(ctx: ToolContext, args: dict[str, Any]) -> str:
+def _run_shell(ctx: ToolContext, args: JSONObject) -> str:
     timeout = effective_timeout(ctx, args.get("timeout_s"))
     with tempfile.TemporaryFile() as out:
         try:

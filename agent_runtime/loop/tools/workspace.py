@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from typing import Any, Final
+from typing import Final
 
 from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError
-from agent_runtime.messages import ToolSpec
+from agent_runtime.messages import JSONObject, ToolSpec
 
 __all__ = [
     "LIST_DIR",
@@ -28,7 +28,7 @@ MAX_LIST_ENTRIES: Final = 1000
 MAX_READ_BYTES: Final = 64 * 1024
 
 
-def resolve_in_workspace(ctx: ToolContext, path: Any) -> tuple[Path, str]:
+def resolve_in_workspace(ctx: ToolContext, path: object) -> tuple[Path, str]:
     """The real path behind ``path`` and its workspace-relative spelling (``.`` for the root).
 
     Raises ``ToolError`` when the path is absolute or resolves (symlinks included) outside the root.
@@ -50,7 +50,7 @@ def resolve_in_workspace(ctx: ToolContext, path: Any) -> tuple[Path, str]:
     return real, rel
 
 
-def _list_dir(ctx: ToolContext, args: dict[str, Any]) -> str:
+def _list_dir(ctx: ToolContext, args: JSONObject) -> str:
     real, rel = resolve_in_workspace(ctx, args.get("path", "."))
     if not real.is_dir():
         raise ToolError(f"not a directory: {rel}" if real.exists() else f"no such directory: {rel}")
@@ -75,7 +75,7 @@ def _list_dir(ctx: ToolContext, args: dict[str, Any]) -> str:
     return "\n".join(shown)
 
 
-def _read_file(ctx: ToolContext, args: dict[str, Any]) -> str:
+def _read_file(ctx: ToolContext, args: JSONObject) -> str:
     real, rel = resolve_in_workspace(ctx, args["path"])
     if not real.is_file():
         raise ToolError(f"not a file: {rel}" if real.exists() else f"no such file: {rel}")
@@ -93,7 +93,7 @@ def _read_file(ctx: ToolContext, args: dict[str, Any]) -> str:
     return text
 
 
-def _write_file(ctx: ToolContext, args: dict[str, Any]) -> str:
+def _write_file(ctx: ToolContext, args: JSONObject) -> str:
     real, rel = resolve_in_workspace(ctx, args["path"])
     if real == ctx.root or real.is_dir():
         raise ToolError(f"is a directory: {rel}")
@@ -106,12 +106,12 @@ def _write_file(ctx: ToolContext, args: dict[str, Any]) -> str:
     return f"wrote {len(data)} bytes to {rel}"
 
 
-def _mark_task_complete(ctx: ToolContext, args: dict[str, Any]) -> str:
+def _mark_task_complete(ctx: ToolContext, args: JSONObject) -> str:
     # Completion itself is decided by the loop (completion.py), which sees this call executed.
     return "Task marked complete."
 
 
-def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+def _object(properties: JSONObject, required: list[str]) -> JSONObject:
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from agent_runtime.errors import ProviderError
 from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
@@ -134,11 +134,13 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
             blocks: list[JSONObject] = [{"type": "text", "text": m.text}] if m.text else []
             blocks += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls]
             add("assistant", blocks)
-        else:
+        elif m.kind == "tool_result":
             result: JSONObject = {"type": "tool_result", "tool_use_id": m.call_id, "content": m.content}
             if m.is_error:
                 result["is_error"] = True
             add("user", [result])
+        else:
+            assert_never(m)
     body: JSONObject = {"model": model, "max_tokens": request.max_tokens, "messages": messages}
     if system:
         body["system"] = "\n\n".join(system)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from agent_runtime.errors import ProviderError
 from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
@@ -160,8 +160,10 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
             if provider == "deepseek" and m.reasoning:
                 out["reasoning_content"] = m.reasoning  # DeepSeek thinking models need it back [DS2]
             messages.append(out)
-        else:
+        elif m.kind == "tool_result":
             messages.append({"role": "tool", "tool_call_id": m.call_id, "content": m.content})
+        else:
+            assert_never(m)
     body: JSONObject = {"model": model, "messages": messages}
     body["max_completion_tokens" if provider in _MAX_COMPLETION_TOKENS_PROVIDERS else "max_tokens"] = request.max_tokens
     if request.tools:

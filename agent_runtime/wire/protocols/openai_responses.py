@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from agent_runtime.messages import FinishReason, JSONObject, ModelRequest, ModelResponse, StreamEvent
 from agent_runtime.wire.accumulator import Accumulator
@@ -76,8 +76,10 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
                 items.append({"role": "assistant", "content": m.text})
             items += [{"type": "function_call", "call_id": c.id, "name": c.name,
                        "arguments": c.raw_arguments or json.dumps(c.arguments)} for c in m.tool_calls]
-        else:
+        elif m.kind == "tool_result":
             items.append({"type": "function_call_output", "call_id": m.call_id, "output": m.content})
+        else:
+            assert_never(m)
     body: JSONObject = {"model": model, "input": items, "max_output_tokens": request.max_tokens, "store": False}
     if instructions:
         body["instructions"] = "\n\n".join(instructions)
