@@ -34,13 +34,13 @@ from agent_runtime.clock import Clock, FastForwardClock, VirtualClock
 from agent_runtime.providers import parse_route
 from agent_runtime.observe.redact import key_env_names
 
-from .cassettes.store import CassetteSession, UpstreamFactory
-from .cassettes.transport import ReplayAborted
-from .expect import check, invariants, measure
-from .faults.transport import FaultTransport
-from .options import Settings
-from .scenarios.model import Cell
-from .workspaces import WorkspacePool, new_workspace
+from pytest_kylecode.cassettes.store import CassetteSession, UpstreamFactory
+from pytest_kylecode.cassettes.transport import ReplayAborted
+from pytest_kylecode.expect import check, invariants, measure
+from pytest_kylecode.faults.transport import FaultTransport
+from pytest_kylecode.options import Settings
+from pytest_kylecode.scenarios.scenario import Cell
+from pytest_kylecode.workspaces import WorkspacePool, new_workspace
 
 
 class CellFailure(AssertionError):
@@ -88,7 +88,7 @@ def execute_cell(cell: Cell, settings: Settings, *, upstream: UpstreamFactory, r
         transport = FaultTransport(cassettes.open(abort_on_miss=not byo), cell.fault, primary=cell.provider,
                                    clock=clock, timeouts=config.timeouts)
         if byo:
-            from .byo.runner import run_byo_agent
+            from pytest_kylecode.byo.driver import run_byo_agent
 
             with transport:
                 result = run_byo_agent(cell, config, transport, clock=clock, workspace=workspace, env=env,
@@ -138,7 +138,7 @@ def runtime_env(live: bool) -> dict[str, str]:
 
 
 def emulator_upstream(cell: Cell, clock: Clock) -> httpx.BaseTransport:
-    from .emulator.transport import EmulatorTransport
+    from pytest_kylecode.emulator.transport import EmulatorTransport
 
     return EmulatorTransport(cell.scenario.script, clock=clock)
 
@@ -154,7 +154,7 @@ class CellRunner:
 
     def run(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
         cell: Cell = item.cell
-        from .cassettes.live import LiveBudgetExhausted, LiveKeyMissing
+        from pytest_kylecode.cassettes.live import LiveBudgetExhausted, LiveKeyMissing
 
         recording = self.settings.record not in ("none", "off")
         try:
@@ -289,7 +289,7 @@ class CellRunner:
         if self.settings.upstream == "emulator":
             return emulator_upstream(cell, clock)
         if self._live is None:
-            from .cassettes.live import LiveTransport
+            from pytest_kylecode.cassettes.live import LiveTransport
 
             self._live = LiveTransport(self.settings.max_live_calls, counter=self._live_counter())
         return _Shared(self._live)
@@ -331,7 +331,7 @@ class _Shared(httpx.BaseTransport):
 
 
 def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) -> str | None:
-    from .snapshot import metrics_snapshot
+    from pytest_kylecode.snapshot import metrics_snapshot
 
     snapshot = metrics_snapshot(request)
     if snapshot == metrics:

@@ -21,12 +21,12 @@ from agent_runtime.errors import ConfigError
 from agent_runtime.observe.redact import redact_text
 
 if TYPE_CHECKING:
-    from .scenarios.model import Cell
+    from pytest_kylecode.scenarios.scenario import Cell
 
 
 def kylecode_cell(request: pytest.FixtureRequest) -> None:
     """Run one matrix cell (the test function behind every CellItem)."""
-    from .session import get_session
+    from pytest_kylecode.session import get_session
 
     get_session(request.config).run_cell(request.node, request)
 
@@ -39,8 +39,8 @@ class ScenarioModule(pytest.Module):
         return module
 
     def collect(self) -> list[pytest.Item]:
-        from .scenarios.matrix import expand, load_scenario
-        from .session import get_session
+        from pytest_kylecode.scenarios.matrix import expand, load_scenario
+        from pytest_kylecode.session import get_session
 
         session = get_session(self.config)
         try:
@@ -92,7 +92,7 @@ class CellItem(pytest.Function):
         self.cell = cell
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
-        from .cell import CellFailure
+        from pytest_kylecode.cell import CellFailure
 
         # Expectation and replay failures carry their own readable report; a traceback adds nothing.
         if isinstance(excinfo.value, CellFailure):

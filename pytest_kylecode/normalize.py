@@ -17,25 +17,15 @@ content. Streaming is the request's ``stream`` flag, or an event-stream response
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from agent_runtime.messages import ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
-from agent_runtime.providers import ENDPOINT_SUFFIX, ProtocolName
 
-from .cassettes.vcr_reader import Interaction
+from pytest_kylecode.cassettes.vcr_reader import Interaction
+from pytest_kylecode.wire.requests import protocol_for_path
 
-__all__ = ["detect_protocol", "normalize_interaction"]
-
-
-def detect_protocol(uri: str) -> ProtocolName | None:
-    """The wire protocol of a request URL, by its path suffix; None when it is no model endpoint."""
-    path = urlsplit(uri).path.rstrip("/")
-    for protocol, suffix in ENDPOINT_SUFFIX.items():
-        if path.endswith(suffix):
-            return protocol
-    return None
+__all__ = ["normalize_interaction"]
 
 
 def _is_streaming(interaction: Interaction) -> bool:
@@ -47,7 +37,7 @@ def _is_streaming(interaction: Interaction) -> bool:
 
 def normalize_interaction(interaction: Interaction) -> dict[str, Any]:
     """The DESIGN.md §9 inspect record of ``interaction`` (never raises for bad provider bytes)."""
-    protocol = detect_protocol(interaction.request.uri)
+    protocol = protocol_for_path(interaction.request.uri)
     streaming = _is_streaming(interaction)
     response: ModelResponse | None = None
     error = None

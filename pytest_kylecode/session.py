@@ -17,8 +17,8 @@ import pytest
 
 from agent_runtime.errors import ConfigError
 
-from .options import Settings, resolve_settings
-from .report import MatrixReport
+from pytest_kylecode.options import Settings, resolve_settings
+from pytest_kylecode.report import MatrixReport
 
 _KEY = pytest.StashKey["KylecodeSession"]()
 
@@ -120,7 +120,7 @@ class KylecodeSession:
 
     def run_cell(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
         if self._runner is None:
-            from .cell import CellRunner
+            from pytest_kylecode.cell import CellRunner
 
             self._runner = CellRunner(self.settings, self.config)
         self._runner.run(item, request, agent)

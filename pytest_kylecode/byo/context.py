@@ -30,13 +30,13 @@ import httpx
 from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.providers import parse_route
 
-from .report import AgentReport, InvalidReport
+from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 
 if TYPE_CHECKING:
     from agent_runtime.clock import Clock
     from agent_runtime.config import AgentConfig, Timeouts
 
-    from ..scenarios.model import Cell
+    from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["REPLAY_API_KEY", "CellContext"]
 
@@ -172,7 +172,7 @@ class CellContext:
         return self._keep(httpx.Client(transport=self._wired.transport, **self._kwargs(kwargs, httpx)))
 
     def async_httpx_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        from .bridge import AsyncHttpxTransport
+        from pytest_kylecode.byo.bridge import AsyncHttpxTransport
 
         transport = AsyncHttpxTransport(self._wired.transport)
         return self._keep(httpx.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx)))
@@ -181,7 +181,7 @@ class CellContext:
         """An ``httpx2.Client`` on the cell's stack (what the official SDKs run on)."""
         import httpx2
 
-        from .bridge import Httpx2Transport
+        from pytest_kylecode.byo.bridge import Httpx2Transport
 
         return self._keep(httpx2.Client(transport=Httpx2Transport(self._wired.transport),
                                         **self._kwargs(kwargs, httpx2)))
@@ -189,7 +189,7 @@ class CellContext:
     def async_httpx2_client(self, **kwargs: Any) -> Any:
         import httpx2
 
-        from .bridge import AsyncHttpx2Transport
+        from pytest_kylecode.byo.bridge import AsyncHttpx2Transport
 
         return self._keep(httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport),
                                              **self._kwargs(kwargs, httpx2)))

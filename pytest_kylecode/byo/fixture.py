@@ -30,7 +30,7 @@ import pytest
 
 from agent_runtime.errors import ConfigError
 
-from .context import CellContext
+from pytest_kylecode.byo.context import CellContext
 
 __all__ = ["FIXTURE", "MARKER", "cell_context", "parametrize", "run_test_cell"]
 
@@ -49,7 +49,7 @@ class _Invalid:
 
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
     """One parameter of the ``kylecode_cell`` fixture per cell of the marker's scenario."""
-    from ..scenarios.matrix import expand, load_scenario
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
     # A misused marker is an error in the test module, reported as pytest's own parametrize reports one.
     where = f"In {metafunc.definition.name}: @pytest.mark.{MARKER}"
@@ -69,7 +69,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
         message = f"invalid scenario: {path}: cannot read it ({exc.strerror or exc})"
         metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
         return
-    from ..collect import cell_marks, missing_commands
+    from pytest_kylecode.collect import cell_marks, missing_commands
 
     missing = missing_commands(scenario)
     params = [pytest.param(cell, id=cell.id, marks=cell_marks(cell, missing)) for cell in expand(scenario).cells]
@@ -107,8 +107,8 @@ def run_test_cell(item: pytest.Function) -> bool | None:
     """Run ``item``'s body as the agent of its cell; ``None`` when the item is no cell test."""
     from _pytest.python import pytest_pyfunc_call as call_test_function
 
-    from ..cell import CellFailure
-    from .runner import PreparedAgent
+    from pytest_kylecode.cell import CellFailure
+    from pytest_kylecode.byo.driver import PreparedAgent
 
     context = item.funcargs.get(FIXTURE)
     if not isinstance(context, CellContext):
@@ -122,7 +122,7 @@ def run_test_cell(item: pytest.Function) -> bool | None:
     request = context._request
     try:
         if item.config.getoption("kylecode_matrix", False):
-            from ..session import get_session
+            from pytest_kylecode.session import get_session
 
             get_session(item.config).run_cell(item, request, agent)
         else:
@@ -138,8 +138,8 @@ def _runner(config: pytest.Config) -> Any:
     """Without ``--kylecode-matrix``: one cell runner per session, settings from the same options."""
     runner = config.stash.get(_RUNNER, None)
     if runner is None:
-        from ..cell import CellRunner
-        from ..options import resolve_settings
+        from pytest_kylecode.cell import CellRunner
+        from pytest_kylecode.options import resolve_settings
 
         runner = config.stash[_RUNNER] = CellRunner(resolve_settings(config), config)
         config.add_cleanup(runner.close)

@@ -31,7 +31,7 @@ import yaml
 
 from agent_runtime.errors import KylecodeError
 
-from .yamldata import load_data
+from pytest_kylecode.cassettes.yamldata import load_data
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -191,7 +191,7 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
 def loads(text: str, *, source: str) -> CassetteFile:
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.source import safe_load_checked
+    from pytest_kylecode.scenarios.source import safe_load_checked
 
     try:
         # An alias bomb or deep nesting is refused, not hung (safe_load_checked); plain data, which

@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 
+from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.redact import redact_json
 
-from .format import Recorded
+from pytest_kylecode.cassettes.format import Recorded
 
 WORKSPACE = "<workspace>"
-ROUTE_EXTENSION = "kylecode.route"  # set by ProviderClient on every request it sends
 
 
 def canonical_uri(url: str, env: Mapping[str, str], route: str | None = None) -> str:

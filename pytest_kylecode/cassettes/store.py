@@ -36,11 +36,11 @@ from agent_runtime import __version__
 from agent_runtime.clock import Clock
 from agent_runtime.observe.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
 
-from ..options import Settings
-from ..scenarios.model import Cell
-from .format import CassetteError, CassetteFile, Recorded, dumps, load
-from .matching import RequestNormalizer
-from .transport import CassetteTransport
+from pytest_kylecode.options import Settings
+from pytest_kylecode.scenarios.scenario import Cell
+from pytest_kylecode.cassettes.format import CassetteError, CassetteFile, Recorded, dumps, load
+from pytest_kylecode.cassettes.matching import RequestNormalizer
+from pytest_kylecode.cassettes.transport import CassetteTransport
 
 UpstreamFactory = Callable[[Cell, Clock], httpx.BaseTransport]
 
@@ -68,7 +68,7 @@ class CassetteSession:
         return self.settings.record
 
     def _fail(self, message: str) -> Exception:
-        from ..cell import CellFailure
+        from pytest_kylecode.cell import CellFailure
 
         return CellFailure(f"{message}\nre-record this cell: {self._rerecord}")
 

@@ -22,9 +22,9 @@ import httpx
 
 from agent_runtime.clock import Clock
 
-from ..streams import TimedByteStream
-from .format import Recorded
-from .matching import RequestNormalizer, find_match, miss_report
+from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.cassettes.format import Recorded
+from pytest_kylecode.cassettes.matching import RequestNormalizer, find_match, miss_report
 
 _KEEP_REQUEST_HEADERS = ("content-type", "anthropic-version")
 _KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from .format import CassetteError
+from pytest_kylecode.cassettes.format import CassetteError
 
 __all__ = ["CassetteError", "Interaction", "Request", "Response", "load_yaml", "parse_cassette", "read_cassette"]
 
@@ -72,7 +72,7 @@ def load_yaml(path: str | Path) -> Any:
     """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.source import safe_load_checked
+    from pytest_kylecode.scenarios.source import safe_load_checked
 
     path = Path(path)
     try:

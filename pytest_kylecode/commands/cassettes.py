@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
 
     try:
         files = scenario_files(args.scenarios)
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
 def _replay_problems(cells: list, cassettes: Path) -> list[str]:
     import shutil
 
-    from ..cell import CellFailure, emulator_upstream, execute_cell
-    from ..options import Settings
+    from pytest_kylecode.cell import CellFailure, emulator_upstream, execute_cell
+    from pytest_kylecode.options import Settings
 
     settings = Settings(scenarios=Path("."), cassettes=cassettes, runs=Path("."), record="none",
                         upstream="emulator", max_live_calls=0, cell_timeout=60.0, keep_runs=False, report=None,

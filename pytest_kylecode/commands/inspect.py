@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cassettes.vcr_reader import CassetteError
+    from pytest_kylecode.cassettes.vcr_reader import CassetteError
 
     try:
         records = inspect_cassette(args.cassette)
@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
 def inspect_cassette(path: Path) -> list[dict[str, Any]]:
     """The normalized record of every interaction of the cassette at ``path`` (``CassetteError`` if unusable)."""
-    from ..cassettes.vcr_reader import CassetteError, load_yaml, parse_cassette
-    from ..normalize import normalize_interaction
+    from pytest_kylecode.cassettes.vcr_reader import CassetteError, load_yaml, parse_cassette
+    from pytest_kylecode.normalize import normalize_interaction
 
     data = load_yaml(path)
     interactions = _ours(path) if _is_ours(data) else parse_cassette(data, source=str(path))
@@ -74,8 +74,8 @@ def _is_ours(data: Any) -> bool:
 
 
 def _ours(path: Path) -> list[Any]:
-    from ..cassettes import format as ours
-    from ..cassettes.vcr_reader import Interaction, Request, Response
+    from pytest_kylecode.cassettes import format as ours
+    from pytest_kylecode.cassettes.vcr_reader import Interaction, Request, Response
 
     out = []
     for index, item in enumerate(ours.load(path).interactions):

@@ -18,7 +18,7 @@ from agent_runtime.messages import AssistantMessage, ModelRequest, ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
 from pytest_kylecode.emulator import parse_script, respond
-from pytest_kylecode.emulator.wire import for_protocol
+from pytest_kylecode.wire import for_protocol
 
 from shared_dir import REALWORLD  # noqa: E402
 PROTOCOLS = ("openai_chat", "anthropic_messages", "openai_responses")
@@ -92,12 +92,12 @@ def realworld_sources() -> tuple[Source, ...]:
     if not REALWORLD.is_dir():
         return ()
     from pytest_kylecode.cassettes.vcr_reader import read_cassette
-    from pytest_kylecode.normalize import detect_protocol
+    from pytest_kylecode.wire.requests import protocol_for_path
 
     out = []
     for path in sorted(REALWORLD.glob("*/*.yaml")):
         for item in read_cassette(path):
-            protocol = detect_protocol(item.request.uri)
+            protocol = protocol_for_path(item.request.uri)
             if protocol is None:
                 continue
             request = item.request.json()

@@ -14,7 +14,7 @@ from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
 from pytest_kylecode.emulator import EmulatorTransport
 from pytest_kylecode.faults.transport import FaultTransport
 from pytest_kylecode.scenarios.matrix import expand, load_scenario
-from pytest_kylecode.scenarios.model import Cell
+from pytest_kylecode.scenarios.scenario import Cell
 
 SCENARIO = """
 name: demo

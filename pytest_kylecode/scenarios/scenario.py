@@ -16,7 +16,7 @@ from typing import Any
 
 from agent_runtime.config import AgentConfig
 
-from ..faults.catalog import FaultSpec
+from pytest_kylecode.faults.catalog import FaultSpec
 
 
 @dataclass(frozen=True, slots=True)

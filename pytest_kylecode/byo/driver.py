@@ -34,11 +34,11 @@ from agent_runtime.observe.metrics import ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import AgentRun
 
-from ..cassettes.live import LiveRefusal
-from ..cell import CellFailure
-from .context import CellContext
-from .metering import MeteringTransport, TrafficMeter
-from .report import AgentReport, InvalidReport
+from pytest_kylecode.cassettes.live import LiveRefusal
+from pytest_kylecode.cell import CellFailure
+from pytest_kylecode.byo.context import CellContext
+from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
+from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 
 if TYPE_CHECKING:
     import httpx
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from agent_runtime.clock import Clock
     from agent_runtime.config import AgentConfig
 
-    from ..scenarios.model import Cell
+    from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["AgentCrashed", "PreparedAgent", "load_factory", "run_byo_agent"]
 
