@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kylecode.options import add_options
+from pytest_kylecode.options import FIXTURE, MARKER, MARKER_HELP, add_options
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,9 +25,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kylecode_scenario(path): run the test once per cell of the scenario "
-                            "file at path (relative to the test file), with the kylecode_cell fixture as its agent's "
-                            "CellContext")
+    config.addinivalue_line("markers", MARKER_HELP)
     if config.getoption("kylecode_matrix", False):
         from pytest_kylecode.session import KylecodeSession
 
@@ -47,7 +45,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("kylecode_scenario")
+    marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is not None:
         from pytest_kylecode.byo.fixture import parametrize
 
@@ -64,7 +62,7 @@ def kylecode_cell(request: pytest.FixtureRequest) -> object:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if "kylecode_cell" not in pyfuncitem.funcargs:
+    if FIXTURE not in pyfuncitem.funcargs:
         return None
     from pytest_kylecode.byo.fixture import run_test_cell
 

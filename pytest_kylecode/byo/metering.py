@@ -51,8 +51,7 @@ from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.runlog import RunLog
 
-from pytest_kylecode.cassettes.live import LiveRefusal
-from pytest_kylecode.cassettes.transport import ReplayMiss
+from pytest_kylecode.failures import LiveRefusal, ReplayMiss
 from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]

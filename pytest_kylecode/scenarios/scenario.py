@@ -82,6 +82,11 @@ class Cell:
     def id(self) -> str:
         return cell_id(self.provider, self.streaming, self.tool_mode, self.fault)
 
+    def agent_config(self) -> AgentConfig:
+        """The scenario's ``agent:`` settings with this cell's axes applied: what its agent runs with."""
+        return self.scenario.agent_config.with_overrides(route=self.provider, streaming=self.streaming,
+                                                         tool_mode=self.tool_mode)
+
     @property
     def cassette_relpath(self) -> Path:
         """``<scenario>/<provider>/<model>/<stream|nostream>-<native|text>-<fault id>.yaml``"""

@@ -96,15 +96,15 @@ def realworld_sources() -> tuple[Source, ...]:
 
     out = []
     for path in sorted(REALWORLD.glob("*/*.yaml")):
-        for item in read_cassette(path):
-            protocol = protocol_for_path(item.request.uri)
+        for index, item in enumerate(read_cassette(path)):
+            protocol = protocol_for_path(item.uri)
             if protocol is None:
                 continue
-            request = item.request.json()
+            request = item.request_json
             streaming = (isinstance(request, dict) and request.get("stream") is True) or \
-                "event-stream" in item.response.headers.get("content-type", "")
-            out.append(Source(f"{path.parent.name}/{path.name}#{item.index}", protocol, item.response.status,
-                              tuple(item.response.headers.items()), item.response.body, streaming))
+                "event-stream" in item.response_headers.get("content-type", "")
+            out.append(Source(f"{path.parent.name}/{path.name}#{index}", protocol, item.status,
+                              tuple(item.response_headers.items()), item.body, streaming))
     return tuple(out)
 
 
