@@ -21,12 +21,16 @@ from agent_runtime.errors import ConfigError
 from agent_runtime.observe.redact import redact_text
 
 if TYPE_CHECKING:
-    from .scenarios.model import Cell
+    from pytest_kylecode.scenarios.scenario import Cell
+
+# The cell of an item: a matrix cell's, or a ``kylecode_cell`` test's (set by its fixture).
+# Read by the cell runner and the snapshot extension.
+CELL = pytest.StashKey["Cell"]()
 
 
 def kylecode_cell(request: pytest.FixtureRequest) -> None:
     """Run one matrix cell (the test function behind every CellItem)."""
-    from .session import get_session
+    from pytest_kylecode.session import get_session
 
     get_session(request.config).run_cell(request.node, request)
 
@@ -39,8 +43,8 @@ class ScenarioModule(pytest.Module):
         return module
 
     def collect(self) -> list[pytest.Item]:
-        from .scenarios.matrix import expand, load_scenario
-        from .session import get_session
+        from pytest_kylecode.scenarios.matrix import expand, load_scenario
+        from pytest_kylecode.session import get_session
 
         session = get_session(self.config)
         try:
@@ -89,10 +93,14 @@ def cell_marks(cell: Cell, missing: list[str]) -> list[pytest.MarkDecorator]:
 class CellItem(pytest.Function):
     def __init__(self, *args: Any, cell: Cell, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.cell = cell
+        self.stash[CELL] = cell
+
+    @property
+    def cell(self) -> Cell:
+        return self.stash[CELL]
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
-        from .cell import CellFailure
+        from pytest_kylecode.failures import CellFailure
 
         # Expectation and replay failures carry their own readable report; a traceback adds nothing.
         if isinstance(excinfo.value, CellFailure):

@@ -1,4 +1,4 @@
-"""What one recorded interaction says once normalized (``kylecode inspect``, DESIGN.md §9).
+"""What one recorded interaction says once normalized (``kylecode inspect``).
 
 The record::
 
@@ -17,52 +17,43 @@ content. Streaming is the request's ``stream`` flag, or an event-stream response
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from agent_runtime.messages import ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
-from agent_runtime.providers import ENDPOINT_SUFFIX, ProtocolName
 
-from .cassettes.vcr_reader import Interaction
+from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.wire.requests import protocol_for_path
 
-__all__ = ["detect_protocol", "normalize_interaction"]
-
-
-def detect_protocol(uri: str) -> ProtocolName | None:
-    """The wire protocol of a request URL, by its path suffix; None when it is no model endpoint."""
-    path = urlsplit(uri).path.rstrip("/")
-    for protocol, suffix in ENDPOINT_SUFFIX.items():
-        if path.endswith(suffix):
-            return protocol
-    return None
+__all__ = ["normalize_interaction"]
 
 
 def _is_streaming(interaction: Interaction) -> bool:
-    request_json = interaction.request.json()
+    request_json = interaction.request_json
     if isinstance(request_json, dict) and request_json.get("stream") is True:
         return True
-    return "event-stream" in interaction.response.headers.get("content-type", "").lower()
+    return "event-stream" in interaction.response_headers.get("content-type", "").lower()
 
 
-def normalize_interaction(interaction: Interaction) -> dict[str, Any]:
-    """The DESIGN.md §9 inspect record of ``interaction`` (never raises for bad provider bytes)."""
-    protocol = detect_protocol(interaction.request.uri)
+def normalize_interaction(interaction: Interaction, index: int) -> dict[str, Any]:
+    """The inspect record of ``interaction``, the ``index``-th of its cassette (never raises for
+    bad provider bytes)."""
+    protocol = protocol_for_path(interaction.uri)
     streaming = _is_streaming(interaction)
     response: ModelResponse | None = None
     error = None
     if protocol is not None:
-        decoder = BodyDecoder(get_protocol(protocol), interaction.response.status, interaction.response.headers,
+        decoder = BodyDecoder(get_protocol(protocol), interaction.status, interaction.response_headers,
                               streaming=streaming)
-        decoder.feed(interaction.response.body)
+        decoder.feed(interaction.body)
         response, provider_error = decoder.finish()
         if provider_error is not None:
             error = {"category": provider_error.category, "message": provider_error.message}
     response = response or ModelResponse()
     return {
-        "index": interaction.index,
+        "index": index,
         "protocol": protocol,
-        "status": interaction.response.status,
+        "status": interaction.status,
         "streaming": streaming,
         "text": response.text,
         "reasoning": response.reasoning,

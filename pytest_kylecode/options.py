@@ -12,10 +12,15 @@ from typing import Final, Literal
 
 import pytest
 
-RECORD_MODES: Final = ("none", "once", "new_episodes", "all", "rewrite", "off")
+from pytest_kylecode.cassettes.modes import RECORD_MODES, RecordMode
+
 UPSTREAMS: Final = ("emulator", "live")
 
-RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite", "off"]
+# The way in for a user's own test: a marked test runs once per cell, its fixture the cell's context.
+MARKER: Final = "kylecode_scenario"
+FIXTURE: Final = "kylecode_cell"
+MARKER_HELP: Final = (f"{MARKER}(path): run the test once per cell of the scenario file at path (relative to "
+                      f"the test file), with the `{FIXTURE}` fixture as its agent's CellContext")
 
 
 def add_options(parser: pytest.Parser) -> None:

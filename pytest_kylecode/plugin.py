@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .options import add_options
+from pytest_kylecode.options import FIXTURE, MARKER, MARKER_HELP, add_options
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,11 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kylecode_scenario(path): run the test once per cell of the scenario "
-                            "file at path (relative to the test file), with the kylecode_cell fixture as its agent's "
-                            "CellContext")
+    config.addinivalue_line("markers", MARKER_HELP)
     if config.getoption("kylecode_matrix", False):
-        from .session import KylecodeSession
+        from pytest_kylecode.session import KylecodeSession
 
         KylecodeSession.start(config)
 
@@ -37,19 +35,19 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml") or not parent.config.getoption("kylecode_matrix", False):
         return None
-    from .session import get_session
+    from pytest_kylecode.session import get_session
 
     if not get_session(parent.config).is_scenario_file(file_path):
         return None
-    from .collect import ScenarioModule
+    from pytest_kylecode.collect import ScenarioModule
 
     return ScenarioModule.from_parent(parent, path=file_path)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("kylecode_scenario")
+    marker = metafunc.definition.get_closest_marker(MARKER)
     if marker is not None:
-        from .byo.fixture import parametrize
+        from pytest_kylecode.byo.fixture import parametrize
 
         parametrize(metafunc, marker)
 
@@ -57,15 +55,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def kylecode_cell(request: pytest.FixtureRequest) -> object:
     """The ``CellContext`` of a test marked ``@pytest.mark.kylecode_scenario(path)`` (docs/byo-agent.md)."""
-    from .byo.fixture import cell_context
+    from pytest_kylecode.byo.fixture import cell_context
 
     return cell_context(request)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    if "kylecode_cell" not in pyfuncitem.funcargs:
+    if FIXTURE not in pyfuncitem.funcargs:
         return None
-    from .byo.fixture import run_test_cell
+    from pytest_kylecode.byo.fixture import run_test_cell
 
     return run_test_cell(pyfuncitem)

@@ -17,8 +17,8 @@ import pytest
 
 from agent_runtime.errors import ConfigError
 
-from .options import Settings, resolve_settings
-from .report import MatrixReport
+from pytest_kylecode.options import Settings, resolve_settings
+from pytest_kylecode.report import MatrixReport
 
 _KEY = pytest.StashKey["KylecodeSession"]()
 
@@ -111,16 +111,18 @@ class KylecodeSession:
             items[:] = keep
 
     def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> str:
-        cells = sum(1 for item in items if hasattr(item, "cell"))
+        from pytest_kylecode.collect import CELL
+
+        cells = sum(1 for item in items if CELL in item.stash)
         shard = f" (shard {self.settings.shard[0]}/{self.settings.shard[1]})" if self.settings.shard else ""
         return (f"kylecode: {cells} cells{shard}, record={self.settings.record}, "
                 f"upstream={self.settings.upstream}, cassettes={self.settings.cassettes}")
 
     # -- running ------------------------------------------------------------------------------
 
-    def run_cell(self, item: Any, request: pytest.FixtureRequest, agent: Any = None) -> None:
+    def run_cell(self, item: pytest.Item, request: pytest.FixtureRequest, agent: Any = None) -> None:
         if self._runner is None:
-            from .cell import CellRunner
+            from pytest_kylecode.cell.runner import CellRunner
 
             self._runner = CellRunner(self.settings, self.config)
         self._runner.run(item, request, agent)

@@ -29,7 +29,9 @@ SNAPSHOT_DIR = "__snapshots__"
 
 
 def _cell(test_location: PyTestLocation) -> Any:
-    return test_location.item.cell  # type: ignore[attr-defined]
+    from pytest_kylecode.collect import CELL
+
+    return test_location.item.stash[CELL]
 
 
 def _test_name(test_location: PyTestLocation) -> str:

@@ -22,6 +22,7 @@ clock (see ``_virtual_sleep``): a retried 503 costs no wall time.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -30,29 +31,30 @@ import httpx
 from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.providers import parse_route
 
-from .report import AgentReport, InvalidReport
+from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
+
+from agent_runtime.clock import Clock
 
 if TYPE_CHECKING:
-    from agent_runtime.clock import Clock
     from agent_runtime.config import AgentConfig, Timeouts
 
-    from ..scenarios.model import Cell
+    from pytest_kylecode.scenarios.scenario import Cell
 
-__all__ = ["REPLAY_API_KEY", "CellContext"]
+__all__ = ["REPLAY_API_KEY", "CellContext", "CellWiring"]
 
 REPLAY_API_KEY: Final = "kylecode-replay"
 
 
-class _Wiring:
-    __slots__ = ("workspace", "clock", "transport", "env", "live")
+@dataclass(frozen=True, slots=True)
+class CellWiring:
+    """What the harness attaches to a ``CellContext`` while its cell runs: the workspace, the cell
+    clock, the top of the cell's stack (the metering transport) and the environment."""
 
-    def __init__(self, workspace: Path, clock: Clock, transport: httpx.BaseTransport, env: dict[str, str],
-                 live: bool) -> None:
-        self.workspace = workspace
-        self.clock = clock
-        self.transport = transport
-        self.env = env
-        self.live = live
+    workspace: Path
+    clock: Clock
+    transport: httpx.BaseTransport
+    env: dict[str, str]
+    live: bool
 
 
 class CellContext:
@@ -85,20 +87,33 @@ class CellContext:
         self.scenario: str = cell.scenario.name
         self.cell_id: str = cell.id
         self.failover: list[str] = [r.name for r in resolve_routes(route.name, config.failover)][1:]
-        self._wiring: _Wiring | None = None
+        self._wiring: CellWiring | None = None
         self._clients: list[Any] = []
         self._sdk_classes: dict[type, type] = {}
         self._report: AgentReport | None = None
-        self._request: Any = None  # the fixture's request, in fixture mode (the snapshot needs it)
 
-    # -- the running cell -------------------------------------------------------------------
+    # -- the running cell (the harness attaches and detaches it) ------------------------------
 
-    def _bind(self, *, workspace: Path, clock: Clock, transport: httpx.BaseTransport, env: dict[str, str],
-              live: bool) -> None:
-        self._wiring = _Wiring(workspace, clock, transport, env, live)
+    def attach(self, wiring: CellWiring) -> None:
+        """Called by the harness when the cell starts: from now on the clients and the workspace exist."""
+        self._wiring = wiring
+
+    def detach(self) -> None:
+        """Called by the harness when the agent has finished: closes every sync client the agent did
+        not close (async ones hold nothing to release)."""
+        for client in reversed(self._clients):
+            close = getattr(client, "close", None)
+            if close is not None and not inspect.iscoroutinefunction(close):
+                close()
+        self._clients.clear()
 
     @property
-    def _wired(self) -> _Wiring:
+    def reported(self) -> AgentReport | None:
+        """The report the agent handed over with ``report(...)``, if any."""
+        return self._report
+
+    @property
+    def _wired(self) -> CellWiring:
         if self._wiring is None:
             raise RuntimeError("the cell is not running yet: a CellContext's workspace, clock and clients exist only "
                                "while the agent runs (inside the test function, or the factory call)")
@@ -172,7 +187,7 @@ class CellContext:
         return self._keep(httpx.Client(transport=self._wired.transport, **self._kwargs(kwargs, httpx)))
 
     def async_httpx_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        from .bridge import AsyncHttpxTransport
+        from pytest_kylecode.byo.bridge import AsyncHttpxTransport
 
         transport = AsyncHttpxTransport(self._wired.transport)
         return self._keep(httpx.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx)))
@@ -181,7 +196,7 @@ class CellContext:
         """An ``httpx2.Client`` on the cell's stack (what the official SDKs run on)."""
         import httpx2
 
-        from .bridge import Httpx2Transport
+        from pytest_kylecode.byo.bridge import Httpx2Transport
 
         return self._keep(httpx2.Client(transport=Httpx2Transport(self._wired.transport),
                                         **self._kwargs(kwargs, httpx2)))
@@ -189,7 +204,7 @@ class CellContext:
     def async_httpx2_client(self, **kwargs: Any) -> Any:
         import httpx2
 
-        from .bridge import AsyncHttpx2Transport
+        from pytest_kylecode.byo.bridge import AsyncHttpx2Transport
 
         return self._keep(httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport),
                                              **self._kwargs(kwargs, httpx2)))
@@ -233,14 +248,6 @@ class CellContext:
         if cls is None:
             cls = self._sdk_classes[base] = _virtual_sleep(base, self._wired.clock)
         return self._keep(cls(http_client=http_client(), **kwargs))
-
-    def _close(self) -> None:
-        """Close every sync client the agent did not close; async ones hold nothing to release."""
-        for client in reversed(self._clients):
-            close = getattr(client, "close", None)
-            if close is not None and not inspect.iscoroutinefunction(close):
-                close()
-        self._clients.clear()
 
     def __repr__(self) -> str:
         return f"<CellContext {self.scenario}[{self.cell_id}]>"

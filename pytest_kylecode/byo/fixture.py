@@ -24,20 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import pytest
 
 from agent_runtime.errors import ConfigError
 
-from .context import CellContext
+from pytest_kylecode.byo.context import CellContext
+from pytest_kylecode.collect import CELL
+from pytest_kylecode.options import FIXTURE, MARKER
 
-__all__ = ["FIXTURE", "MARKER", "cell_context", "parametrize", "run_test_cell"]
-
-FIXTURE: Final = "kylecode_cell"
-MARKER: Final = "kylecode_scenario"
-MARKER_HELP: Final = (f"{MARKER}(path): run the test once per cell of the scenario file at path (relative to the "
-                      f"test file), with the `{FIXTURE}` fixture as its CellContext")
+__all__ = ["cell_context", "parametrize", "run_test_cell"]
 
 _RUNNER = pytest.StashKey[Any]()
 
@@ -47,9 +44,20 @@ class _Invalid:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class _FixtureCell:
+    """What the fixture leaves for ``run_test_cell``: the test's context and its fixture request."""
+
+    context: CellContext
+    request: pytest.FixtureRequest
+
+
+_FIXTURE = pytest.StashKey[_FixtureCell]()
+
+
 def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
     """One parameter of the ``kylecode_cell`` fixture per cell of the marker's scenario."""
-    from ..scenarios.matrix import expand, load_scenario
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
     # A misused marker is an error in the test module, reported as pytest's own parametrize reports one.
     where = f"In {metafunc.definition.name}: @pytest.mark.{MARKER}"
@@ -69,7 +77,7 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
         message = f"invalid scenario: {path}: cannot read it ({exc.strerror or exc})"
         metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
         return
-    from ..collect import cell_marks, missing_commands
+    from pytest_kylecode.collect import cell_marks, missing_commands
 
     missing = missing_commands(scenario)
     params = [pytest.param(cell, id=cell.id, marks=cell_marks(cell, missing)) for cell in expand(scenario).cells]
@@ -95,10 +103,11 @@ def cell_context(request: pytest.FixtureRequest) -> CellContext:
     if isinstance(param, _Invalid):
         pytest.fail(param.message, pytrace=False)
     cell = param
-    config = cell.scenario.agent_config.with_overrides(
-        route=cell.provider, streaming=cell.streaming, tool_mode=cell.tool_mode)
-    context = CellContext(cell, config)
-    context._request = request  # the snapshot is taken through it, at the end of the body
+    context = CellContext(cell, cell.agent_config())
+    # The test body runs as the cell's agent (run_test_cell); the snapshot is taken through this
+    # request at its end, and the cell runner and snapshot extension read the item's cell.
+    request.node.stash[_FIXTURE] = _FixtureCell(context, request)
+    request.node.stash[CELL] = cell
     request.node.user_properties.append(("kylecode_cell", cell.report_key()))
     return context
 
@@ -107,22 +116,21 @@ def run_test_cell(item: pytest.Function) -> bool | None:
     """Run ``item``'s body as the agent of its cell; ``None`` when the item is no cell test."""
     from _pytest.python import pytest_pyfunc_call as call_test_function
 
-    from ..cell import CellFailure
-    from .runner import PreparedAgent
+    from pytest_kylecode.byo.driver import PreparedAgent
+    from pytest_kylecode.failures import CellFailure
 
-    context = item.funcargs.get(FIXTURE)
-    if not isinstance(context, CellContext):
+    fixture = item.stash.get(_FIXTURE, None)
+    if fixture is None:
         return None
-    item.cell = context.cell  # type: ignore[attr-defined]  # what the snapshot extension and reports read
 
     def body(_: CellContext) -> None:
         call_test_function(item)  # the report comes through kylecode_cell.report(...)
 
-    agent = PreparedAgent(context, body)
-    request = context._request
+    agent = PreparedAgent(fixture.context, body)
+    request = fixture.request
     try:
         if item.config.getoption("kylecode_matrix", False):
-            from ..session import get_session
+            from pytest_kylecode.session import get_session
 
             get_session(item.config).run_cell(item, request, agent)
         else:
@@ -138,8 +146,8 @@ def _runner(config: pytest.Config) -> Any:
     """Without ``--kylecode-matrix``: one cell runner per session, settings from the same options."""
     runner = config.stash.get(_RUNNER, None)
     if runner is None:
-        from ..cell import CellRunner
-        from ..options import resolve_settings
+        from pytest_kylecode.cell.runner import CellRunner
+        from pytest_kylecode.options import resolve_settings
 
         runner = config.stash[_RUNNER] = CellRunner(resolve_settings(config), config)
         config.add_cleanup(runner.close)

@@ -51,10 +51,8 @@ from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.runlog import RunLog
 
-from ..cassettes.live import LiveRefusal
-from ..cassettes.transport import ReplayMiss
-from ..emulator.transport import protocol_for_path
-from ..faults.transport import route_of
+from pytest_kylecode.failures import LiveRefusal, ReplayMiss
+from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]
 
@@ -270,7 +268,7 @@ class MeteringTransport(httpx.BaseTransport):
         self.meter = meter
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        call = self.meter.start(request, _json_body(request))
+        call = self.meter.start(request, json_body(request))
         try:
             response = self.inner.handle_request(request)
         except _HARNESS_ERRORS as exc:
@@ -298,14 +296,6 @@ def _read_timeout(request: httpx.Request) -> float | None:
         read = timeout.get("read")
         return float(read) if read is not None else None
     return None
-
-
-def _json_body(request: httpx.Request) -> dict[str, Any] | None:
-    try:
-        body = json.loads(request.read() or b"null")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _decoder(record: CallRecord, response: httpx.Response, path: str) -> BodyDecoder:

@@ -29,9 +29,8 @@ from typing import Any
 
 import yaml
 
-from agent_runtime.errors import KylecodeError
-
-from .yamldata import load_data
+from pytest_kylecode.cassettes.yamldata import load_data
+from pytest_kylecode.failures import CassetteError
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -39,13 +38,11 @@ _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 JSON_TYPES = ("application/json", "+json")
 
 
-class CassetteError(KylecodeError):
-    """A cassette file that cannot be used: names the file and, when known, the interaction."""
-
-
 @dataclass(slots=True)
-class Recorded:
-    """One request/response pair. ``chunks`` are (offset seconds, bytes) in arrival order."""
+class Interaction:
+    """One recorded request/response pair, whichever cassette it came from (ours, or any vcrpy
+    cassette through ``vcr_reader``). ``request_json`` is the request body as JSON (``None`` when
+    it had none, or none that parses); ``chunks`` are (offset seconds, bytes) in arrival order."""
 
     method: str
     uri: str
@@ -68,7 +65,7 @@ class Recorded:
 @dataclass(slots=True)
 class CassetteFile:
     meta: dict[str, Any]
-    interactions: list[Recorded]
+    interactions: list[Interaction]
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -124,7 +121,7 @@ def _headers_out(headers: dict[str, str]) -> dict[str, list[str]]:
     return {name: [value] for name, value in headers.items()}
 
 
-def _response_out(item: Recorded) -> dict[str, Any]:
+def _response_out(item: Interaction) -> dict[str, Any]:
     out: dict[str, Any] = {
         "status": {"code": item.status, "message": item.reason},
         "headers": _headers_out(item.response_headers),
@@ -191,7 +188,7 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
 def loads(text: str, *, source: str) -> CassetteFile:
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.source import safe_load_checked
+    from pytest_kylecode.scenarios.source import safe_load_checked
 
     try:
         # An alias bomb or deep nesting is refused, not hung (safe_load_checked); plain data, which
@@ -227,7 +224,7 @@ def _headers_in(headers: Any) -> dict[str, str]:
     return out
 
 
-def _interaction_in(raw: dict[str, Any]) -> Recorded:
+def _interaction_in(raw: dict[str, Any]) -> Interaction:
     request, response = raw["request"], raw["response"]
     headers = _headers_in(response.get("headers"))
     if "sse" in response:
@@ -245,7 +242,7 @@ def _interaction_in(raw: dict[str, Any]) -> Recorded:
     if request_json is None and request.get("body"):
         request_json = json.loads(request["body"])
     status = response["status"]
-    return Recorded(
+    return Interaction(
         method=str(request["method"]).upper(),
         uri=str(request["uri"]),
         request_headers=_headers_in(request.get("headers")),
@@ -323,7 +320,7 @@ def serialize(cassette_dict: dict[str, Any]) -> str:
         body = body.decode() if isinstance(body, bytes) else body
         resp_body = response["body"]["string"]
         resp_body = resp_body.encode() if isinstance(resp_body, str) else resp_body
-        items.append(Recorded(
+        items.append(Interaction(
             method=request["method"], uri=request["uri"], request_headers=_headers_in(request.get("headers")),
             request_json=json.loads(body) if body else None, status=response["status"]["code"],
             reason=response["status"].get("message", ""), response_headers=_headers_in(response.get("headers")),

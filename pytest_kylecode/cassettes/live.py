@@ -23,23 +23,12 @@ from pathlib import Path
 import httpx
 
 from agent_runtime.providers import PROVIDERS, Provider
+from pytest_kylecode.failures import LiveBudgetExhausted, LiveKeyMissing
 
 try:
     import fcntl
 except ImportError:  # Windows: each process counts its own calls
     fcntl = None  # type: ignore[assignment]
-
-
-class LiveRefusal(Exception):
-    """A call the harness refuses to send to a live provider."""
-
-
-class LiveBudgetExhausted(LiveRefusal):
-    """More live calls than ``--kylecode-max-live-calls`` allows."""
-
-
-class LiveKeyMissing(LiveRefusal):
-    """A call to a provider's real endpoint without its key in the environment."""
 
 
 class CallBudget:

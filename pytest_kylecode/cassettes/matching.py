@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 
+from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.redact import redact_json
 
-from .format import Recorded
+from pytest_kylecode.cassettes.format import Interaction
 
 WORKSPACE = "<workspace>"
-ROUTE_EXTENSION = "kylecode.route"  # set by ProviderClient on every request it sends
 
 
 def canonical_uri(url: str, env: Mapping[str, str], route: str | None = None) -> str:
@@ -66,7 +66,7 @@ class RequestNormalizer:
         return url
 
 
-def find_match(items: Sequence[Recorded], played: Sequence[bool], method: str, uri: str, body: Any) -> int | None:
+def find_match(items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any) -> int | None:
     """Index of the first unplayed interaction with this method, URI and JSON body."""
     for index, item in enumerate(items):
         if not played[index] and item.method == method and item.uri == uri and item.request_json == body:
@@ -78,7 +78,7 @@ def _pretty(value: Any) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def miss_report(items: Sequence[Recorded], played: Sequence[bool], method: str, uri: str, body: Any,
+def miss_report(items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any,
                 *, limit: int = 60) -> str:
     """A readable diff of a request against the nearest recorded one."""
     if not items:

@@ -1,14 +1,9 @@
-"""One cell's cassette: which mode does what, and writing it back.
+"""One cell's cassette: which record mode does what (``cassettes.modes``), and writing it back.
 
-=============  ==========================================  ==========================
-record mode    requests answered from                      cassette written
-=============  ==========================================  ==========================
-none (CI)      the cassette only; a miss fails the cell    never
-once           the cassette if it exists, else upstream    only when it did not exist
-new_episodes   the cassette, then upstream for the rest    old + new interactions
-all, rewrite   upstream only                               replaced
-off            upstream directly, no cassette at all       never
-=============  ==========================================  ==========================
+The cassette layer knows files, modes and traffic, never the test that uses it: a
+``CassetteSession`` is built from plain values (``CassetteSpec``) and raises the failure
+vocabulary (``CassetteMissing``, ``CassetteStale``, ``CassetteError``, ``CassetteRefused``); the
+cell layer turns those into advice.
 
 Recording and writing are two steps. ``finish`` ends the cell's traffic and
 says what went wrong with it (misses, unplayed interactions, an upstream that
@@ -23,69 +18,77 @@ key-shaped value that survived scrubbing refuses the write.
 from __future__ import annotations
 
 import datetime
-import json
 import os
-import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from agent_runtime.observe.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
+from pytest_kylecode.cassettes.format import CassetteFile, dumps, load
+from pytest_kylecode.cassettes.matching import RequestNormalizer
+from pytest_kylecode.cassettes.modes import RecordMode
+from pytest_kylecode.cassettes.scrub import scrub, surviving_secrets
+from pytest_kylecode.cassettes.transport import CassetteTransport
+from pytest_kylecode.failures import CassetteError, CassetteMissing, CassetteRefused, CassetteStale
 
-from ..options import Settings
-from ..scenarios.model import Cell
-from .format import CassetteError, CassetteFile, Recorded, dumps, load
-from .matching import RequestNormalizer
-from .transport import CassetteTransport
 
-UpstreamFactory = Callable[[Cell, Clock], httpx.BaseTransport]
+@dataclass(frozen=True, slots=True)
+class CassetteSpec:
+    """A cell's cassette in plain values: where it is, how to use it, and what it says of itself.
+
+    ``provenance`` is the start of the cassette's ``kylecode:`` mapping, in order (scenario, cell,
+    ``scenario_hash``, upstream); the runtime version and the time of recording follow it. Its
+    ``scenario_hash`` is what a replay checks the cassette against."""
+
+    path: Path
+    mode: RecordMode
+    provenance: Mapping[str, str]
+
+    @property
+    def scenario_hash(self) -> str:
+        return self.provenance["scenario_hash"]
 
 
 class CassetteSession:
-    def __init__(self, settings: Settings, cell: Cell, *, clock: Clock, workspace: Path, env: Mapping[str, str],
-                 upstream: UpstreamFactory, rerecord: str) -> None:
-        self.settings = settings
-        self.cell = cell
+    """One cell's use of its cassette: ``open`` gives the transport, ``finish`` the problems,
+    ``commit`` the write. ``upstream`` makes the transport a recording asks (emulator or live)."""
+
+    def __init__(self, spec: CassetteSpec, *, clock: Clock, workspace: Path, env: Mapping[str, str],
+                 upstream: Callable[[], httpx.BaseTransport]) -> None:
+        self.spec = spec
+        self.path = spec.path
         self.clock = clock
         self.env = env
-        self.path = settings.cassettes / cell.cassette_relpath
         # Keys the runtime was not given (replay, emulator) are still secrets: requests are matched
         # redacted of them, as cassettes are written redacted of them.
         self.normalizer = RequestNormalizer(workspace, {**os.environ, **env})
         self._upstream = upstream
-        self._rerecord = rerecord
         self._existing: CassetteFile | None = None
         self.transport: CassetteTransport | None = None
         self.recording = False
         self.changed = False
 
     @property
-    def mode(self) -> str:
-        return self.settings.record
-
-    def _fail(self, message: str) -> Exception:
-        from ..cell import CellFailure
-
-        return CellFailure(f"{message}\nre-record this cell: {self._rerecord}")
+    def mode(self) -> RecordMode:
+        return self.spec.mode
 
     def open(self, *, abort_on_miss: bool = False) -> httpx.BaseTransport:
         mode = self.mode
         if mode == "off":
-            return self._upstream(self.cell, self.clock)
+            return self._upstream()
         if mode in ("none", "once", "new_episodes"):
             self._existing = self._load()
         if mode == "none" and self._existing is None:
-            raise self._fail(f"no cassette for this cell: {self.path}")
+            raise CassetteMissing(f"no cassette for this cell: {self.path}")
         if self._existing is not None and mode in ("none", "once"):
             self._check_hash(self._existing)
         replay_only = mode == "none" or (mode == "once" and self._existing is not None)
         recorded = list(self._existing.interactions) if self._existing is not None else []
         self.recording = not replay_only
-        upstream = self._upstream(self.cell, self.clock) if self.recording else None
+        upstream = self._upstream() if self.recording else None
         self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream,
                                            abort_on_miss=abort_on_miss)
         return self.transport
@@ -95,16 +98,15 @@ class CassetteSession:
             return load(self.path)
         except FileNotFoundError:
             return None
-        except CassetteError as exc:
-            raise self._fail(str(exc)) from None
 
     def _check_hash(self, cassette: CassetteFile) -> None:
         recorded = cassette.meta.get("scenario_hash")
-        current = self.cell.scenario.content_hash
+        current = self.spec.scenario_hash
         if recorded != current:
-            raise self._fail(
+            scenario = self.spec.provenance.get("scenario", "?")
+            raise CassetteStale(
                 f"the cassette {self.path} was recorded for another version of scenario "
-                f"{self.cell.scenario.name!r} (scenario hash {recorded}, now {current}: its task, workspace, "
+                f"{scenario!r} (scenario hash {recorded}, now {current}: its task, workspace, "
                 "script or agent changed)")
 
     def finish(self) -> list[str]:
@@ -136,12 +138,9 @@ class CassetteSession:
         interactions = [*transport.recorded, *transport.new] if self.mode == "new_episodes" else transport.new
         # Keys the runtime was not given (replay, emulator) are still secrets in the environment.
         env = {**os.environ, **self.env}
-        interactions = [_scrub(item, env) for item in interactions]
+        interactions = [scrub(item, env) for item in interactions]
         meta = {
-            "scenario": self.cell.scenario.name,
-            "cell": self.cell.id,
-            "scenario_hash": self.cell.scenario.content_hash,
-            "upstream": self.settings.upstream,
+            **self.spec.provenance,
             "runtime_version": __version__,
             "recorded_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
@@ -150,10 +149,10 @@ class CassetteSession:
                 dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions)):
             return  # same traffic: keep the file (and its recorded_at) as it is
         text = dumps(CassetteFile(meta, interactions))
-        leaked = find_secrets(text, env) or _leaks_across_events(interactions, env)
+        leaked = surviving_secrets(text, interactions, env)
         if leaked:
             masked = ", ".join(sorted({s[:6] + "…" for s in leaked}))
-            raise self._fail(f"refusing to write {self.path}: key-shaped values survived scrubbing ({masked})")
+            raise CassetteRefused(f"refusing to write {self.path}: key-shaped values survived scrubbing ({masked})")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")
@@ -166,57 +165,3 @@ def _try_load(path: Path) -> CassetteFile | None:
         return load(path)
     except (FileNotFoundError, CassetteError):
         return None
-
-
-# A streamed answer that echoes a key splits it over several events ("sk", "-ant", "-api03..."):
-# no single event holds the whole key. Fragments this long of a known key are redacted in every
-# event, and the text the events add up to is checked again before anything is written.
-_TEXT_FIELDS = frozenset({"text", "content", "delta", "partial_json", "arguments", "thinking", "reasoning",
-                          "reasoning_content", "refusal"})
-
-
-def _streamed_text(item: Recorded) -> str:
-    """The text, reasoning and argument fragments of a streamed body, joined in order."""
-    out: list[str] = []
-
-    def walk(value: Any, field: str | None) -> None:
-        if isinstance(value, dict):
-            for name, child in value.items():
-                walk(child, name)
-        elif isinstance(value, list):
-            for child in value:
-                walk(child, field)
-        elif isinstance(value, str) and field in _TEXT_FIELDS:
-            out.append(value)
-
-    for line in item.body.decode("utf-8", errors="replace").splitlines():
-        if line.startswith("data:"):
-            try:
-                walk(json.loads(line[5:]), None)
-            except ValueError:
-                continue
-    return "".join(out)
-
-
-# What is left of a streamed key whose secret part was masked: the prefix pieces ("sk", "-", "ant",
-# "-", "api03", "-") before "[REDACTED]". Key-shaped by pattern, yet nothing secret remains.
-_MASKED_KEY_PREFIX = re.compile(r"[A-Za-z0-9_\-]+(?=" + re.escape(MASK) + ")")
-
-
-def _leaks_across_events(items: list[Recorded], env: Mapping[str, str]) -> list[str]:
-    return [secret for item in items if item.is_sse
-            for secret in find_secrets(_MASKED_KEY_PREFIX.sub("", _streamed_text(item)), env)]
-
-
-def _scrub(item: Recorded, env: Mapping[str, str]) -> Recorded:
-    """Secrets out of everything a cassette keeps: URI, request body, response body."""
-    chunks = []
-    for offset, data in item.chunks:
-        text = data.decode("utf-8", errors="surrogateescape")
-        scrubbed = redact_fragments(redact_text(text, env), env)
-        chunks.append((offset, data if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")))
-    return Recorded(
-        method=item.method, uri=redact_url(item.uri, env), request_headers=dict(item.request_headers),
-        request_json=redact_json(item.request_json, env), status=item.status, reason=item.reason,
-        response_headers=dict(item.response_headers), chunks=chunks,
-    )

@@ -22,25 +22,13 @@ import httpx
 
 from agent_runtime.clock import Clock
 
-from ..streams import TimedByteStream
-from .format import Recorded
-from .matching import RequestNormalizer, find_match, miss_report
+from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.failures import ReplayAborted, ReplayMiss
+from pytest_kylecode.cassettes.matching import RequestNormalizer, find_match, miss_report
 
 _KEEP_REQUEST_HEADERS = ("content-type", "anthropic-version")
 _KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")
-
-
-class ReplayMiss(httpx.TransportError):
-    """No recorded interaction matches and the record mode forbids asking the upstream.
-
-    A transport error, so that a user's agent (an SDK client over the byo bridges) sees what a
-    dead upstream looks like; the harness still fails the cell with the miss it kept."""
-
-
-class ReplayAborted(Exception):
-    """The same miss, for ``agent_runtime`` cells: deliberately *not* an httpx error, so the
-    runtime does not classify it as a connection failure, retry it and fall back to other routes
-    (which would bury the first miss under misses that only the retries caused)."""
 
 
 @dataclass(slots=True)
@@ -53,7 +41,7 @@ class Miss:
 class CassetteTransport(httpx.BaseTransport):
     def __init__(
         self,
-        recorded: list[Recorded],
+        recorded: list[Interaction],
         *,
         clock: Clock,
         normalizer: RequestNormalizer,
@@ -64,7 +52,7 @@ class CassetteTransport(httpx.BaseTransport):
         ``abort_on_miss`` raises ``ReplayAborted`` instead of ``ReplayMiss``."""
         self.recorded = recorded
         self.played = [False] * len(recorded)
-        self.new: list[Recorded] = []
+        self.new: list[Interaction] = []
         self.misses: list[Miss] = []
         # What the upstream did wrong while recording: a recording that holds it is no good.
         self.upstream_failures: list[str] = []
@@ -84,7 +72,7 @@ class CassetteTransport(httpx.BaseTransport):
         body = self._normalizer.body(request)
         index = find_match(self.recorded, self.played, method, uri, body)
         if index is None and self.recorded:
-            # Recorded bodies are redacted; a request that carried a secret matches only once redacted too.
+            # Interaction bodies are redacted; a request that carried a secret matches only once redacted too.
             body = self._normalizer.body(request, redact=True)
             index = find_match(self.recorded, self.played, method, uri, body)
         if index is not None:
@@ -114,7 +102,7 @@ class CassetteTransport(httpx.BaseTransport):
                 f"the upstream answered HTTP {response.status_code} to {method} {uri}, and no fault of this "
                 "cell injected it")
         headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS}
-        item = Recorded(
+        item = Interaction(
             method=method,
             uri=uri,
             request_headers={k: v for k, v in request.headers.items() if k in _KEEP_REQUEST_HEADERS},
@@ -145,7 +133,7 @@ class _Capture(httpx.SyncByteStream):
     an emulator body is taken with its own offsets instead of waiting for it.
     """
 
-    def __init__(self, inner: httpx.SyncByteStream, item: Recorded, clock: Clock, start: float, *, gzip: bool,
+    def __init__(self, inner: httpx.SyncByteStream, item: Interaction, clock: Clock, start: float, *, gzip: bool,
                  failures: list[str]) -> None:
         self._inner = inner
         self._failures = failures

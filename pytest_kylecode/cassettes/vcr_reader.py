@@ -1,4 +1,4 @@
-"""Read any vcrpy cassette (format version 1) into plain interactions.
+"""Read any vcrpy cassette (format version 1) into the interactions our own cassettes hold.
 
 Cassettes recorded by other projects differ in how they store bodies; all of these
 come back as bytes (SOURCES.md of ``../shared/realworld`` lists where each is found):
@@ -22,57 +22,25 @@ import gzip
 import json
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .format import CassetteError
+from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.failures import CassetteError
 
-__all__ = ["CassetteError", "Interaction", "Request", "Response", "load_yaml", "parse_cassette", "read_cassette"]
+__all__ = ["load_yaml", "parse_cassette", "read_cassette"]
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    method: str
-    uri: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body as JSON, or ``None`` when it is empty or not JSON."""
-        if not self.body.strip():
-            return None
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Interaction:
-    index: int
-    request: Request
-    response: Response
 
 
 def load_yaml(path: str | Path) -> Any:
     """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.source import safe_load_checked
+    from pytest_kylecode.scenarios.source import safe_load_checked
 
     path = Path(path)
     try:
@@ -110,14 +78,14 @@ def parse_cassette(data: Any, *, source: str) -> list[Interaction]:
             raise CassetteError(f"{source}: interaction {index} is in kylecode's own cassette format "
                                 "(SSE events with offsets): read it with pytest_kylecode.cassettes.format")
         try:
-            out.append(_interaction(index, raw))
+            out.append(_interaction(raw))
         except (KeyError, TypeError, ValueError, AttributeError, OSError, EOFError, zlib.error) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
             raise CassetteError(f"{source}: interaction {index} is corrupt ({detail})") from None
     return out
 
 
-def _interaction(index: int, raw: Mapping[str, Any]) -> Interaction:
+def _interaction(raw: Mapping[str, Any]) -> Interaction:
     request, response = raw["request"], raw["response"]
     status = response["status"]
     code, reason = (status["code"], status.get("message") or "") if isinstance(status, Mapping) else (status, "")
@@ -131,11 +99,20 @@ def _interaction(index: int, raw: Mapping[str, Any]) -> Interaction:
         body = zlib.decompress(body)
         headers = _without_encoding(headers)
     return Interaction(
-        index=index,
-        request=Request(str(request["method"]).upper(), str(request["uri"]), _headers(request.get("headers")),
-                        _body(request)),
-        response=Response(int(code), str(reason), headers, body),
+        method=str(request["method"]).upper(), uri=str(request["uri"]),
+        request_headers=_headers(request.get("headers")), request_json=_json_or_none(_body(request)),
+        status=int(code), reason=str(reason), response_headers=headers,
+        chunks=[(0.0, body)] if body else [],  # foreign cassettes keep no timing
     )
+
+
+def _json_or_none(body: bytes) -> Any:
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _headers(raw: Any) -> dict[str, str]:

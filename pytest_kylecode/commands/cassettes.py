@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
 
     try:
         files = scenario_files(args.scenarios)
@@ -61,18 +61,20 @@ def run(args: argparse.Namespace) -> int:
 def _replay_problems(cells: list, cassettes: Path) -> list[str]:
     import shutil
 
-    from ..cell import CellFailure, emulator_upstream, execute_cell
-    from ..options import Settings
+    from pytest_kylecode.cell.drivers import driver_for
+    from pytest_kylecode.cell.stack import emulator_upstream, execute_cell
+    from pytest_kylecode.failures import CassetteError, CellFailure, ReplayAborted
 
-    settings = Settings(scenarios=Path("."), cassettes=cassettes, runs=Path("."), record="none",
-                        upstream="emulator", max_live_calls=0, cell_timeout=60.0, keep_runs=False, report=None,
-                        shard=None, rootdir=Path("."))
     problems = []
     for cell in cells:
         name = f"{cell.scenario.name}[{cell.id}]"
         try:
-            run = execute_cell(cell, settings, upstream=emulator_upstream, rerecord="")
-        except CellFailure as exc:
+            run = execute_cell(cell, cassettes=cassettes, record="none", upstream_kind="emulator",
+                               upstream=emulator_upstream, driver=driver_for(cell))
+        except ReplayAborted as exc:
+            problems.append(f"{name}: replay miss: {str(exc).splitlines()[0]}")
+            continue
+        except (CellFailure, CassetteError) as exc:
             problems.append(f"{name}: {str(exc).splitlines()[0]}")
             continue
         shutil.rmtree(run.workspace, ignore_errors=True)

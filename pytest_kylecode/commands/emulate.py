@@ -20,13 +20,13 @@ if TYPE_CHECKING:  # the command imports its machinery only when it runs
 
     from agent_runtime.clock import Clock
 
-    from ..faults.catalog import FaultSpec
+    from pytest_kylecode.faults.catalog import FaultSpec
 
 HELP = "serve a scenario's script as an emulated provider (all three wire protocols) on a loopback port"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..faults.catalog import FAULT_KINDS  # a tuple of names: cheap
+    from pytest_kylecode.faults.catalog import FAULT_KINDS  # a tuple of names: cheap
 
     parser.add_argument("--scenario", required=True, metavar="FILE", type=Path,
                         help="scenario YAML whose `script` the emulated model plays")
@@ -53,7 +53,7 @@ def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: 
         return inner
     from agent_runtime.config import Timeouts
 
-    from ..faults.transport import FaultTransport
+    from pytest_kylecode.faults.transport import FaultTransport
 
     return FaultTransport(inner, fault, primary="", clock=clock, timeouts=Timeouts())
 
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.clock import SystemClock
     from agent_runtime.errors import ConfigError
 
-    from ..emulator import IMMEDIATE, EmulatorTransport
-    from ..emulator.server import EmulatorServer
+    from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport
+    from pytest_kylecode.emulator.server import EmulatorServer
 
     try:
         fault = _fault_spec(args)
@@ -101,7 +101,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 def _fault_spec(args: argparse.Namespace) -> FaultSpec | None:
     from agent_runtime.errors import ConfigError
 
-    from ..faults.catalog import FaultSpec
+    from pytest_kylecode.faults.catalog import FaultSpec
 
     if args.fault is None:
         if args.fault_at is not None or args.fault_times is not None:
@@ -118,7 +118,7 @@ def _load_script(path: Path) -> list[Any]:
 
     from agent_runtime.errors import ConfigError
 
-    from ..emulator import parse_script
+    from pytest_kylecode.emulator import parse_script
 
     try:
         text = path.read_text(encoding="utf-8")

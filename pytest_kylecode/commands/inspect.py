@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..cassettes.vcr_reader import CassetteError
+    from pytest_kylecode.failures import CassetteError
 
     try:
         records = inspect_cassette(args.cassette)
@@ -45,17 +45,19 @@ def run(args: argparse.Namespace) -> int:
 
 def inspect_cassette(path: Path) -> list[dict[str, Any]]:
     """The normalized record of every interaction of the cassette at ``path`` (``CassetteError`` if unusable)."""
-    from ..cassettes.vcr_reader import CassetteError, load_yaml, parse_cassette
-    from ..normalize import normalize_interaction
+    from pytest_kylecode.cassettes import format as ours
+    from pytest_kylecode.cassettes.vcr_reader import load_yaml, parse_cassette
+    from pytest_kylecode.failures import CassetteError
+    from pytest_kylecode.normalize import normalize_interaction
 
     data = load_yaml(path)
-    interactions = _ours(path) if _is_ours(data) else parse_cassette(data, source=str(path))
+    interactions = ours.load(path).interactions if _is_ours(data) else parse_cassette(data, source=str(path))
     records = []
-    for interaction in interactions:
+    for index, interaction in enumerate(interactions):
         try:
-            records.append(normalize_interaction(interaction))
+            records.append(normalize_interaction(interaction, index))
         except Exception as exc:  # a normalizer bug must still name the interaction, not dump a traceback
-            raise CassetteError(f"{path}: interaction {interaction.index} cannot be normalized "
+            raise CassetteError(f"{path}: interaction {index} cannot be normalized "
                                 f"({type(exc).__name__}: {exc})") from exc
     return records
 
@@ -71,18 +73,6 @@ def _is_ours(data: Any) -> bool:
         isinstance(item, dict) and isinstance(item.get("response"), dict) and "sse" in item["response"]
         for item in items
     )
-
-
-def _ours(path: Path) -> list[Any]:
-    from ..cassettes import format as ours
-    from ..cassettes.vcr_reader import Interaction, Request, Response
-
-    out = []
-    for index, item in enumerate(ours.load(path).interactions):
-        body = json.dumps(item.request_json).encode() if item.request_json is not None else b""
-        out.append(Interaction(index, Request(item.method, item.uri, item.request_headers, body),
-                               Response(item.status, item.reason, item.response_headers, item.body)))
-    return out
 
 
 def _clip(text: str, limit: int = 100) -> str:

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 def _validate(paths: list[Path]) -> int:
     from agent_runtime.errors import ConfigError
 
-    from ..scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
 
     files: list[Path] = []
     for path in paths:

@@ -20,12 +20,14 @@ repeats (``pick_turn``).
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from agent_runtime.dialect import format_tool_call
 from agent_runtime.errors import ConfigError
-from agent_runtime.providers import PROTOCOLS
+from pytest_kylecode.wire.common import Plan, PlannedCall, dumps, pieces, request_tokens
 
 TURN_KEYS: Final = ("text", "reasoning", "tool_calls", "finish", "usage")
 CALL_KEYS: Final = ("name", "arguments", "raw_arguments")
@@ -169,41 +171,47 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-# -- which turn a request gets -------------------------------------------------------------------
-
-# Responses input items the model itself produced: replayed statelessly, they mark a past turn.
-_ASSISTANT_ITEM_TYPES: Final = frozenset({"function_call", "reasoning"})
-
-
-def turn_index(protocol: str, body: Mapping[str, Any]) -> int:
-    """How many assistant turns the request's conversation already holds (0 for the first call).
-
-    Chat and Anthropic count ``role: assistant`` messages. A Responses ``input`` has no
-    assistant message per turn; a turn is a run of consecutive model-produced items
-    (assistant ``message``, ``reasoning``, ``function_call``) between other items.
-    """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-    if protocol == "openai_responses":
-        items = body.get("input")
-        if not isinstance(items, list):
-            return 0  # a plain-string input is a first user turn
-        turns, in_run = 0, False
-        for item in items:
-            produced = isinstance(item, Mapping) and (
-                item.get("type") in _ASSISTANT_ITEM_TYPES
-                or (item.get("role") == "assistant" and item.get("type", "message") == "message")
-            )
-            if produced and not in_run:
-                turns += 1
-            in_run = produced
-        return turns
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        return 0
-    return sum(1 for m in messages if isinstance(m, Mapping) and m.get("role") == "assistant")
-
-
 def pick_turn(script: Sequence[Turn], index: int) -> Turn:
     """The turn played for ``index`` assistant turns so far; past the end the last one repeats."""
     return script[min(index, len(script) - 1)]
+
+
+# -- what a turn answers to one request ---------------------------------------------------------
+
+
+def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
+    """Turn a script turn into a plan for this request.
+
+    Without ``tools`` in the request the calls go into the text, one dialect block per line
+    group after the text (``dialect.format_tool_call``, the runtime's own format).
+    """
+    native = bool(body.get("tools"))
+    text = turn.text
+    calls: tuple[PlannedCall, ...] = ()
+    if native:
+        calls = tuple(_planned(c) for c in turn.tool_calls)
+    elif turn.tool_calls:
+        blocks = [format_tool_call(c.name, c.raw_arguments if c.raw_arguments is not None else dict(c.arguments or {}))
+                  for c in turn.tool_calls]
+        text = "\n\n".join([text, *blocks] if text else blocks)
+    finish = turn.finish or ("tool_calls" if calls else "stop")
+    usage = turn.usage or ScriptedUsage()
+    out_chars = len(text) + len(turn.reasoning) + sum(len(c.name) + len(c.arguments) for c in calls)
+    return Plan(
+        index=index,
+        model=str(body.get("model") or "emulated-model"),
+        stream=body.get("stream") is True,
+        text=text,
+        text_pieces=pieces(text),
+        reasoning=turn.reasoning,
+        reasoning_pieces=pieces(turn.reasoning),
+        calls=calls,
+        finish=finish,
+        input_tokens=request_tokens(body) if usage.input_tokens is None else usage.input_tokens,
+        output_tokens=max(1, math.ceil(out_chars / 4)) if usage.output_tokens is None else usage.output_tokens,
+    )
+
+
+def _planned(call: ScriptedCall) -> PlannedCall:
+    args = call.raw_arguments if call.raw_arguments is not None else dumps(call.arguments or {})
+    return PlannedCall(call.name, args, pieces(args))

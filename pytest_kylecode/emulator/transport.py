@@ -2,7 +2,7 @@
 
 Routing is by path suffix, so any base URL works (``/v1/chat/completions``,
 ``/api/v1/chat/completions``, ``/anthropic/v1/messages``, ``/v1/responses`` …). The transport is
-stateless: which script turn it plays comes from the request's conversation (``script.turn_index``).
+stateless: which script turn it plays comes from the request's conversation (``wire.requests.turn_index``).
 """
 
 from __future__ import annotations
@@ -15,21 +15,11 @@ import httpx
 
 from agent_runtime.clock import Clock, SystemClock
 
-from ..streams import TimedByteStream
-from .script import Turn, pick_turn, turn_index
-from .wire import DEFAULT_TIMING, Timing, WireResponse, for_protocol, make_plan
-from .wire.common import dumps
-
-# Longest suffix first would matter only if one were a suffix of another; none is.
-ROUTES: Final = (("/chat/completions", "openai_chat"), ("/messages", "anthropic_messages"),
-                 ("/responses", "openai_responses"))
-
-
-def protocol_for_path(path: str) -> str | None:
-    """The protocol served at ``path``, or ``None``."""
-    path = path.rstrip("/")
-    return next((protocol for suffix, protocol in ROUTES if path.endswith(suffix)), None)
-
+from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.emulator.script import Turn, make_plan, pick_turn
+from pytest_kylecode.wire import DEFAULT_TIMING, Timing, WireResponse, for_protocol
+from pytest_kylecode.wire.requests import protocol_for_path, turn_index
+from pytest_kylecode.wire.common import dumps
 
 def respond(script: Sequence[Turn], method: str, path: str, content: bytes,
             timing: Timing = DEFAULT_TIMING) -> WireResponse:

@@ -22,9 +22,9 @@ from agent_runtime.messages import ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events as sse_events
 
-from ..emulator.script import turn_index
-from ..emulator.wire import Plan, WireResponse, for_protocol
-from ..emulator.wire.common import PlannedCall, dumps, pieces
+from pytest_kylecode.wire import Plan, WireResponse, for_protocol
+from pytest_kylecode.wire.common import PlannedCall, dumps, pieces
+from pytest_kylecode.wire.requests import turn_index
 
 SEMANTIC_KINDS = ("malformed_tool_args", "duplicate_tool_args", "missing_tool_call_id", "content_filter")
 
@@ -97,7 +97,7 @@ def rewrite(kind: str, protocol: str, request: dict[str, Any], body: bytes, *, s
             and (kind != "malformed_tool_args" or CALL_CLOSE not in plan.text):
         return None
     wire = for_protocol(protocol)
-    from ..emulator.wire import Timing
+    from pytest_kylecode.wire import Timing
 
     rendered: WireResponse = wire.render(PLAN_CHANGES[kind](plan), request, Timing(first_byte_s=first_offset))
     quirk = QUIRKS.get((kind, protocol, streaming))

@@ -18,37 +18,21 @@ protocol (and provider, where providers differ):
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 
 from agent_runtime.clock import Clock
 from agent_runtime.config import Timeouts
-from agent_runtime.providers import PROVIDERS
 
-from ..emulator.transport import protocol_for_path
-from ..emulator.wire import for_protocol
-from ..streams import TimedByteStream
-from . import streams
-from .catalog import FaultSpec
-from .rewrite import SEMANTIC_KINDS, rewrite
+from pytest_kylecode.wire import for_protocol
+from pytest_kylecode.wire.requests import ROUTE_EXTENSION, json_body, protocol_for_path, route_of
+from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.faults import events
+from pytest_kylecode.faults.catalog import FaultSpec
+from pytest_kylecode.faults.rewrite import SEMANTIC_KINDS, rewrite
 
-ROUTE_EXTENSION = "kylecode.route"
 STREAM_EVENTS_BEFORE_FAULT = 2  # a stalled / erroring stream has already said something
-
-
-def route_of(request: httpx.Request, body: dict[str, Any] | None) -> str | None:
-    """The route a request is for: named by the runtime, else inferred from host, path and model."""
-    named = request.extensions.get(ROUTE_EXTENSION)
-    if named:
-        return str(named)
-    model = (body or {}).get("model")
-    url = str(request.url)
-    for provider in PROVIDERS.values():
-        if url == provider.canonical_endpoint() or url == provider.endpoint():
-            return f"{provider.name}/{model}" if model else provider.name
-    return None
 
 
 class FaultTransport(httpx.BaseTransport):
@@ -74,7 +58,7 @@ class FaultTransport(httpx.BaseTransport):
         # The body is parsed only when it is needed: for the route when the runtime did not name
         # it, and for the calls the fault hits (the cassette layer parses every body anyway).
         named = request.extensions.get(ROUTE_EXTENSION)
-        body = None if named else _json(request)
+        body = None if named else json_body(request)
         if not self._targets(str(named) if named else route_of(request, body)):
             return self.inner.handle_request(request)
         self.targeted_calls += 1
@@ -82,7 +66,7 @@ class FaultTransport(httpx.BaseTransport):
             return self.inner.handle_request(request)
         self.injected.append(self.targeted_calls)
         if named:
-            body = _json(request)
+            body = json_body(request)
         return self._inject(request, body or {})
 
     def _inject(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
@@ -110,17 +94,17 @@ class FaultTransport(httpx.BaseTransport):
             return response  # a stream fault needs a stream; an error answer passes as it is
         inner = response.stream
         if kind == "stall":
-            produce = streams.stall(self.clock, STREAM_EVENTS_BEFORE_FAULT, self.timeouts.idle_s + 1.0)
+            produce = events.stall(self.clock, STREAM_EVENTS_BEFORE_FAULT, self.timeouts.idle_s + 1.0)
         elif kind == "truncated_stream":
-            produce = streams.truncate(wire.is_finish_event)
+            produce = events.truncate(wire.is_finish_event)
         elif kind == "sse_error":
             tail = wire.stream_error_event(provider, model=model, response_id="", sequence_number=0)
-            produce = streams.replace_tail(STREAM_EVENTS_BEFORE_FAULT, tail, keep_rest=False)
+            produce = events.replace_tail(STREAM_EVENTS_BEFORE_FAULT, tail, keep_rest=False)
         elif kind == "malformed_sse":
-            produce = streams.replace_tail(STREAM_EVENTS_BEFORE_FAULT, wire.malformed_event(), keep_rest=True)
+            produce = events.replace_tail(STREAM_EVENTS_BEFORE_FAULT, wire.malformed_event(), keep_rest=True)
         else:
             raise ValueError(f"fault {kind!r} has no injection")
-        return _with_stream(response, streams.EventStream(inner, produce), request)  # type: ignore[arg-type]
+        return _with_stream(response, events.EventStream(inner, produce), request)  # type: ignore[arg-type]
 
     def _rewrite(self, request: httpx.Request, body: dict[str, Any], response: httpx.Response, protocol: str,
                  start: float) -> httpx.Response:
@@ -144,14 +128,6 @@ class FaultTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
-
-
-def _json(request: httpx.Request) -> dict[str, Any] | None:
-    try:
-        body = json.loads(request.read() or b"null")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
 
 
 def _with_stream(response: httpx.Response, stream: httpx.SyncByteStream, request: httpx.Request) -> httpx.Response:

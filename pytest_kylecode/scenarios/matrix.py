@@ -15,9 +15,9 @@ from pathlib import Path
 
 from agent_runtime.errors import ConfigError
 
-from .model import Cell, Scenario, cell_id, matches
-from .source import load_located
-from .validate import parse_scenario
+from pytest_kylecode.scenarios.scenario import Cell, Scenario, cell_id, matches
+from pytest_kylecode.scenarios.source import load_located
+from pytest_kylecode.scenarios.validate import parse_scenario
 
 
 @dataclass(frozen=True, slots=True)

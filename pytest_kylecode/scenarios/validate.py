@@ -15,9 +15,9 @@ from agent_runtime.config import parse_agent_config
 from agent_runtime.errors import CATEGORIES, ConfigError
 from agent_runtime.providers import parse_route
 
-from ..faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
-from .model import Matrix, Override, Scenario
-from .source import KeyPath, LocatedDocument, format_keypath, parse_keypath
+from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
+from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario
+from pytest_kylecode.scenarios.source import KeyPath, LocatedDocument, format_keypath, parse_keypath
 
 TOP_KEYS: Final = ("name", "description", "task", "workspace", "agent", "requires", "script", "matrix",
                    "exclude", "expect", "overrides", "snapshot")
@@ -153,7 +153,7 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
 
 
 def _parse_script(c: _Checker, data: Any) -> list[Any]:
-    from ..emulator.script import parse_script
+    from pytest_kylecode.emulator.script import parse_script
 
     try:
         return parse_script(data, key="script")

@@ -16,7 +16,7 @@ from agent_runtime.messages import ModelRequest, ToolSpec, Usage, UserMessage
 from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, ProviderClient
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.providers import parse_route
-from pytest_kylecode.streams import TimedByteStream
+from pytest_kylecode.timed_body import TimedByteStream
 
 TIMEOUTS = Timeouts(connect_s=10, first_byte_s=60, idle_s=30)
 SSE = {"content-type": "text/event-stream; charset=utf-8"}

@@ -18,7 +18,7 @@ from agent_runtime.messages import AssistantMessage, ModelRequest, ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
 from pytest_kylecode.emulator import parse_script, respond
-from pytest_kylecode.emulator.wire import for_protocol
+from pytest_kylecode.wire import for_protocol
 
 from shared_dir import REALWORLD  # noqa: E402
 PROTOCOLS = ("openai_chat", "anthropic_messages", "openai_responses")
@@ -92,19 +92,19 @@ def realworld_sources() -> tuple[Source, ...]:
     if not REALWORLD.is_dir():
         return ()
     from pytest_kylecode.cassettes.vcr_reader import read_cassette
-    from pytest_kylecode.normalize import detect_protocol
+    from pytest_kylecode.wire.requests import protocol_for_path
 
     out = []
     for path in sorted(REALWORLD.glob("*/*.yaml")):
-        for item in read_cassette(path):
-            protocol = detect_protocol(item.request.uri)
+        for index, item in enumerate(read_cassette(path)):
+            protocol = protocol_for_path(item.uri)
             if protocol is None:
                 continue
-            request = item.request.json()
+            request = item.request_json
             streaming = (isinstance(request, dict) and request.get("stream") is True) or \
-                "event-stream" in item.response.headers.get("content-type", "")
-            out.append(Source(f"{path.parent.name}/{path.name}#{item.index}", protocol, item.response.status,
-                              tuple(item.response.headers.items()), item.response.body, streaming))
+                "event-stream" in item.response_headers.get("content-type", "")
+            out.append(Source(f"{path.parent.name}/{path.name}#{index}", protocol, item.status,
+                              tuple(item.response_headers.items()), item.body, streaming))
     return tuple(out)
 
 

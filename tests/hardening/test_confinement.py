@@ -320,7 +320,8 @@ def test_python_tags_are_refused_in_cassettes(tmp_path: Path, flavour: str) -> N
     assert result.returncode == 2 and not marker.exists()
     assert "c.yaml:4" in result.stderr and "Traceback" not in result.stderr
     from pytest_kylecode.cassettes import format as ours
-    from pytest_kylecode.cassettes.vcr_reader import CassetteError, read_cassette
+    from pytest_kylecode.cassettes.vcr_reader import read_cassette
+    from pytest_kylecode.failures import CassetteError
 
     for reader in (ours.load, read_cassette):
         with pytest.raises(CassetteError):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_kylecode.cell import emulator_upstream, execute_cell
-from pytest_kylecode.options import Settings
+from pytest_kylecode.cell.drivers import RuntimeDriver
+from pytest_kylecode.cell.stack import emulator_upstream, execute_cell
 from pytest_kylecode.scenarios.matrix import expand, load_scenario
 from pytest_kylecode.workspaces import WorkspacePool
 
@@ -32,16 +32,14 @@ def test_replayed_cells_build_no_ssl_context_and_reuse_their_workspace(monkeypat
     monkeypatch.setattr(ssl.SSLContext, "__new__", counting)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")  # env proxies must not matter either
     monkeypatch.setenv("CI", "true")
-    settings = Settings(scenarios=ROOT / "scenarios", cassettes=ROOT / "cassettes", runs=tmp_path / "runs",
-                        record="none", upstream="emulator", max_live_calls=0, cell_timeout=60.0, keep_runs=False,
-                        report=None, shard=None, rootdir=ROOT)
     cells = [c for c in expand(load_scenario(ROOT / "scenarios" / "enumerate_workspace.yaml")).cells
              if c.xfail is None and c.skip is None][:6]
     pool = WorkspacePool()
     workspaces = set()
     try:
         for cell in cells:
-            run = execute_cell(cell, settings, upstream=emulator_upstream, rerecord="", workspaces=pool)
+            run = execute_cell(cell, cassettes=ROOT / "cassettes", record="none", upstream_kind="emulator",
+                               upstream=emulator_upstream, driver=RuntimeDriver(), workspaces=pool)
             assert run.cassette_problems == []
             assert run.result.outcome == "completed"
             workspaces.add(run.workspace)

@@ -91,12 +91,12 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_our_own_cassette_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_kylecode.cassettes.format import CassetteFile, Recorded, dumps
+    from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps
 
     events = [b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n',
               b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
               b'"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n', b"data: [DONE]\n\n"]
-    recorded = Recorded(method="POST", uri="https://api.openai.com/v1/chat/completions", request_headers={},
+    recorded = Interaction(method="POST", uri="https://api.openai.com/v1/chat/completions", request_headers={},
                         request_json={"model": "m", "stream": True}, status=200, reason="OK",
                         response_headers={"content-type": "text/event-stream"},
                         chunks=[(0.1 * i, e) for i, e in enumerate(events)])

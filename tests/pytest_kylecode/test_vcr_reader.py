@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_kylecode.cassettes.vcr_reader import CassetteError, parse_cassette, read_cassette
+from pytest_kylecode.cassettes.vcr_reader import parse_cassette, read_cassette
+from pytest_kylecode.failures import CassetteError
 
 from shared_dir import REALWORLD  # noqa: E402
 
@@ -37,13 +38,12 @@ def test_plain_string_body_and_header_lists(tmp_path: Path) -> None:
     data = cassette(interaction({"headers": {"Content-Type": ["text/event-stream"], "X-Multi": ["a", "b"]},
                                  "body": {"string": SSE_TEXT}}))
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
-    assert it.index == 0
-    assert (it.request.method, it.request.uri) == ("POST", "https://api.anthropic.com/v1/messages")
-    assert it.request.headers == {"content-type": "application/json"}
-    assert it.request.body == b'{"stream": true}' and it.request.json() == {"stream": True}
-    assert (it.response.status, it.response.reason) == (200, "OK")
-    assert it.response.headers == {"content-type": "text/event-stream", "x-multi": "a, b"}
-    assert it.response.body == SSE_TEXT.encode()
+    assert (it.method, it.uri) == ("POST", "https://api.anthropic.com/v1/messages")
+    assert it.request_headers == {"content-type": "application/json"}
+    assert it.request_json == {"stream": True}
+    assert (it.status, it.reason) == (200, "OK")
+    assert it.response_headers == {"content-type": "text/event-stream", "x-multi": "a, b"}
+    assert it.body == SSE_TEXT.encode()
 
 
 def test_binary_gzip_body_with_content_encoding(tmp_path: Path) -> None:
@@ -54,16 +54,16 @@ def test_binary_gzip_body_with_content_encoding(tmp_path: Path) -> None:
             "    body:\n      string: !!binary |\n" + "".join(f"        {line}\n" for line in packed.splitlines())
             + "version: 1\n")
     [it] = read_cassette(write(tmp_path, text))
-    assert it.response.body == SSE_TEXT.encode()
+    assert it.body == SSE_TEXT.encode()
     # the body is no longer encoded: the headers must not say so any more
-    assert it.response.headers == {"content-type": "text/event-stream"}
-    assert it.request.body == b""
+    assert it.response_headers == {"content-type": "text/event-stream"}
+    assert it.request_json is None
 
 
 def test_gzip_detected_by_magic_without_a_header(tmp_path: Path) -> None:
     data = cassette(interaction({"body": {"string": gzip.compress(b'{"a": 1}')}}))
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
-    assert it.response.body == b'{"a": 1}'
+    assert it.body == b'{"a": 1}'
 
 
 def test_parsed_body_on_request_and_response(tmp_path: Path) -> None:
@@ -72,16 +72,16 @@ def test_parsed_body_on_request_and_response(tmp_path: Path) -> None:
     data = cassette(interaction({"headers": {"content-type": ["application/json"]},
                                  "parsed_body": {"choices": [], "id": "x"}}, request))
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
-    assert json.loads(it.response.body) == {"choices": [], "id": "x"}
-    assert it.request.json() == {"model": "gpt-4o", "stream": False}
+    assert json.loads(it.body) == {"choices": [], "id": "x"}
+    assert it.request_json == {"model": "gpt-4o", "stream": False}
 
 
 def test_status_as_plain_int_and_missing_headers(tmp_path: Path) -> None:
     data = cassette({"request": {"method": "GET", "uri": "https://openrouter.ai/api/v1/models"},
                      "response": {"status": 404, "body": {"string": ""}}})
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
-    assert (it.response.status, it.response.reason, it.response.headers, it.response.body) == (404, "", {}, b"")
-    assert it.request.json() is None
+    assert (it.status, it.reason, it.response_headers, it.body) == (404, "", {}, b"")
+    assert it.request_json is None
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -112,7 +112,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_parse_cassette_from_loaded_data() -> None:
     data = cassette(interaction({"body": {"string": "x"}}))
-    assert parse_cassette(data, source="mem")[0].response.body == b"x"
+    assert parse_cassette(data, source="mem")[0].body == b"x"
     with pytest.raises(CassetteError, match="^mem: not a vcrpy cassette"):
         parse_cassette({"interactions": "nope"}, source="mem")
 
@@ -124,13 +124,13 @@ def test_every_realworld_cassette_reads() -> None:
         interactions = read_cassette(path)
         assert interactions, path
         for it in interactions:
-            assert it.response.body[:2] != b"\x1f\x8b"  # everything decompressed
-            assert "content-encoding" not in it.response.headers
+            assert it.body[:2] != b"\x1f\x8b"  # everything decompressed
+            assert "content-encoding" not in it.response_headers
         counts[path.name] = len(interactions)
     assert len(counts) == 37 and sum(counts.values()) == 59
     # the gzip + !!binary ones (llm-anthropic) come back as SSE text
     [it] = read_cassette(REALWORLD / "anthropic" / "llm-anthropic__test_stream_events_tool_calls.yaml")
-    assert it.response.body.startswith(b"event: message_start\n")
+    assert it.body.startswith(b"event: message_start\n")
 
 
 def test_our_own_format_is_refused_rather_than_read_with_empty_bodies() -> None:

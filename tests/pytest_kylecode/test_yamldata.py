@@ -85,9 +85,9 @@ def test_tricky_documents(text: str) -> None:
 
 
 def test_a_cassette_we_write_reads_back_through_the_fast_path() -> None:
-    from pytest_kylecode.cassettes.format import CassetteFile, Recorded
+    from pytest_kylecode.cassettes.format import CassetteFile, Interaction
 
-    item = Recorded(method="POST", uri="https://api.openai.com/v1/chat/completions",
+    item = Interaction(method="POST", uri="https://api.openai.com/v1/chat/completions",
                     request_headers={"content-type": "application/json"},
                     request_json={"model": "m", "n": 1, "x": 1.5, "flag": True, "none": None, "s": "yes",
                                   "date": "2026-11-23", "multi": "a\nb\n", "nested": [{"k": ["v"]}]},

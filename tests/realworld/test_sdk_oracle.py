@@ -38,7 +38,8 @@ from agent_runtime.wire.protocols.anthropic_messages import map_finish_reason as
 from agent_runtime.wire.protocols.openai_chat import map_finish_reason as chat_finish  # noqa: E402
 from agent_runtime.wire.protocols.openai_responses import ResponsesStreamDecoder, derive_finish  # noqa: E402
 from agent_runtime.wire.sse import SSEEvent, encode_event  # noqa: E402
-from pytest_kylecode.cassettes.vcr_reader import Interaction, read_cassette  # noqa: E402
+from pytest_kylecode.cassettes.format import Interaction  # noqa: E402
+from pytest_kylecode.cassettes.vcr_reader import read_cassette  # noqa: E402
 from pytest_kylecode.normalize import normalize_interaction  # noqa: E402
 
 from shared_dir import REALWORLD  # noqa: E402
@@ -97,8 +98,8 @@ def _cases() -> list[Any]:
     cases = []
     for path in sorted(REALWORLD.glob("*/*.yaml")):
         rel = path.relative_to(REALWORLD).as_posix()
-        for interaction in _read(path):
-            cases.append(pytest.param(rel, interaction.index, id=f"{rel}#{interaction.index}"))
+        for index in range(len(_read(path))):
+            cases.append(pytest.param(rel, index, id=f"{rel}#{index}"))
     return cases
 
 
@@ -124,11 +125,11 @@ class SdkView:
 
 def _http(interaction: Interaction) -> Any:
     # The reader already decompressed the body; lengths of re-serialized JSON bodies differ.
-    headers = {k: v for k, v in interaction.response.headers.items()
+    headers = {k: v for k, v in interaction.response_headers.items()
                if k not in ("content-length", "content-encoding", "transfer-encoding")}
 
     def handler(request: Any) -> Any:
-        return httpx2.Response(interaction.response.status, headers=headers, content=interaction.response.body)
+        return httpx2.Response(interaction.status, headers=headers, content=interaction.body)
 
     return httpx2.Client(transport=httpx2.MockTransport(handler))
 
@@ -273,11 +274,11 @@ def check_known(key: tuple[str, int], found: dict[str, tuple[Any, Any]]) -> None
 @pytest.mark.parametrize("rel, index", _cases())
 def test_interaction_agrees_with_sdk(rel: str, index: int) -> None:
     interaction = _read(REALWORLD / rel)[index]
-    ours = normalize_interaction(interaction)
+    ours = normalize_interaction(interaction, index)
     key = (rel, index)
     if ours["protocol"] is None:
         # Not a model call (llm-openrouter lists models first): nothing to decode, nothing to compare.
-        assert interaction.request.method == "GET" and ours["error"] is None and not ours["tool_calls"]
+        assert interaction.method == "GET" and ours["error"] is None and not ours["tool_calls"]
         return
     sdk = sdk_view(ours["protocol"], interaction, ours["streaming"])
     if sdk.error is not None:
@@ -325,24 +326,15 @@ def test_responses_chunks_file_in_the_sdk() -> None:
         pytest.skip(MISSING)
     lines = _chunk_lines()
     body = b"".join(encode_event(json.loads(line)["type"], line) for line in lines)
-    interaction = Interaction(0, _read_any_request(), _sse_response(body))
+    interaction = Interaction(method="POST", uri="https://api.openai.com/v1/responses", request_headers={},
+                              request_json={"stream": True}, status=200, reason="OK",
+                              response_headers={"content-type": "text/event-stream; charset=utf-8"},
+                              chunks=[(0.0, body)])
     sdk = sdk_view("openai_responses", interaction, True)
     assert isinstance(sdk.error, openai.APIError) and not isinstance(sdk.error, openai.APIStatusError)
-    ours = normalize_interaction(interaction)
+    ours = normalize_interaction(interaction, 0)
     assert ours["error"]["category"] == expected_category((CHUNKS_FILE, 0), sdk.error)
     assert _sdk_message(sdk.error) in ours["error"]["message"]
-
-
-def _read_any_request() -> Any:
-    from pytest_kylecode.cassettes.vcr_reader import Request
-
-    return Request("POST", "https://api.openai.com/v1/responses", {}, b'{"stream": true}')
-
-
-def _sse_response(body: bytes) -> Any:
-    from pytest_kylecode.cassettes.vcr_reader import Response
-
-    return Response(200, "OK", {"content-type": "text/event-stream; charset=utf-8"}, body)
 
 
 # Corpus numbers: reading must not silently lose a file or an interaction.
@@ -358,20 +350,20 @@ def test_corpus_counts_and_agreement_summary() -> None:
              "fields_compared": 0, "fields_agreed": 0, "fields_known_disagreement": 0}
     for path in paths:
         rel = path.relative_to(REALWORLD).as_posix()
-        for interaction in _read(path):
+        for index, interaction in enumerate(_read(path)):
             tally["interactions"] += 1
-            ours = normalize_interaction(interaction)
+            ours = normalize_interaction(interaction, index)
             if ours["protocol"] is None:
                 tally["not_model_calls"] += 1
                 continue
             sdk = sdk_view(ours["protocol"], interaction, ours["streaming"])
             if sdk.error is not None:
-                tally["sdk_errors_agreed"] += ours["error"]["category"] == expected_category((rel, interaction.index),
+                tally["sdk_errors_agreed"] += ours["error"]["category"] == expected_category((rel, index),
                                                                                               sdk.error)
                 continue
             tally["responses_compared"] += 1
             pairs = comparable(ours, sdk)
-            found = disagreements((rel, interaction.index), pairs)
+            found = disagreements((rel, index), pairs)
             tally["fields_compared"] += len(pairs)
             tally["fields_agreed"] += len(pairs) - len(found)
             tally["fields_known_disagreement"] += len(found)

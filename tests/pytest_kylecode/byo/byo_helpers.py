@@ -9,12 +9,12 @@ from typing import Any
 from agent_runtime.clock import VirtualClock
 from agent_runtime.observe.metrics import ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
-from pytest_kylecode.byo.context import CellContext
+from pytest_kylecode.byo.context import CellContext, CellWiring
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
 from pytest_kylecode.emulator import EmulatorTransport
 from pytest_kylecode.faults.transport import FaultTransport
 from pytest_kylecode.scenarios.matrix import expand, load_scenario
-from pytest_kylecode.scenarios.model import Cell
+from pytest_kylecode.scenarios.scenario import Cell
 
 SCENARIO = """
 name: demo
@@ -59,8 +59,8 @@ class Bound:
         self.ctx = CellContext(self.cell, config)
         workspace = tmp_path / "ws"
         workspace.mkdir(exist_ok=True)
-        self.ctx._bind(workspace=workspace, clock=self.clock, transport=MeteringTransport(self.fault, self.meter),
-                       env=env or {}, live=live)
+        self.ctx.attach(CellWiring(workspace=workspace, clock=self.clock,
+                                   transport=MeteringTransport(self.fault, self.meter), env=env or {}, live=live))
 
     def waits(self) -> list[float]:
         """Clock seconds between the end of each call and the start of the next."""
@@ -75,5 +75,5 @@ class Bound:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.ctx._close()
+        self.ctx.detach()
         self.fault.close()

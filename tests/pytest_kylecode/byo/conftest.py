@@ -7,8 +7,8 @@ import pytest
 # Imported here, in the outer process, so pytester's in-process runs keep them (PyYAML's C
 # extension and the SDKs' pydantic models do not survive being dropped and re-imported).
 import pytest_kylecode.byo.fixture  # noqa: F401
-import pytest_kylecode.byo.runner  # noqa: F401
-import pytest_kylecode.cell  # noqa: F401
+import pytest_kylecode.byo.driver  # noqa: F401
+import pytest_kylecode.cell.runner  # noqa: F401
 import pytest_kylecode.collect  # noqa: F401
 import pytest_kylecode.scenarios.matrix  # noqa: F401
 import pytest_kylecode.snapshot  # noqa: F401

@@ -16,7 +16,7 @@ from agent_runtime.wire.client import ROUTE_EXTENSION
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import run_agent
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
-from pytest_kylecode.cassettes.transport import ReplayMiss
+from pytest_kylecode.failures import ReplayMiss
 from pytest_kylecode.emulator import EmulatorTransport, parse_script
 from pytest_kylecode.faults.catalog import FAULT_KINDS, STREAM_ONLY, FaultSpec
 from pytest_kylecode.faults.transport import FaultTransport

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pytest_kylecode.byo import AgentReport
-from pytest_kylecode.byo.report import InvalidReport
+from pytest_kylecode.byo.agent_report import InvalidReport
 
 CALLS = [{"id": "c1", "name": "list_dir", "arguments": {"path": "."}},
          {"id": "c2", "name": "write_file", "arguments": '{"path": "a.txt"'},

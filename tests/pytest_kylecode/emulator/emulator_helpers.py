@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pytest_kylecode.emulator import Turn, parse_script, respond
-from pytest_kylecode.emulator.wire import WireResponse
+from pytest_kylecode.wire import WireResponse
 
 TOOLS_CHAT = [{"type": "function", "function": {"name": "list_dir", "description": "",
                                                 "parameters": {"type": "object", "properties": {}}}}]

@@ -7,7 +7,7 @@ import pytest
 
 from agent_runtime.dialect import format_tool_call
 from pytest_kylecode.emulator import Turn, parse_script
-from pytest_kylecode.emulator.wire import openai_chat
+from pytest_kylecode.wire import openai_chat
 
 from emulator_helpers import chunk_events, play, request_body
 

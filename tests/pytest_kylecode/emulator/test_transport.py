@@ -9,7 +9,7 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from emulator_helpers import request_body, sse_events
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, Turn, for_provider, protocol_for_path
-from pytest_kylecode.streams import TimedByteStream
+from pytest_kylecode.timed_body import TimedByteStream
 
 
 @pytest.fixture

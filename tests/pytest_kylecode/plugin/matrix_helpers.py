@@ -9,7 +9,7 @@ import pytest
 # Imported here, in the outer process, so pytester's in-process runs do not drop and re-import
 # them: PyYAML's C extension cannot be re-initialised, and a re-imported ``yaml`` package no longer
 # matches the node classes its C parser was built with.
-import pytest_kylecode.cell  # noqa: F401
+import pytest_kylecode.cell.runner  # noqa: F401
 import pytest_kylecode.collect  # noqa: F401
 import pytest_kylecode.scenarios.matrix  # noqa: F401
 import pytest_kylecode.snapshot  # noqa: F401

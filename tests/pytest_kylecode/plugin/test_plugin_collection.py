@@ -46,7 +46,8 @@ def test_without_the_flag_the_plugin_imports_nothing_heavy(matrix: Matrix) -> No
     result = matrix.pytester.runpytest_subprocess("-s", "-q")
     # (httpx itself may be loaded by other plugins, such as respx's: not ours to judge)
     line = next(line for line in result.outlines if "LOADED" in line)
-    assert line.endswith("LOADED ['pytest_kylecode.options', 'pytest_kylecode.plugin']")
+    assert line.endswith("LOADED ['pytest_kylecode.cassettes', 'pytest_kylecode.cassettes.modes', "
+                         "'pytest_kylecode.options', 'pytest_kylecode.plugin']")
 
 
 def test_with_the_flag_testpaths_are_not_collected(matrix: Matrix) -> None:

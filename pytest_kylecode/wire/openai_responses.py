@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from . import openai_chat
-from .common import CREATED, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, sse, stable_hex, stable_token
+from pytest_kylecode.wire import openai_chat
+from pytest_kylecode.wire.common import CREATED, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, sse, stable_hex, stable_token
 
 PROTOCOL: Final = "openai_responses"
 # canonical finish -> (status, incomplete reason). Responses has no finish_reason field.

@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .common import (CREATED, CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse,
+from pytest_kylecode.wire.common import (CREATED, CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse,
                      stable_hex, stable_token)
 
 PROTOCOL: Final = "openai_chat"

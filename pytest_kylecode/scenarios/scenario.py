@@ -16,7 +16,7 @@ from typing import Any
 
 from agent_runtime.config import AgentConfig
 
-from ..faults.catalog import FaultSpec
+from pytest_kylecode.faults.catalog import FaultSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,11 @@ class Cell:
     @property
     def id(self) -> str:
         return cell_id(self.provider, self.streaming, self.tool_mode, self.fault)
+
+    def agent_config(self) -> AgentConfig:
+        """The scenario's ``agent:`` settings with this cell's axes applied: what its agent runs with."""
+        return self.scenario.agent_config.with_overrides(route=self.provider, streaming=self.streaming,
+                                                         tool_mode=self.tool_mode)
 
     @property
     def cassette_relpath(self) -> Path:

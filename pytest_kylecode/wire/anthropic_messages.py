@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .common import CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse, stable_token
+from pytest_kylecode.wire.common import CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse, stable_token
 
 PROTOCOL: Final = "anthropic_messages"
 FINISH: Final = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}

@@ -19,9 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from agent_runtime.dialect import format_tool_call
 
-from ..script import ScriptedCall, ScriptedUsage, Turn
 
 # Fixed so the same request always gets byte-identical output (2026-01-01T00:00:00Z).
 CREATED: Final = 1767225600
@@ -98,44 +96,6 @@ class Plan:
 
     def seed(self, *parts: object) -> str:
         return "\x1f".join(str(p) for p in (self.model, self.index, *parts))
-
-
-def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
-    """Turn a script turn into a plan for this request.
-
-    Without ``tools`` in the request the calls go into the text, one dialect block per line
-    group after the text (``dialect.format_tool_call``, the runtime's own format).
-    """
-    native = bool(body.get("tools"))
-    text = turn.text
-    calls: tuple[PlannedCall, ...] = ()
-    if native:
-        calls = tuple(_planned(c) for c in turn.tool_calls)
-    elif turn.tool_calls:
-        blocks = [format_tool_call(c.name, c.raw_arguments if c.raw_arguments is not None else dict(c.arguments or {}))
-                  for c in turn.tool_calls]
-        text = "\n\n".join([text, *blocks] if text else blocks)
-    finish = turn.finish or ("tool_calls" if calls else "stop")
-    usage = turn.usage or ScriptedUsage()
-    out_chars = len(text) + len(turn.reasoning) + sum(len(c.name) + len(c.arguments) for c in calls)
-    return Plan(
-        index=index,
-        model=str(body.get("model") or "emulated-model"),
-        stream=body.get("stream") is True,
-        text=text,
-        text_pieces=pieces(text),
-        reasoning=turn.reasoning,
-        reasoning_pieces=pieces(turn.reasoning),
-        calls=calls,
-        finish=finish,
-        input_tokens=request_tokens(body) if usage.input_tokens is None else usage.input_tokens,
-        output_tokens=max(1, math.ceil(out_chars / 4)) if usage.output_tokens is None else usage.output_tokens,
-    )
-
-
-def _planned(call: ScriptedCall) -> PlannedCall:
-    args = call.raw_arguments if call.raw_arguments is not None else dumps(call.arguments or {})
-    return PlannedCall(call.name, args, pieces(args))
 
 
 def request_tokens(body: Mapping[str, Any]) -> int:

@@ -1,12 +1,12 @@
-"""Running a user's agent in a matrix cell.
+"""Running a user's agent in a matrix cell: ``ByoDriver``.
 
-``execute_cell`` (``pytest_kylecode.cell``) builds the cell's stack exactly as for the
+``execute_cell`` (``pytest_kylecode.cell.stack``) builds the cell's stack exactly as for the
 runtime — the cassette session and the ``FaultTransport`` above it — and, for a scenario
-with ``agent: {factory: ...}`` or a ``kylecode_cell`` test, hands that transport to
-``run_byo_agent`` instead of ``agent_runtime``. Here the stack gets a metering transport
-on top, the agent runs with a ``CellContext``, and its ``AgentReport`` plus the measured
-traffic become the same ``AgentRun`` the runtime returns (metrics snapshot, run log), so
-expectations, snapshots, run directories and the report see no difference.
+with ``agent: {factory: ...}`` or a ``kylecode_cell`` test, runs it with this driver instead
+of ``agent_runtime``'s. Here the stack gets a metering transport on top, the agent runs with
+a ``CellContext``, and its ``AgentReport`` plus the measured traffic become the same
+``AgentRun`` the runtime returns (metrics snapshot, run log), so expectations, snapshots, run
+directories and the report see no difference.
 
 The factory contract: ``"package.module:callable"`` (dotted attributes allowed after the
 colon), imported on first use (Python caches the module for the process), called with the
@@ -27,32 +27,23 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from agent_runtime.config import AgentConfig
 from agent_runtime.loop.agent import LOOP_GUARD_CATEGORY
 from agent_runtime.observe.metrics import ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import AgentRun
+from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
+from pytest_kylecode.byo.context import CellContext, CellWiring
+from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
+from pytest_kylecode.cell.stack import CellStack
+from pytest_kylecode.failures import AgentCrashed, CellFailure, LiveRefusal
+from pytest_kylecode.scenarios.scenario import Cell
 
-from ..cassettes.live import LiveRefusal
-from ..cell import CellFailure
-from .context import CellContext
-from .metering import MeteringTransport, TrafficMeter
-from .report import AgentReport, InvalidReport
+__all__ = ["ByoDriver", "PreparedAgent", "load_factory"]
 
-if TYPE_CHECKING:
-    import httpx
-
-    from agent_runtime.clock import Clock
-    from agent_runtime.config import AgentConfig
-
-    from ..scenarios.model import Cell
-
-__all__ = ["AgentCrashed", "PreparedAgent", "load_factory", "run_byo_agent"]
-
-
-class AgentCrashed(CellFailure):
-    """The user's agent raised instead of reporting."""
+AgentCallable = Callable[[CellContext], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +55,10 @@ class PreparedAgent:
     """
 
     context: CellContext
-    call: Callable[[CellContext], Any]
+    call: AgentCallable
 
 
-def load_factory(spec: str) -> Callable[[CellContext], Any]:
+def load_factory(spec: str) -> AgentCallable:
     """The callable named by ``package.module:attr[.attr]``; a ``CellFailure`` saying why not."""
     module_name, _, attribute = spec.partition(":")
     where = f"agent.factory {spec!r}"
@@ -87,46 +78,60 @@ def load_factory(spec: str) -> Callable[[CellContext], Any]:
     return target  # type: ignore[no-any-return]
 
 
-def run_byo_agent(cell: Cell, config: AgentConfig, transport: httpx.BaseTransport, *, clock: Clock, workspace: Path,
-                  env: dict[str, str], live: bool, agent: PreparedAgent | Callable[[CellContext], Any] | None = None,
-                  ) -> AgentRun:
-    """Run the cell's user agent over ``transport`` (the cell's FaultTransport; not closed here)."""
-    if isinstance(agent, PreparedAgent):
-        ctx, call, crash_is_failure = agent.context, agent.call, False
-    else:
-        if agent is None:
-            assert cell.scenario.agent_factory, "run_byo_agent needs an agent or a scenario with agent.factory"
-            agent = load_factory(cell.scenario.agent_factory)
-        ctx, call, crash_is_failure = CellContext(cell, config), agent, True
-    collector = ProviderMetricsCollector()
-    runlog = RunLog(clock_now=clock.now())
-    meter = TrafficMeter(clock, collector, runlog=runlog, tool_mode=cell.tool_mode)
-    ctx._bind(workspace=workspace, clock=clock, transport=MeteringTransport(transport, meter), env=env, live=live)
-    crash: Exception | None = None
-    value: Any = None
-    try:
-        value = call(ctx)
-        if inspect.isawaitable(value):
-            value = asyncio.run(_awaited(value))
-    except CellFailure:
-        raise
-    except Exception as exc:
-        if not crash_is_failure and meter.harness_error is None:
-            raise  # a test's own failure stays the test's
-        crash = exc
-    finally:
-        ctx._close()
-        meter.close()
-    harness = meter.harness_error
-    if isinstance(harness, LiveRefusal):
-        raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
-    if crash is not None and harness is not None:
-        # The agent gave up because the cassette had no answer: the miss is the story.
-        raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash
-    if crash is not None:
-        raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
-    report = _the_report(ctx, value)
-    return _result(report, meter, collector, runlog, config)
+@dataclass(frozen=True, slots=True)
+class ByoDriver:
+    """A user's agent on the cell's stack: a prepared one (a test body) or the scenario's factory.
+
+    A factory that raises fails the cell (``AgentCrashed``); a test body's own exception stays
+    the test's, unless the harness caused it (a replay miss the agent gave up on)."""
+
+    agent: PreparedAgent | None = None
+    factory: str | None = None
+    aborts_on_miss: bool = False  # the agent sees a miss as its HTTP client would: a transport error
+
+    @classmethod
+    def for_cell(cls, cell: Cell, agent: PreparedAgent | None) -> ByoDriver:
+        if agent is None and not cell.scenario.agent_factory:
+            raise ValueError("a byo cell needs a prepared agent or a scenario with agent.factory")
+        return cls(agent=agent, factory=None if agent is not None else cell.scenario.agent_factory)
+
+    def run(self, stack: CellStack, workspace: Path) -> AgentRun:
+        if self.agent is not None:
+            ctx, call, crash_is_failure = self.agent.context, self.agent.call, False
+        else:
+            assert self.factory is not None
+            ctx, call, crash_is_failure = CellContext(stack.cell, stack.config), load_factory(self.factory), True
+        clock = stack.clock
+        collector = ProviderMetricsCollector()
+        runlog = RunLog(clock_now=clock.now())
+        meter = TrafficMeter(clock, collector, runlog=runlog, tool_mode=stack.cell.tool_mode)
+        ctx.attach(CellWiring(workspace=workspace, clock=clock, transport=MeteringTransport(stack.transport, meter),
+                              env=stack.env, live=stack.live))
+        crash: Exception | None = None
+        value: Any = None
+        try:
+            value = call(ctx)
+            if inspect.isawaitable(value):
+                value = asyncio.run(_awaited(value))
+        except CellFailure:
+            raise
+        except Exception as exc:
+            if not crash_is_failure and meter.harness_error is None:
+                raise  # a test's own failure stays the test's
+            crash = exc
+        finally:
+            ctx.detach()
+            meter.close()
+        harness = meter.harness_error
+        if isinstance(harness, LiveRefusal):
+            raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
+        if crash is not None and harness is not None:
+            # The agent gave up because the cassette had no answer: the miss is the story.
+            raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash
+        if crash is not None:
+            raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
+        report = _the_report(ctx, value)
+        return _result(report, meter, collector, runlog, stack.config)
 
 
 async def _awaited(awaitable: Any) -> Any:
@@ -139,10 +144,10 @@ def _the_report(ctx: CellContext, value: Any) -> AgentReport:
             return ctx.report(value)
     except InvalidReport as exc:
         raise CellFailure(f"the agent's report is invalid: {exc}") from None
-    if ctx._report is None:
+    if ctx.reported is None:
         raise CellFailure("the agent reported nothing: return an AgentReport from the factory, or call "
                           "kylecode_cell.report(AgentReport(...)) in the test")
-    return ctx._report
+    return ctx.reported
 
 
 def _result(report: AgentReport, meter: TrafficMeter, collector: ProviderMetricsCollector, runlog: RunLog,

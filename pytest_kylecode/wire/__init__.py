@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import anthropic_messages, openai_chat, openai_responses
-from .common import DEFAULT_TIMING, IMMEDIATE, Plan, Timing, WireResponse, make_plan
+from pytest_kylecode.wire import anthropic_messages, openai_chat, openai_responses
+from pytest_kylecode.wire.common import DEFAULT_TIMING, IMMEDIATE, Plan, Timing, WireResponse
 
 MODULES: dict[str, ModuleType] = {
     "openai_chat": openai_chat,
@@ -49,4 +49,4 @@ def for_provider(provider: str) -> ModuleType:
 
 
 __all__ = ["DEFAULT_TIMING", "IMMEDIATE", "MODULES", "Plan", "Timing", "WireResponse", "anthropic_messages",
-           "for_protocol", "for_provider", "make_plan", "openai_chat", "openai_responses"]
+           "for_protocol", "for_provider", "openai_chat", "openai_responses"]
