@@ -383,8 +383,8 @@ def _in_defining_file(exc: ConfigError, prefix: str, files: list[tuple[Path, dic
     for file, data, lines in files:  # the config first: what it sets wins over what it extends
         depth, value = 0, data
         for part in parts:
-            if (isinstance(value, dict) and part in value) or (isinstance(value, list) and \
-                    isinstance(part, int) and part < len(value)):
+            if isinstance(value, dict) and part in value or isinstance(value, list) and \
+                    isinstance(part, int) and part < len(value):
                 value, depth = value[part], depth + 1
             else:
                 break
