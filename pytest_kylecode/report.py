@@ -176,7 +176,8 @@ def _not_applicable(scenarios_dir: Path, names: set[str]) -> dict[str, list[str]
     controller collects nothing itself)."""
     from agent_runtime.errors import ConfigError
 
-    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.files import scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
     result: dict[str, list[str]] = {}
     try:

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from agent_runtime.errors import ConfigError
 
 from pytest_kylecode.options import Settings, resolve_settings
+from pytest_kylecode.scenarios.files import ScenarioNames, holds_no_scenarios, is_scenario_file
+from pytest_kylecode.scenarios.scenario import Scenario
 from pytest_kylecode.report import MatrixReport
 
 _KEY = pytest.StashKey["KylecodeSession"]()
@@ -44,7 +45,7 @@ class KylecodeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self._scenario_paths: dict[str, Path] = {}
+        self._names = ScenarioNames()
         self._runner: Any = None
         self.report = MatrixReport()
         self.is_worker = hasattr(config, "workerinput")
@@ -67,19 +68,13 @@ class KylecodeSession:
     # -- collection ---------------------------------------------------------------------------
 
     def is_scenario_file(self, path: Path) -> bool:
-        if path.suffix not in (".yaml", ".yml"):
-            return False
-        try:
-            relative = path.resolve().relative_to(self.settings.scenarios.resolve())
-        except ValueError:
-            return False
-        return not any(part.startswith((".", "__")) for part in relative.parts[:-1])
+        return is_scenario_file(path, self.settings.scenarios)
 
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
         # The snapshot (``__snapshots__``) and hidden directories of the scenario tree hold no
         # scenario (``is_scenario_file`` refuses them): not walking them spares pytest two hook calls
         # per snapshot file, one file per cell. 10,000 cells: collection 1.7 s -> 1.1 s.
-        if not collection_path.name.startswith(("__", ".")) or not collection_path.is_dir():
+        if not holds_no_scenarios(collection_path.name) or not collection_path.is_dir():
             return None
         try:
             inside = collection_path.resolve().relative_to(self.settings.scenarios.resolve()).parts
@@ -87,14 +82,8 @@ class KylecodeSession:
             return None
         return True if inside else None
 
-    def register_scenario(self, scenario: Any) -> None:
-        other = self._scenario_paths.setdefault(scenario.name, scenario.path)
-        if other != scenario.path:
-            raise ConfigError(
-                f"scenario name {scenario.name!r} is already used by {other}; names must be unique "
-                "(set a different 'name:' in one of the files)",
-                where=f"{scenario.path}:1", key="name",
-            )
+    def register_scenario(self, scenario: Scenario) -> None:
+        self._names.register(scenario)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 from agent_runtime.providers import PROTOCOLS, parse_route
 from pytest_kylecode.faults.catalog import FAULT_KINDS, FaultSpec
-from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
+from pytest_kylecode.scenarios.files import scenario_files
+from pytest_kylecode.scenarios.matrix import expand, load_scenario
 from pytest_kylecode.scenarios.scenario import Cell
 
 ROOT = Path(__file__).resolve().parents[1]

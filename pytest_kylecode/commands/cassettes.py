@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
 
-    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.files import scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
     try:
         files = scenario_files(args.scenarios)

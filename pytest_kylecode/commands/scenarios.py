@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
 def _validate(paths: list[Path]) -> int:
     from agent_runtime.errors import ConfigError
 
-    from pytest_kylecode.scenarios.matrix import expand, load_scenario, scenario_files
+    from pytest_kylecode.scenarios.files import ScenarioNames, scenario_files
+    from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
     files: list[Path] = []
     for path in paths:
@@ -47,21 +48,16 @@ def _validate(paths: list[Path]) -> int:
     if not files:
         print("kylecode scenarios: no scenario files (*.yaml, *.yml) found", file=sys.stderr)
         return 2
-    names: dict[str, Path] = {}
+    names = ScenarioNames()
     bad = cells = 0
     for path in files:
         try:
             scenario = load_scenario(path)
+            names.register(scenario)
         except ConfigError as exc:
             print(f"INVALID {exc}")
             bad += 1
             continue
-        if scenario.name in names:
-            print(f"INVALID {path}:1: name: scenario name {scenario.name!r} is already used by {names[scenario.name]}; "
-                  "names must be unique (set a different 'name:' in one of the files)")
-            bad += 1
-            continue
-        names[scenario.name] = path
         expansion = expand(scenario)
         cells += len(expansion.cells)
         extra = f", {len(expansion.not_applicable)} not applicable" if expansion.not_applicable else ""

@@ -13,7 +13,6 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_runtime.errors import ConfigError
 
 from pytest_kylecode.scenarios.scenario import Cell, Scenario, cell_id, matches
 from pytest_kylecode.scenarios.source import load_located
@@ -57,14 +56,3 @@ def expand(scenario: Scenario) -> Expansion:
 def load_scenario(path: Path) -> Scenario:
     """Load and validate one scenario file; errors are ConfigErrors naming file:line and key."""
     return parse_scenario(load_located(path))
-
-
-def scenario_files(directory: Path) -> list[Path]:
-    """Scenario files under ``directory``, sorted (snapshot and hidden directories skipped)."""
-    if not directory.is_dir():
-        raise ConfigError(f"scenario directory {str(directory)!r} does not exist")
-    files = [
-        p for pattern in ("*.yaml", "*.yml") for p in directory.rglob(pattern)
-        if not any(part.startswith((".", "__")) for part in p.relative_to(directory).parts[:-1])
-    ]
-    return sorted(files)
