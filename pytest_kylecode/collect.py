@@ -19,20 +19,15 @@ from _pytest.python import CallSpec
 
 from agent_runtime.errors import ConfigError
 from agent_runtime.observe.redact import redact_text
+from pytest_kylecode.stash import CELL, NAMES, RUNNER
 
 if TYPE_CHECKING:
     from pytest_kylecode.scenarios.scenario import Cell
 
-# The cell of an item: a matrix cell's, or a ``kylecode_cell`` test's (set by its fixture).
-# Read by the cell runner and the snapshot extension.
-CELL = pytest.StashKey["Cell"]()
-
 
 def kylecode_cell(request: pytest.FixtureRequest) -> None:
     """Run one matrix cell (the test function behind every CellItem)."""
-    from pytest_kylecode.session import get_session
-
-    get_session(request.config).run_cell(request.node, request)
+    request.config.stash[RUNNER].run(request.node, request)
 
 
 class ScenarioModule(pytest.Module):
@@ -44,12 +39,9 @@ class ScenarioModule(pytest.Module):
 
     def collect(self) -> list[pytest.Item]:
         from pytest_kylecode.scenarios.matrix import expand, load_scenario
-        from pytest_kylecode.session import get_session
-
-        session = get_session(self.config)
         try:
             scenario = load_scenario(self.path)
-            session.register_scenario(scenario)
+            self.config.stash[NAMES].register(scenario)
         except ConfigError as exc:
             return [ScenarioErrorItem.from_parent(self, name=f"{self.path.name}::invalid", message=str(exc))]
         expansion = expand(scenario)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 
 from pytest_kylecode.options import Settings, resolve_settings
 from pytest_kylecode.scenarios.files import ScenarioNames, holds_no_scenarios, is_scenario_file
-from pytest_kylecode.scenarios.scenario import Scenario
+from pytest_kylecode.stash import CELL, NAMES, RUNNER
+
+if TYPE_CHECKING:
+    from pytest_kylecode.byo.driver import PreparedAgent
 from pytest_kylecode.report import MatrixReport
 
 _KEY = pytest.StashKey["KylecodeSession"]()
@@ -45,7 +48,6 @@ class KylecodeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self._names = ScenarioNames()
         self._runner: Any = None
         self.report = MatrixReport()
         self.is_worker = hasattr(config, "workerinput")
@@ -54,6 +56,8 @@ class KylecodeSession:
     def start(cls, config: pytest.Config) -> KylecodeSession:
         session = cls(config, resolve_settings(config))
         config.stash[_KEY] = session
+        config.stash[NAMES] = ScenarioNames()
+        config.stash[RUNNER] = session
         config.pluginmanager.register(session, "kylecode-session")
         # With no path arguments pytest would collect testpaths (the project's own tests);
         # the matrix collects the scenario directory only.
@@ -82,9 +86,6 @@ class KylecodeSession:
             return None
         return True if inside else None
 
-    def register_scenario(self, scenario: Scenario) -> None:
-        self._names.register(scenario)
-
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         # Last, after syrupy has seen every collected cell: a deselected cell's snapshot is then
@@ -100,8 +101,6 @@ class KylecodeSession:
             items[:] = keep
 
     def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> str:
-        from pytest_kylecode.collect import CELL
-
         cells = sum(1 for item in items if CELL in item.stash)
         shard = f" (shard {self.settings.shard[0]}/{self.settings.shard[1]})" if self.settings.shard else ""
         return (f"kylecode: {cells} cells{shard}, record={self.settings.record}, "
@@ -109,7 +108,7 @@ class KylecodeSession:
 
     # -- running ------------------------------------------------------------------------------
 
-    def run_cell(self, item: pytest.Item, request: pytest.FixtureRequest, agent: Any = None) -> None:
+    def run(self, item: pytest.Item, request: pytest.FixtureRequest, agent: PreparedAgent | None = None) -> None:
         if self._runner is None:
             from pytest_kylecode.cell.runner import CellRunner
 

@@ -29,7 +29,7 @@ SNAPSHOT_DIR = "__snapshots__"
 
 
 def _cell(test_location: PyTestLocation) -> Any:
-    from pytest_kylecode.collect import CELL
+    from pytest_kylecode.stash import CELL
 
     return test_location.item.stash[CELL]
 

@@ -24,20 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from agent_runtime.errors import ConfigError
 
 from pytest_kylecode.byo.context import CellContext
-from pytest_kylecode.collect import CELL
+from pytest_kylecode.stash import CELL, RUNNER, RunsCells
 from pytest_kylecode.options import FIXTURE, MARKER
 
 __all__ = ["cell_context", "parametrize", "run_test_cell"]
-
-_RUNNER = pytest.StashKey[Any]()
-
 
 @dataclass(frozen=True, slots=True)
 class _Invalid:
@@ -127,14 +123,8 @@ def run_test_cell(item: pytest.Function) -> bool | None:
         call_test_function(item)  # the report comes through kylecode_cell.report(...)
 
     agent = PreparedAgent(fixture.context, body)
-    request = fixture.request
     try:
-        if item.config.getoption("kylecode_matrix", False):
-            from pytest_kylecode.session import get_session
-
-            get_session(item.config).run_cell(item, request, agent)
-        else:
-            _runner(item.config).run(item, request, agent)
+        _runner(item.config).run(item, fixture.request, agent)
     except CellFailure as exc:
         failure = str(exc)
     else:
@@ -142,13 +132,15 @@ def run_test_cell(item: pytest.Function) -> bool | None:
     pytest.fail(failure, pytrace=False)  # outside the handler: the report alone, no chained traceback
 
 
-def _runner(config: pytest.Config) -> Any:
-    """Without ``--kylecode-matrix``: one cell runner per session, settings from the same options."""
-    runner = config.stash.get(_RUNNER, None)
+def _runner(config: pytest.Config) -> RunsCells:
+    """The matrix session's runner under ``--kylecode-matrix``; without it, one cell runner for the
+    session, its settings from the same options and ini keys."""
+    runner = config.stash.get(RUNNER, None)
     if runner is None:
         from pytest_kylecode.cell.runner import CellRunner
         from pytest_kylecode.options import resolve_settings
 
-        runner = config.stash[_RUNNER] = CellRunner(resolve_settings(config), config)
-        config.add_cleanup(runner.close)
+        cells = CellRunner(resolve_settings(config), config)
+        config.add_cleanup(cells.close)
+        runner = config.stash[RUNNER] = cells
     return runner

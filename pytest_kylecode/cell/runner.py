@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -32,7 +32,6 @@ from pytest_kylecode.cassettes.modes import records
 from pytest_kylecode.cell.drivers import driver_for
 from pytest_kylecode.cell.stack import CellRun, emulator_upstream, execute_cell
 from pytest_kylecode.cell.verdict import Verdict, judge, relative_where
-from pytest_kylecode.collect import CELL
 from pytest_kylecode.failures import (
     CassetteError,
     CassetteRefused,
@@ -44,7 +43,11 @@ from pytest_kylecode.failures import (
 )
 from pytest_kylecode.options import Settings
 from pytest_kylecode.scenarios.scenario import Cell
+from pytest_kylecode.stash import CELL
 from pytest_kylecode.workspaces import WorkspacePool
+
+if TYPE_CHECKING:
+    from pytest_kylecode.byo.driver import PreparedAgent
 
 __all__ = ["CellRunner"]
 
@@ -59,7 +62,7 @@ class CellRunner:
         self._workspaces = WorkspacePool()
         self._where = relative_where(settings.rootdir)
 
-    def run(self, item: pytest.Item, request: pytest.FixtureRequest, agent: Any = None) -> None:
+    def run(self, item: pytest.Item, request: pytest.FixtureRequest, agent: PreparedAgent | None = None) -> None:
         """Run ``item``'s cell (``agent``: a ``PreparedAgent``, for a ``kylecode_cell`` test)."""
         cell = item.stash[CELL]
         recording = records(self.settings.record)

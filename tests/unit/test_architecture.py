@@ -208,12 +208,7 @@ def test_the_runtime_never_imports_pytest_or_the_plugin() -> None:
     assert not offences, "\n".join(offences)
 
 
-@pytest.mark.parametrize("package", [
-    "agent_runtime",
-    pytest.param("pytest_kylecode", marks=pytest.mark.xfail(strict=True, reason=(
-        "known cycle cell/runner -> collect <-> session -> cell/runner, and snapshot <-> collect (mostly "
-        "function-level imports), left for the redesign of the plugin: remove this mark when this test passes"))),
-])
+@pytest.mark.parametrize("package", ["agent_runtime", "pytest_kylecode"])
 def test_no_import_cycle(package: str) -> None:
     graph = import_graph(package)
     found = cycles(graph)
