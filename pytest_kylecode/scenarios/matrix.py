@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_runtime.errors import ConfigError
+from agent_runtime.yamlsource import load as load_yaml
 
 from .model import Cell, Scenario, cell_id, matches
-from .source import load_located
 from .validate import parse_scenario
 
 
@@ -50,7 +50,7 @@ def expand(scenario: Scenario) -> Expansion:
 
 def load_scenario(path: Path) -> Scenario:
     """Load and validate one scenario file; errors are ConfigErrors naming file:line and key."""
-    return parse_scenario(load_located(path))
+    return parse_scenario(load_yaml(path))
 
 
 def scenario_files(directory: Path) -> list[Path]:
