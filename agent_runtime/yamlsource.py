@@ -40,7 +40,7 @@ from yaml.events import (
 from .errors import ConfigError
 
 __all__ = ["MAX_DEPTH", "MAX_VALUES", "KeyPath", "LocatedDocument", "YAMLSourceError", "format_keypath", "load",
-           "parse_keypath", "read_utf8"]
+           "parse_keypath"]
 
 # No scenario, config or cassette comes near these; a document beyond them is a mistake or an attack
 # (an alias bomb expands exponentially; deep nesting overflows recursive readers).
@@ -104,7 +104,7 @@ def parse_keypath(text: str) -> KeyPath:
     return tuple(parts)
 
 
-def read_utf8(path: str | Path) -> str:
+def _read_utf8(path: str | Path) -> str:
     """The text of ``path``; ``YAMLSourceError`` naming the line when it is not UTF-8. ``OSError``
     (a missing or unreadable file) is the caller's to word."""
     raw = Path(path).read_bytes()
@@ -121,7 +121,7 @@ def load(path: str | Path, text: str | None = None) -> LocatedDocument:
     when ``text`` is not given and the file cannot be read."""
     path = Path(path)
     if text is None:
-        text = read_utf8(path)
+        text = _read_utf8(path)
     lines: dict[KeyPath, int] = {}
     try:
         try:
