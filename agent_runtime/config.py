@@ -13,10 +13,13 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Literal, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, TypeVar, Unpack
 
 from agent_runtime.errors import CATEGORIES, ConfigError
 from agent_runtime.messages import TOOL_MODES, ToolMode
+
+if TYPE_CHECKING:
+    from agent_runtime.yamlsource import LocatedDocument
 
 Action = Literal["retry", "fallback", "fail", "override_tools", "override_stream"]
 ACTIONS: Final[tuple[Action, ...]] = ("retry", "fallback", "fail", "override_tools", "override_stream")
@@ -357,78 +360,63 @@ def load_agent_config(path: str | Path) -> AgentConfig:
     """Load ``kylecode run`` CONFIG: YAML with ``route``, optional ``extends: other.yaml`` and agent keys.
 
     A wrong value is reported as ``file:line`` of the file that sets it (CONFIG or a file it extends),
-    with its key; a key given twice in one mapping, text that is not UTF-8 and nesting too deep to
-    read are ``ConfigError`` s too, never another exception.
+    with its key. The YAML itself is read by ``yamlsource.load``: a key given twice in one mapping,
+    text that is not UTF-8, nesting too deep and a syntax error are ``ConfigError`` s naming
+    ``file:line`` too, never another exception.
     """
     path = Path(path)
-    files: list[tuple[Path, dict[str, Any], dict[tuple[Any, ...], int]]] = []
+    files: list[LocatedDocument] = []
     try:
         data = _load_with_extends(path, (), files)
         return parse_agent_config(data, key=str(path))
-    except RecursionError:
-        raise ConfigError("the configuration nests too deeply to read; flatten it", where=str(path)) from None
     except ConfigError as exc:
         raise _in_defining_file(exc, str(path), files) from None
 
 
-def _in_defining_file(exc: ConfigError, prefix: str, files: list[tuple[Path, dict[str, Any], dict[Any, int]]]
-                      ) -> ConfigError:
+def _in_defining_file(exc: ConfigError, prefix: str, files: list[LocatedDocument]) -> ConfigError:
     """``exc`` (keyed ``<CONFIG>.a.b[0]``) re-pointed at the file and line that set ``a.b[0]``."""
+    from agent_runtime.yamlsource import parse_keypath
+
     if exc.where is not None or not exc.key or not exc.key.startswith(prefix + "."):
         return exc
     keytext = exc.key[len(prefix) + 1:]
-    parts: list[Any] = [int(p[1:-1]) if p.startswith("[") else p
-                        for p in keytext.replace("[", ".[").split(".") if p]
-    best: tuple[int, Path, dict[Any, int]] | None = None
-    for file, data, lines in files:  # the config first: what it sets wins over what it extends
-        depth, value = 0, data
+    parts = parse_keypath(keytext)
+    best: tuple[int, LocatedDocument] | None = None
+    for doc in files:  # the config first: what it sets wins over what it extends
+        depth, value = 0, doc.data
         for part in parts:
-            if isinstance(value, dict) and part in value or isinstance(value, list) and \
-                    isinstance(part, int) and part < len(value):
+            if isinstance(value, dict) and part in value:
+                value, depth = value[part], depth + 1
+            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
                 value, depth = value[part], depth + 1
             else:
                 break
         if best is None or depth > best[0]:
-            best = (depth, file, lines)
+            best = (depth, doc)
     assert best is not None
-    _, file, lines = best
-    line = next((lines[tuple(parts[:n])] for n in range(len(parts), 0, -1) if tuple(parts[:n]) in lines), 1)
     message = str(exc)
     if message.startswith(f"{exc.key}: "):
         message = message[len(exc.key) + 2:]
-    return ConfigError(message, where=f"{file}:{line}", key=keytext)
+    return ConfigError(message, where=best[1].where(parts), key=keytext)
 
 
-def _load_with_extends(path: Path, seen: tuple[Path, ...],
-                       files: list[tuple[Path, dict[str, Any], dict[tuple[Any, ...], int]]]) -> dict[str, Any]:
-    import yaml
+def _load_with_extends(path: Path, seen: tuple[Path, ...], files: list[LocatedDocument]) -> dict[str, Any]:
+    from agent_runtime.yamlsource import LocatedDocument, load
 
     resolved = path.resolve()
     if resolved in seen:
         chain = " -> ".join(str(p) for p in (*seen, resolved))
         raise ConfigError(f"'extends' forms a cycle: {chain}", where=str(path), key="extends")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8",
-                          where=str(path)) from None
+        doc = load(path)
     except OSError as exc:
         where = str(seen[-1]) if seen else None
-        raise ConfigError(f"cannot read agent config {str(path)!r}: {exc.strerror}", where=where, key="extends" if seen else None) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        node = loader.get_single_node()
-        lines = _key_lines(node, path) if node is not None else {}
-        data = (loader.construct_document(node) if node is not None else None) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
-    finally:
-        loader.dispose()
+        raise ConfigError(f"cannot read agent config {str(path)!r}: {exc.strerror}", where=where,
+                          key="extends" if seen else None) from None
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", where=str(path))
-    files.append((path, dict(data), lines))
+    files.append(LocatedDocument(path, dict(data), doc.lines))
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -436,36 +424,3 @@ def _load_with_extends(path: Path, seen: tuple[Path, ...],
         raise ConfigError(f"expected a file name, got {parent!r}", where=str(path), key="extends")
     base = _load_with_extends(path.parent / parent, (*seen, resolved), files)
     return deep_merge(base, data)
-
-
-def _key_lines(root: Any, path: Path) -> dict[tuple[Any, ...], int]:
-    """The line of every key path of a composed document (each node once: aliases cost nothing);
-    a key given twice in one mapping is an error, since YAML would silently keep the last one."""
-    import yaml
-
-    lines: dict[tuple[Any, ...], int] = {}
-    done: set[int] = set()
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
-    while stack:
-        node, keypath = stack.pop()
-        if id(node) in done:
-            continue
-        done.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            first: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                line = key_node.start_mark.line + 1
-                if key_node.value in first:
-                    raise ConfigError(f"duplicate key {key_node.value!r} (first given on line "
-                                      f"{first[key_node.value]}); YAML would keep only the last one: "
-                                      "remove one of them", where=f"{path}:{line}")
-                first[key_node.value] = line
-                lines.setdefault((*keypath, key_node.value), line)
-                stack.append((value_node, (*keypath, key_node.value)))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                lines.setdefault((*keypath, i), item.start_mark.line + 1)
-                stack.append((item, (*keypath, i)))
-    return lines

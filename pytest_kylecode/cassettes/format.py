@@ -32,7 +32,6 @@ import yaml
 from pytest_kylecode.cassettes.yamldata import load_data
 from pytest_kylecode.failures import CassetteError
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 JSON_TYPES = ("application/json", "+json")
@@ -186,20 +185,14 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
 
 
 def loads(text: str, *, source: str) -> CassetteFile:
-    from agent_runtime.errors import ConfigError
-
-    from pytest_kylecode.scenarios.source import safe_load_checked
+    from agent_runtime.yamlsource import YAMLSourceError, load
 
     try:
-        # An alias bomb or deep nesting is refused, not hung (safe_load_checked); plain data, which
+        # An alias bomb or deep nesting is refused, not hung (yamlsource.load); plain data, which
         # can be neither, takes the fast path (yamldata: 1.0 ms instead of 3.5 ms a cassette).
-        data = load_data(text, fallback=lambda t: safe_load_checked(t, source))
-    except ConfigError as exc:
-        raise CassetteError(f"{exc} (corrupt cassette)") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise CassetteError(f"{where}: corrupt cassette (invalid YAML: {getattr(exc, 'problem', exc)})") from None
+        data = load_data(text, fallback=lambda t: load(source, t).data)
+    except YAMLSourceError as exc:
+        raise CassetteError(f"{exc.where}: corrupt cassette ({exc.problem})") from None
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{source}: not a cassette (expected a mapping with an 'interactions' list)")
     if data.get("version", 1) != 1:  # another format's numbers would be misread, not refused

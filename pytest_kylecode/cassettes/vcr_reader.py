@@ -11,7 +11,7 @@ come back as bytes (SOURCES.md of ``../shared/realworld`` lists where each is fo
   ``content-length`` are dropped from the returned headers since they no longer apply.
 
 Header names are lower-cased; repeated values are joined with ``", "``. YAML is read with a
-safe loader that understands ``!!binary`` (PyYAML's C loader when available). A corrupt
+safe loader that understands ``!!binary`` (``agent_runtime.yamlsource``). A corrupt
 cassette raises ``CassetteError`` naming the file and, when it is one interaction's fault,
 its index — never "treat as empty" (vcrpy's behaviour).
 """
@@ -25,38 +25,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pytest_kylecode.cassettes.format import Interaction
 from pytest_kylecode.failures import CassetteError
 
 __all__ = ["load_yaml", "parse_cassette", "read_cassette"]
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def load_yaml(path: str | Path) -> Any:
     """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
-    from agent_runtime.errors import ConfigError
-
-    from pytest_kylecode.scenarios.source import safe_load_checked
+    from agent_runtime.yamlsource import YAMLSourceError, load
 
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            return safe_load_checked(handle, path)  # an alias bomb or deep nesting: refused, not hung
-    except ConfigError as exc:
-        raise CassetteError(f"{exc} (corrupt cassette)") from None
+        return load(path).data  # an alias bomb or deep nesting: refused, not hung
+    except YAMLSourceError as exc:
+        raise CassetteError(f"{exc.where}: corrupt cassette ({exc.problem})") from None
     except FileNotFoundError:
         raise CassetteError(f"{path}: no such cassette file") from None
     except OSError as exc:
         raise CassetteError(f"{path}: cannot read cassette ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise CassetteError(f"{where}: corrupt cassette (invalid YAML: {problem})") from None
 
 
 def read_cassette(path: str | Path) -> list[Interaction]:

@@ -13,9 +13,8 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-
+from agent_runtime.yamlsource import load as load_yaml
 from pytest_kylecode.scenarios.scenario import Cell, Scenario, cell_id, matches
-from pytest_kylecode.scenarios.source import load_located
 from pytest_kylecode.scenarios.validate import parse_scenario
 
 
@@ -55,4 +54,4 @@ def expand(scenario: Scenario) -> Expansion:
 
 def load_scenario(path: Path) -> Scenario:
     """Load and validate one scenario file; errors are ConfigErrors naming file:line and key."""
-    return parse_scenario(load_located(path))
+    return parse_scenario(load_yaml(path))

@@ -14,10 +14,10 @@ from typing import Any, Final
 from agent_runtime.config import parse_agent_config
 from agent_runtime.errors import CATEGORIES, ConfigError
 from agent_runtime.providers import parse_route
+from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
 
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
 from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario
-from pytest_kylecode.scenarios.source import KeyPath, LocatedDocument, format_keypath, parse_keypath
 
 TOP_KEYS: Final = ("name", "description", "task", "workspace", "agent", "requires", "script", "matrix",
                    "exclude", "expect", "overrides", "snapshot")

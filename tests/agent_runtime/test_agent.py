@@ -202,7 +202,7 @@ def test_malformed_calls_are_paired_with_error_results(ws):
     assert [r.call_id for r in errors] == ["scripted_1_1", "scripted_1_2", "scripted_1_3"]
     assert all(r.content.startswith("malformed tool call: ") for r in errors)
     assert "unknown tool 'delete_everything'" in errors[1].content
-    assert "7 is not of type 'string'" in errors[2].content
+    assert "invalid arguments for read_file: argument 'path' must be a string, got 7" in errors[2].content
     assert result.tool_errors == 3 and result.malformed_calls == 3
     assert result.tool_sequence == ["list_dir", "mark_task_complete"]
     assert result.tool_calls_paired

@@ -133,11 +133,12 @@ def test_results_never_carry_the_absolute_workspace_path(sandbox):
 @pytest.mark.parametrize(
     "name, arguments, fragment",
     [
-        ("read_file", {}, "'path' is a required property"),
-        ("read_file", {"path": 3}, "3 is not of type 'string'"),
-        ("write_file", {"path": "a"}, "'content' is a required property"),
-        ("list_dir", {"path": ".", "recursive": True}, "Additional properties are not allowed"),
-        ("run_shell", {"command": "true", "timeout_s": 0}, "0 is less than or equal to the minimum of 0 (at $.timeout_s)"),
+        ("read_file", {}, "missing required argument 'path'"),
+        ("read_file", {"path": 3}, "argument 'path' must be a string, got 3"),
+        ("write_file", {"path": "a"}, "missing required argument 'content'"),
+        ("list_dir", {"path": ".", "recursive": True}, "unexpected argument 'recursive' (expected: path)"),
+        ("run_shell", {"command": "true", "timeout_s": 0}, "argument 'timeout_s' must be > 0, got 0"),
+        ("run_shell", {"command": ""}, "argument 'command' must have at least 1 character, got ''"),
     ],
 )
 def test_schema_violations_are_malformed_and_not_executed(tmp_path, name, arguments, fragment):

@@ -143,9 +143,67 @@ def test_pip_installs_an_extra_that_exists() -> None:
     for path in WORKFLOW_FILES:
         for command in workflow_commands(path):
             if command.program == "pip":
-                assert command.argv[1:3] == ("install", "-e")
-                extra = re.fullmatch(r"\.\[(\w+)\]", command.argv[3])
+                argv = list(command.argv[1:])
+                assert argv[0] == "install"
+                if argv[1] == "-c":  # a constraints file of the repository
+                    assert (ROOT / argv[2]).is_file(), f"{path.name}: no constraints file {argv[2]}"
+                    del argv[1:3]
+                assert argv[1] == "-e" and len(argv) == 3
+                extra = re.fullmatch(r"\.\[(\w+)\]", argv[2])
                 assert extra and extra.group(1) in extras
+
+
+def _lower_bounds() -> dict[str, str]:
+    """Every direct dependency (base and ``dev``) of pyproject.toml -> the version its ``>=`` names."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    bounds = {}
+    for line in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        requirement = Requirement(line)
+        lower = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        assert len(lower) == 1, f"pyproject.toml: {line!r} needs exactly one lower bound (>=)"
+        bounds[canonicalize_name(requirement.name)] = lower[0]
+    return bounds
+
+
+def test_lowest_constraints_pin_every_direct_dependency_to_its_lower_bound() -> None:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints" / "lowest.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            [spec] = requirement.specifier
+            assert spec.operator == "==", f"constraints/lowest.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(requirement.name)] = spec.version
+    assert pins == _lower_bounds()
+
+
+def test_the_suite_runs_against_the_latest_and_the_lowest_versions() -> None:
+    job = load(WORKFLOWS / "matrix.yml")["jobs"]["tests"]
+    assert job["strategy"]["matrix"]["deps"] == ["latest", "lowest"]
+    assert job["strategy"].get("fail-fast") is False  # one failing side must not cancel the other
+    installs: dict[str, list[Command]] = {}
+    for step in job["steps"]:
+        if "run" not in step:
+            continue
+        runs = commands(step["run"])
+        if any(c.program == "pip" for c in runs):
+            condition = re.fullmatch(r"matrix\.deps == '(\w+)'", step.get("if", ""))
+            assert condition, f"install step {step.get('name')!r} does not say which side it is for"
+            installs.setdefault(condition.group(1), []).extend(runs)
+        else:
+            assert "if" not in step or step["if"] == "always()", "only the install differs between the sides"
+    assert sorted(installs) == ["latest", "lowest"]
+    assert [c.argv for c in installs["latest"]] == [("pip", "install", "-e", ".[dev]")]  # what a new user gets
+    assert [c.argv for c in installs["lowest"]] == [("pip", "install", "-c", "constraints/lowest.txt", "-e", ".[dev]")]
+    [suite] = [c for _, _, script in run_steps({"jobs": {"tests": job}}) for c in commands(script) if c.program == "pytest"]
+    assert f"--junitxml=reports/tests-{VAR}.xml" in suite.argv  # one report per side, not one overwriting the other
+    uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    assert uploads and all("${{ matrix.deps }}" in s["with"]["name"] for s in uploads)
 
 
 def test_matrix_gates_pull_requests_offline_and_sharded() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agent_runtime.config import ToolsConfig
 from agent_runtime.messages import JSONObject, ToolCall, ToolResult, ToolSpec, canonical_json
@@ -99,11 +99,42 @@ class Tool:
         error = best_match(self.validator.iter_errors(arguments))
         if error is None:
             return None
-        where = f" (at {error.json_path})" if error.path else ""
-        return f"invalid arguments for {self.name}: {error.message}{where}"
+        return f"invalid arguments for {self.name}: {_violation(error)}"
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r}, blocking={self.blocking})"
+
+
+_JSON_TYPES: Final = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false",
+                      "object": "an object", "array": "an array", "null": "null"}
+_BOUNDS: Final = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _violation(error: Any) -> str:
+    """One schema violation in the runtime's own words, for the model to correct its call: which
+    argument, what was expected, what it sent. Keywords not worded here keep jsonschema's message."""
+    keyword, expected, got = error.validator, error.validator_value, error.instance
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    subject = f"argument {path!r}" if path else "the arguments"
+    inside = f" in {path!r}" if path else ""
+    if keyword == "required" and isinstance(got, dict):
+        missing = [name for name in expected if name not in got]
+        return f"missing required argument {missing[0]!r}{inside}" if missing else error.message
+    if keyword == "additionalProperties" and isinstance(got, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extra = [name for name in got if name not in allowed]
+        return f"unexpected argument {extra[0]!r}{inside} (expected: {', '.join(allowed) or 'none'})" if extra \
+            else error.message
+    if keyword == "type":
+        names = [expected] if isinstance(expected, str) else list(expected)
+        return f"{subject} must be {' or '.join(_JSON_TYPES.get(n, n) for n in names)}, got {got!r}"
+    if keyword in _BOUNDS:
+        return f"{subject} must be {_BOUNDS[keyword]} {expected}, got {got!r}"
+    if keyword == "minLength":
+        return f"{subject} must have at least {expected} character{'' if expected == 1 else 's'}, got {got!r}"
+    if keyword == "enum":
+        return f"{subject} must be one of {', '.join(map(repr, expected))}, got {got!r}"
+    return f"{error.message} (at {error.json_path})" if error.path else error.message
 
 
 def _build_validator(schema: JSONObject) -> Validator:

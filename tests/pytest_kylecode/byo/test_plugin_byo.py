@@ -270,8 +270,8 @@ def test_a_misused_marker_is_a_collection_error_like_parametrize(project: pytest
     _project(project)
     project.makepyfile(test_mistake="import pytest\n" + test)
     result = project.runpytest("test_mistake.py")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*ERROR collecting test_mistake.py*", message])
+    result.assert_outcomes(errors=1)  # a collection error of test_mistake.py, nothing ran
+    result.stdout.fnmatch_lines([message])
     assert "Traceback" not in result.stdout.str()
 
 

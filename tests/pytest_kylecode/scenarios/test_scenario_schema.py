@@ -15,9 +15,9 @@ import yaml
 
 from agent_runtime.errors import CATEGORIES, ConfigError
 from agent_runtime.providers import PROVIDERS
+from agent_runtime.yamlsource import load as load_located
 from pytest_kylecode.commands.scenarios import SCHEMA
 from pytest_kylecode.faults.catalog import FAULT_KINDS
-from pytest_kylecode.scenarios.source import load_located
 from pytest_kylecode.scenarios.validate import parse_scenario
 
 ROOT = Path(__file__).resolve().parents[3]
