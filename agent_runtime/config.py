@@ -373,6 +373,13 @@ def load_agent_config(path: str | Path) -> AgentConfig:
         raise _in_defining_file(exc, str(path), files) from None
 
 
+def _holds(value: object, part: str | int) -> bool:
+    """Whether ``value[part]`` is there: a key of a mapping, or an index of a list."""
+    if isinstance(value, dict):
+        return part in value
+    return isinstance(value, list) and isinstance(part, int) and part < len(value)
+
+
 def _in_defining_file(exc: ConfigError, prefix: str, files: list[LocatedDocument]) -> ConfigError:
     """``exc`` (keyed ``<CONFIG>.a.b[0]``) re-pointed at the file and line that set ``a.b[0]``."""
     from agent_runtime.yamlsource import parse_keypath
@@ -385,12 +392,9 @@ def _in_defining_file(exc: ConfigError, prefix: str, files: list[LocatedDocument
     for doc in files:  # the config first: what it sets wins over what it extends
         depth, value = 0, doc.data
         for part in parts:
-            if isinstance(value, dict) and part in value:
-                value, depth = value[part], depth + 1
-            elif isinstance(value, list) and isinstance(part, int) and part < len(value):
-                value, depth = value[part], depth + 1
-            else:
+            if not _holds(value, part):
                 break
+            value, depth = value[part], depth + 1
         if best is None or depth > best[0]:
             best = (depth, doc)
     assert best is not None
