@@ -54,6 +54,9 @@ class KylecodeSession:
         session = cls(config, resolve_settings(config))
         config.stash[_KEY] = session
         config.pluginmanager.register(session, "kylecode-session")
+        from .orphan_report import OrphanReport
+
+        config.pluginmanager.register(OrphanReport(session), "kylecode-orphan-snapshots")
         # With no path arguments pytest would collect testpaths (the project's own tests);
         # the matrix collects the scenario directory only.
         if config.args_source != pytest.Config.ArgsSource.ARGS:
