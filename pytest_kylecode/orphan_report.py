@@ -52,6 +52,12 @@ class OrphanReport:
         return not getattr(self.config.option, "disable_unused_snapshots", False)
 
     def _relpath(self, path: Path) -> str:
+        """``path`` relative to the scenario directory, as the tree walk names it; through
+        symlinks only when the plain spelling is not under it."""
+        try:
+            return Path(path).relative_to(self.root).as_posix()
+        except ValueError:
+            pass
         try:
             return Path(path).resolve().relative_to(self._resolved_root).as_posix()
         except ValueError:
@@ -62,7 +68,7 @@ class OrphanReport:
     def pytest_collectstart(self, collector: pytest.Collector) -> None:
         from .collect import ScenarioModule
 
-        if isinstance(collector, ScenarioModule):
+        if isinstance(collector, ScenarioModule) and self._enabled:
             self._files.add(self._relpath(collector.path))
 
     @pytest.hookimpl(tryfirst=True)

@@ -60,33 +60,45 @@ def walk(root: Path) -> ScenarioTree:
     outside it, exactly as the matrix skips them when it collects.
     """
     tree = ScenarioTree(root)
-    if not root.is_dir():
-        return tree
-    top = str(root)
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel = os.path.relpath(dirpath, top)
-        parts = [] if rel == "." else rel.split(os.sep)
-        if SNAPSHOT_DIR in parts:
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            index = parts.index(SNAPSHOT_DIR)
-            below = parts[index + 1:]
-            if len(below) < 2:  # <scenario>/<provider>/...: every cell id holds a "/"
+    if root.is_dir():
+        _scan_scenarios(tree, str(root), "")
+    tree.scenario_files.sort()
+    tree.snapshots.sort(key=lambda s: (s.site, s.scenario, s.cell_id))
+    return tree
+
+
+def _scan_scenarios(tree: ScenarioTree, directory: str, site: str) -> None:
+    prefix = f"{site}/" if site else ""
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
                 continue
-            site = "/".join(parts[:index])
-            prefix = "/".join(below[1:])
-            tree.snapshots.extend(SnapshotFile(site, below[0], f"{prefix}/{name[:-len(SUFFIX)]}")
-                                  for name in filenames if name.endswith(SUFFIX) and not name.startswith("."))
-            continue
-        dirnames[:] = [d for d in dirnames if not d.startswith(".") and (d == SNAPSHOT_DIR or not d.startswith("__"))]
-        site = "/".join(parts)
-        for name in filenames:
-            if name.endswith((".yaml", ".yml")):
-                tree.scenario_files.append(f"{site}/{name}" if site else name)
+            if entry.is_dir():
+                if name == SNAPSHOT_DIR:
+                    with os.scandir(entry.path) as scenarios:
+                        for scenario in scenarios:
+                            if not scenario.name.startswith(".") and scenario.is_dir():
+                                _scan_snapshots(tree, scenario.path, site, scenario.name, "")
+                elif not name.startswith("__"):
+                    _scan_scenarios(tree, entry.path, prefix + name)
+            elif name.endswith((".yaml", ".yml")):
+                tree.scenario_files.append(prefix + name)
             elif name.endswith(".py"):
                 tree.python_sites.add(site)
-    tree.scenario_files.sort()
-    tree.snapshots.sort(key=SnapshotFile.relpath)
-    return tree
+
+
+def _scan_snapshots(tree: ScenarioTree, directory: str, site: str, scenario: str, below: str) -> None:
+    # Files directly in <scenario>/ are not a cell's (every cell id holds a "/"): only below it.
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if entry.is_dir():
+                _scan_snapshots(tree, entry.path, site, scenario, f"{below}{name}/")
+            elif below and name.endswith(SUFFIX):
+                tree.snapshots.append(SnapshotFile(site, scenario, below + name[:-len(SUFFIX)]))
 
 
 @dataclass(slots=True)
