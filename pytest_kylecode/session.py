@@ -59,6 +59,10 @@ class KylecodeSession:
         config.stash[NAMES] = ScenarioNames()
         config.stash[RUNNER] = session
         config.pluginmanager.register(session, "kylecode-session")
+        from pytest_kylecode.orphan_report import OrphanReport
+
+        config.pluginmanager.register(OrphanReport(config, session.settings, session.report, is_worker=session.is_worker),
+                                      "kylecode-orphan-snapshots")
         # With no path arguments pytest would collect testpaths (the project's own tests);
         # the matrix collects the scenario directory only.
         if config.args_source != pytest.Config.ArgsSource.ARGS:

@@ -3,24 +3,35 @@
 Layout (DESIGN.md section 10): ``<scenario dir>/__snapshots__/<scenario>/<cell id>.json``,
 where the cell id keeps its ``/`` (``openrouter/z-ai/glm-4.6-stream-native-none.json``
 lives in ``openrouter/z-ai/``), mirroring the cassette tree. syrupy's default
-naming strips ``/`` and keys on the test file's name, so this extension maps
-names and locations both ways; that keeps ``--snapshot-update`` and syrupy's
-unused-snapshot report working for cells.
+naming strips ``/`` and keys on the test file's name, so this extension names
+the file itself.
 
 A test driven through the ``kylecode_cell`` fixture (``byo.fixture``) keeps its snapshots
 beside its test file, under its test function's name:
 ``__snapshots__/<test function>/<cell id>.json``. For a matrix cell the test function's
 name *is* the scenario name, so one rule serves both: directory ``originalname``,
-snapshot name ``<originalname>[<cell id>]`` (syrupy relates a snapshot to its test by it).
+snapshot name ``<originalname>[<cell id>]``.
+
+syrupy compares, creates and updates these files; it does not judge which are unused. Its rule
+(a snapshot that no test of a fully selected run used is deleted under ``--snapshot-update``)
+counts a cell that was collected but never ran (``-x``, ``--maxfail``, a stopped live budget, a
+cell failing before its snapshot) as unused, and a session in which no snapshot assertion happened
+at all hands the whole ``__snapshots__`` tree to syrupy's default extension, which takes every file
+it does not own for garbage. So the extension discovers no snapshot, ``claim_snapshot_site`` tells
+syrupy at collection that this extension serves the session (no default-extension fallback), and
+the files that no cell owns any more are found from the scenarios themselves (``orphans``,
+``orphan_report``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from syrupy.data import Snapshot, SnapshotCollection
+import pytest
+from syrupy.data import SnapshotCollection, SnapshotCollections
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
@@ -52,10 +63,6 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
         return str(scenario_dir / SNAPSHOT_DIR / _test_name(test_location))
 
     @classmethod
-    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
-        return cls.dirname(test_location=test_location)
-
-    @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
         return f"{_test_name(test_location)}[{_cell(test_location).id}]"
 
@@ -67,20 +74,32 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
     def matches_test_location(cls, *, test_location: PyTestLocation, snapshot_location: str) -> bool:
         return Path(snapshot_location) == Path(cls.get_location(test_location=test_location, index=0))
 
-    def owns_snapshot_collection(self, *, filepath: str, test_location: PyTestLocation) -> bool:
-        return filepath.endswith(".json")
+    @classmethod
+    def discovery_dirname(cls, *, test_location: PyTestLocation) -> str:
+        # Only a key to syrupy (nothing is discovered); syrupy's own asks twice per assertion and
+        # costs ~0.1 ms a cell more.
+        return cls.dirname(test_location=test_location)
 
-    def read_snapshot_collection(self, *, snapshot_location: str) -> SnapshotCollection:
-        path = Path(snapshot_location)
-        parts = path.with_suffix("").parts
+    def discover_snapshots(self, *, test_location: PyTestLocation,
+                           ignore_extensions: list[str] | None = None) -> SnapshotCollections:
+        # None: syrupy's unused-snapshot rule must never see these files (module docstring).
+        return SnapshotCollections()
+
+    @classmethod
+    def write_snapshot_collection(cls, *, snapshot_collection: SnapshotCollection,
+                                  name_order: dict[str, int] | None = None) -> None:
+        """Write the one snapshot of the file through a temporary file and a rename: an
+        interrupted write leaves the previous snapshot whole."""
+        path = Path(snapshot_collection.location)
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, str):
+            raise TypeError(f"a metrics snapshot is JSON text, got {type(data).__name__}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            top = len(parts) - 1 - parts[::-1].index(SNAPSHOT_DIR)
-        except ValueError:
-            return SnapshotCollection(location=snapshot_location)
-        scenario, cell_id = parts[top + 1], "/".join(parts[top + 2:])
-        collection = SnapshotCollection(location=snapshot_location)
-        collection.add(Snapshot(name=f"{scenario}[{cell_id}]"))
-        return collection
+            tmp.write_text(data, encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def metrics_snapshot(request: Any) -> Any:
@@ -93,19 +112,46 @@ def metrics_snapshot(request: Any) -> Any:
     twice (at registration and at the end-of-session report), plus the fixture machinery cost
     ~1.8 s a session and ~0.3 ms a cell. Falls back to the fixture if syrupy's layout differs.
     """
-    from syrupy.assertion import SnapshotAssertion
-    from syrupy.location import PyTestLocation
+    snapshot = _assertion(request.config, request.node)
+    if snapshot is None:
+        snapshot = request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
+    return snapshot
 
-    session = getattr(request.config, "_syrupy", None)
-    option = request.config.option
-    if session is not None and hasattr(option, "update_snapshots"):
-        kwargs: dict[str, Any] = {"update_snapshots": option.update_snapshots,
-                                  "extension_class": MetricsSnapshotExtension,
-                                  "test_location": PyTestLocation(request.node), "session": session}
-        if hasattr(option, "update_new_snapshots_only"):
-            kwargs["update_new_snapshots_only"] = option.update_new_snapshots_only
-        try:
-            return SnapshotAssertion(**kwargs)
-        except TypeError:
-            pass
-    return request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
+
+_CLAIMED = pytest.StashKey[bool]()
+
+
+def claim_snapshot_site(config: pytest.Config, node: Any) -> None:
+    """Tell syrupy, once per session, that ``MetricsSnapshotExtension`` serves this session.
+
+    An assertion that is never compared, made at collection for any cell (``node``: a cell
+    item, or the definition of a ``kylecode_cell`` test). Without it a session, or an xdist
+    worker, in which no cell reached its snapshot (every cell skipped, or failing before its
+    snapshot on a stale cassette, or stopped by ``-x``) has syrupy judge the snapshot tree with
+    its default extension, which calls every file it does not own unused and deletes it under
+    ``--snapshot-update``.
+    """
+    if config.stash.get(_CLAIMED, False) or getattr(config.option, "disable_unused_snapshots", False):
+        return
+    config.stash[_CLAIMED] = True
+    _assertion(config, node)
+
+
+def _assertion(config: pytest.Config, node: Any) -> Any:
+    """A syrupy assertion of ``node`` on ``MetricsSnapshotExtension``, registered with the
+    session; None when syrupy is not active or its constructor differs."""
+    from syrupy.assertion import SnapshotAssertion
+
+    session = getattr(config, "_syrupy", None)
+    option = config.option
+    if session is None or not hasattr(option, "update_snapshots"):
+        return None
+    kwargs: dict[str, Any] = {"update_snapshots": option.update_snapshots,
+                              "extension_class": MetricsSnapshotExtension,
+                              "test_location": PyTestLocation(node), "session": session}
+    if hasattr(option, "update_new_snapshots_only"):
+        kwargs["update_new_snapshots_only"] = option.update_new_snapshots_only
+    try:
+        return SnapshotAssertion(**kwargs)
+    except TypeError:
+        return None

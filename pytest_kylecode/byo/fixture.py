@@ -74,7 +74,9 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
         metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(message), id="invalid-scenario")], indirect=True)
         return
     from pytest_kylecode.collect import cell_marks, missing_commands
+    from pytest_kylecode.snapshot import claim_snapshot_site
 
+    claim_snapshot_site(metafunc.config, metafunc.definition)
     missing = missing_commands(scenario)
     params = [pytest.param(cell, id=cell.id, marks=cell_marks(cell, missing)) for cell in expand(scenario).cells]
     metafunc.parametrize(FIXTURE, params, indirect=True)

@@ -1,8 +1,11 @@
-"""``kylecode cassettes check``: orphan cassettes, cells without cassettes, unplayed interactions.
+"""``kylecode cassettes check``: the cassette and snapshot trees against the cells of the scenarios.
 
-Every valid cell is replayed from its cassette (record mode ``none``, the
-cell's fault injected, on a virtual clock), exactly as the matrix would, so
-interactions that the runtime no longer requests show up here too.
+Reported: orphan cassettes (no cell records them), cells without a cassette, stale cassettes
+(recorded for another version of their scenario: the ``scenario_hash`` of their provenance,
+read from the file's head, no longer matches), orphan metrics snapshots (``orphans``), and,
+unless ``--no-replay``, what replay finds: every cell with a fresh cassette is replayed
+(record mode ``none``, the cell's fault injected, on a virtual clock) exactly as the matrix
+would, so interactions the runtime no longer requests show up too.
 """
 
 from __future__ import annotations
@@ -11,51 +14,84 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "check cassettes against the scenarios: orphans, cells without cassettes, stale or unplayed ones"
+HELP = "check cassettes and snapshots against the scenarios: orphans, cells without cassettes, stale or unplayed ones"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    check = sub.add_parser("check", help="compare the cassette tree with the cells of the scenarios")
+    check = sub.add_parser("check", help="compare the cassette and snapshot trees with the cells of the scenarios")
     check.add_argument("--scenarios", type=Path, default=Path("scenarios"), metavar="DIR",
                        help="scenario directory (default: scenarios)")
     check.add_argument("--cassettes", type=Path, default=Path("cassettes"), metavar="DIR",
                        help="cassette directory (default: cassettes)")
     check.add_argument("--no-replay", action="store_true",
-                       help="only compare file trees; do not replay cells to find unplayed interactions")
+                       help="only compare the trees and the cassettes' scenario hashes; do not replay cells to "
+                            "find unplayed interactions")
 
 
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
 
-    from pytest_kylecode.scenarios.files import scenario_files
+    from pytest_kylecode import orphans
+    from pytest_kylecode.cassettes.provenance import read_provenance
+    from pytest_kylecode.failures import CassetteError
     from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
-    try:
-        files = scenario_files(args.scenarios)
-    except ConfigError as exc:
-        print(f"kylecode cassettes: {exc}", file=sys.stderr)
+    if not args.scenarios.is_dir():
+        print(f"kylecode cassettes: scenario directory {str(args.scenarios)!r} does not exist", file=sys.stderr)
         return 2
+    tree = orphans.walk(args.scenarios)  # one pass: the scenario files and the snapshots beside them
+    census = orphans.Census()
     cells = []
-    for path in files:
+    for relpath in tree.scenario_files:
         try:
-            cells.extend(expand(load_scenario(path)).cells)
+            scenario = load_scenario(args.scenarios / relpath)
+            expansion = expand(scenario)
         except ConfigError as exc:
             print(f"skipped invalid scenario: {exc}")
+            census.add_invalid(relpath)
+            continue
+        census.cells_of(relpath, scenario.name, scenario.snapshot).update(cell.id for cell in expansion.cells)
+        cells.extend(expansion.cells)
     expected = {args.cassettes / cell.cassette_relpath: cell for cell in cells}
     present = {p for p in args.cassettes.rglob("*.yaml")} if args.cassettes.is_dir() else set()
-    orphans = sorted(present - set(expected))
+    orphan_cassettes = sorted(present - set(expected))
     # A cell skipped by its scenario (`skip:`) never records: no cassette is expected of it.
     missing = sorted(p for p, cell in expected.items() if p not in present and not cell.skip)
-    problems: list[str] = [f"orphan cassette (no cell records it): {p}" for p in orphans]
+    problems: list[str] = [f"orphan cassette (no cell records it): {p}" for p in orphan_cassettes]
     problems += [f"cell without cassette: {expected[p].scenario.name}[{expected[p].id}] (expected {p})"
                  for p in missing]
-    if not args.no_replay:
-        problems += _replay_problems([cell for path, cell in expected.items() if path in present], args.cassettes)
+    hashes: dict[str, str] = {}
+    stale, fresh = [], []
+    for path in sorted(p for p in expected if p in present):
+        cell = expected[path]
+        current = hashes.get(cell.scenario.name) or hashes.setdefault(cell.scenario.name, cell.scenario.content_hash)
+        try:
+            recorded = read_provenance(path).get("scenario_hash")
+        except (CassetteError, OSError) as exc:
+            stale.append(f"unreadable cassette: {exc}")
+            continue
+        if recorded != current:
+            stale.append(f"stale cassette (recorded for another version of scenario {cell.scenario.name!r}: "
+                         f"scenario hash {recorded or 'none'}, now {current}; re-record its cells): {path}")
+        else:
+            fresh.append(cell)
+    problems += stale
+    orphan_snapshots = orphans.find(tree, census)
+    problems += [f"orphan snapshot (no cell of any scenario takes it): {args.scenarios / snap.relpath()}"
+                 for snap in orphan_snapshots]
+    replay = [] if args.no_replay else _replay_problems(fresh, args.cassettes)
+    problems += replay
     for line in problems:
         print(line)
-    print(f"{len(cells)} cells, {len(present)} cassettes: {len(orphans)} orphans, {len(missing)} missing, "
-          f"{len(problems) - len(orphans) - len(missing)} replay problems")
+    if census.invalid:
+        print(f"{len(census.invalid)} scenario files do not validate: snapshots of names that no valid scenario "
+              "has were not judged")
+    replayed = ("replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"
+                if args.no_replay else f"{len(replay)} replay problems")
+    print(f"{len(cells)} cells, {len(present)} cassettes, {len(tree.snapshots)} snapshots: "
+          f"{len(orphan_cassettes)} orphan cassettes, {len(missing)} missing, {len(stale)} stale, "
+          f"{len(orphan_snapshots)} orphan snapshots; {replayed}")
     return 1 if problems else 0
 
 

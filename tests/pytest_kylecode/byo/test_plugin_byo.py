@@ -219,6 +219,25 @@ def test_a_marked_test_runs_once_per_cell(project: pytest.Pytester, monkeypatch:
     result.stdout.fnmatch_lines(["own*none*http_503*", "openai/gpt-4o-mini*1/1*1/1*"])
 
 
+def test_snapshot_update_keeps_the_snapshots_of_cells_that_did_not_run(project: pytest.Pytester,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under an outer xdist run the inner session must not believe it is a worker: syrupy defers
+    # its deletions to a controller there, and the test could not fail.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+    _fixture_project(project)
+    project.runpytest("--kylecode-record=all", "--snapshot-update").assert_outcomes(passed=3)
+    snapshots = project.path / "__snapshots__"
+    before = {p: p.read_bytes() for p in sorted(snapshots.rglob("*")) if p.is_file()}
+    assert len(before) == 2
+    # The first cell fails before its snapshot (no cassette) and -x stops there: no cell of the
+    # session reaches a snapshot, the other one never runs.
+    (project.path / "cassettes/own/openai/gpt-4o-mini/nostream-native-none.yaml").unlink()
+    monkeypatch.setenv("CI", "true")
+    project.runpytest("--snapshot-update", "-x").assert_outcomes(failed=1)
+    assert {p: p.read_bytes() for p in sorted(snapshots.rglob("*")) if p.is_file()} == before
+
+
 def test_a_marked_test_fails_with_the_cell_report(project: pytest.Pytester) -> None:
     _fixture_project(project)
     (project.path / "scenarios/own.yaml").write_text(

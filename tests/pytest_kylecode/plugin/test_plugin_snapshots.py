@@ -1,4 +1,7 @@
-"""Metrics snapshots through syrupy: one JSON file per cell, --snapshot-update, unused ones reported."""
+"""Metrics snapshots through syrupy: one JSON file per cell, compared, accepted with --snapshot-update.
+
+What --snapshot-update deletes (only orphans, only on a full run): test_option_snapshot_update.py.
+"""
 
 from __future__ import annotations
 
@@ -54,28 +57,6 @@ def test_snapshot_update_keeps_the_baseline_of_a_cell_that_misses_expectations(m
     result.assert_outcomes(failed=6)
     assert "steps: expected 99, got 3" in result.stdout.str()
     assert (matrix.root / SNAP).exists()
-
-
-def test_removed_cells_leave_unused_snapshots_reported(matrix: Matrix) -> None:
-    matrix.scenario("basic", BASIC)
-    matrix.record()
-    matrix.scenario("basic", BASIC.replace("streaming: [true, false]", "streaming: [false]"))
-    result = matrix.replay("-q")
-    # Every cell passes, yet the session fails: three snapshots belong to no cell any more. They are kept.
-    assert result.parseoutcomes() == {"passed": 3} and result.ret == pytest.ExitCode.TESTS_FAILED
-    assert len(_snapshots(matrix)) == 6
-    updated = matrix.run("--snapshot-update", ci=True)
-    assert updated.ret == 0 and not (matrix.root / SNAP).exists()
-    remaining = _snapshots(matrix)
-    assert len(remaining) == 3 and all("-nostream-" in name for name in remaining)
-
-
-def test_shards_do_not_report_other_shards_snapshots_as_unused(matrix: Matrix) -> None:
-    matrix.scenario("basic", BASIC)
-    matrix.record()
-    for shard in ("1/2", "2/2"):
-        result = matrix.replay(f"--kylecode-shard={shard}", "-q")
-        assert result.ret == 0  # unused snapshots would fail the session
 
 
 def test_snapshot_false_writes_none(matrix: Matrix) -> None:
