@@ -57,8 +57,18 @@ def _retry(n: int, *, honor_retry_after: bool = False) -> RecoveryRule:
 DEFAULT_RECOVERY: Final[dict[str, RecoveryRule]] = {
     "rate_limit": _retry(3, honor_retry_after=True),
     "overloaded": _retry(2),
-    **{c: _retry(1) for c in ("server_error", "invalid_json", "empty_response", "timeout", "connection",
-                              "stream_truncated", "stream_error")},
+    **{
+        c: _retry(1)
+        for c in (
+            "server_error",
+            "invalid_json",
+            "empty_response",
+            "timeout",
+            "connection",
+            "stream_truncated",
+            "stream_error",
+        )
+    },
     "html_response": RecoveryRule("fallback", then="fallback"),
     "tools_unsupported": RecoveryRule("override_tools", then="retry"),
     **{c: RecoveryRule("fail") for c in ("auth", "bad_request", "not_found", "context_length", "content_filter")},
@@ -269,8 +279,21 @@ def _str_list(value: object, key: str) -> tuple[str, ...]:
 
 
 AGENT_KEYS: Final = (
-    "route", "max_steps", "streaming", "tool_mode", "max_tokens", "system_prompt", "completion", "failover",
-    "recovery", "circuit", "loop_guard", "timeouts", "probes", "tools", "seed",
+    "route",
+    "max_steps",
+    "streaming",
+    "tool_mode",
+    "max_tokens",
+    "system_prompt",
+    "completion",
+    "failover",
+    "recovery",
+    "circuit",
+    "loop_guard",
+    "timeouts",
+    "probes",
+    "tools",
+    "seed",
 )
 
 
@@ -338,8 +361,12 @@ def parse_agent_config(
             _check_keys(d, ("run_shell", "max_parallel"), k)
             run_shell = config.tools.run_shell
             if "run_shell" in d:
-                run_shell = _dataclass_from(RunShellConfig, d["run_shell"], f"{k}.run_shell",
-                                            {n: _number for n in ("default_timeout_s", "max_timeout_s")})
+                run_shell = _dataclass_from(
+                    RunShellConfig,
+                    d["run_shell"],
+                    f"{k}.run_shell",
+                    {n: _number for n in ("default_timeout_s", "max_timeout_s")},
+                )
             max_parallel = _int(d.get("max_parallel", config.tools.max_parallel), f"{k}.max_parallel", 1)
             changes["tools"] = ToolsConfig(run_shell, max_parallel)
     return replace(config, **changes)
@@ -386,7 +413,7 @@ def _in_defining_file(exc: ConfigError, prefix: str, files: list[LocatedDocument
 
     if exc.where is not None or not exc.key or not exc.key.startswith(prefix + "."):
         return exc
-    keytext = exc.key[len(prefix) + 1:]
+    keytext = exc.key[len(prefix) + 1 :]
     parts = parse_keypath(keytext)
     best: tuple[int, LocatedDocument] | None = None
     for doc in files:  # the config first: what it sets wins over what it extends
@@ -400,7 +427,7 @@ def _in_defining_file(exc: ConfigError, prefix: str, files: list[LocatedDocument
     assert best is not None
     message = str(exc)
     if message.startswith(f"{exc.key}: "):
-        message = message[len(exc.key) + 2:]
+        message = message[len(exc.key) + 2 :]
     return ConfigError(message, where=best[1].where(parts), key=keytext)
 
 
@@ -415,8 +442,9 @@ def _load_with_extends(path: Path, seen: tuple[Path, ...], files: list[LocatedDo
         doc = load(path)
     except OSError as exc:
         where = str(seen[-1]) if seen else None
-        raise ConfigError(f"cannot read agent config {str(path)!r}: {exc.strerror}", where=where,
-                          key="extends" if seen else None) from None
+        raise ConfigError(
+            f"cannot read agent config {str(path)!r}: {exc.strerror}", where=where, key="extends" if seen else None
+        ) from None
     data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", where=str(path))

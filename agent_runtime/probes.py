@@ -44,8 +44,12 @@ if TYPE_CHECKING:
 PROBE_TOOL: Final = ToolSpec(
     name="kylecode_probe",
     description="Report that tool calling works. Call it with value set to the word ok.",
-    parameters={"type": "object", "properties": {"value": {"type": "string", "description": "the word ok"}},
-                "required": ["value"], "additionalProperties": False},
+    parameters={
+        "type": "object",
+        "properties": {"value": {"type": "string", "description": "the word ok"}},
+        "required": ["value"],
+        "additionalProperties": False,
+    },
 )
 PROBE_MAX_TOKENS: Final = 64
 _SYSTEM: Final = SystemMessage("You are a capability probe. Follow the instruction exactly and keep answers short.")
@@ -57,12 +61,22 @@ _NOT_CAPABILITY: Final = frozenset({"rate_limit", "overloaded", "auth", "connect
 
 def _requests() -> dict[str, ModelRequest]:
     return {
-        "stream": ModelRequest([_SYSTEM, UserMessage("Reply with the single word OK.")], None, stream=True,
-                               max_tokens=PROBE_MAX_TOKENS),
-        "tools": ModelRequest([_SYSTEM, UserMessage("Call the kylecode_probe tool with value ok.")], [PROBE_TOOL],
-                              stream=False, max_tokens=PROBE_MAX_TOKENS),
-        "json": ModelRequest([_SYSTEM, UserMessage('Reply with the JSON object {"ok": true} and nothing else.')], None,
-                             stream=False, max_tokens=PROBE_MAX_TOKENS, json_mode=True),
+        "stream": ModelRequest(
+            [_SYSTEM, UserMessage("Reply with the single word OK.")], None, stream=True, max_tokens=PROBE_MAX_TOKENS
+        ),
+        "tools": ModelRequest(
+            [_SYSTEM, UserMessage("Call the kylecode_probe tool with value ok.")],
+            [PROBE_TOOL],
+            stream=False,
+            max_tokens=PROBE_MAX_TOKENS,
+        ),
+        "json": ModelRequest(
+            [_SYSTEM, UserMessage('Reply with the JSON object {"ok": true} and nothing else.')],
+            None,
+            stream=False,
+            max_tokens=PROBE_MAX_TOKENS,
+            json_mode=True,
+        ),
     }
 
 
@@ -126,8 +140,13 @@ class PreflightReport(TypedDict):
 
 
 def _check(name: str, record: CallRecord) -> ProbeCheck:
-    result: ProbeCheck = {"status": "pass", "category": None, "detail": "", "http_status": record.status,
-                          "latency_ms": round(record.latency_ms, 1)}
+    result: ProbeCheck = {
+        "status": "pass",
+        "category": None,
+        "detail": "",
+        "http_status": record.status,
+        "latency_ms": round(record.latency_ms, 1),
+    }
     if record.error is not None:
         result["status"], result["category"], result["detail"] = "fail", record.error.category, record.error.message
         return result
@@ -159,8 +178,9 @@ def overrides_for(checks: Mapping[str, ProbeCheck]) -> list[tuple[OverrideKind, 
     return out
 
 
-def probe_route(client: RouteCaller, route: Route, *, runlog: RunLog | None = None,
-                first_attempt: int = 1) -> RouteProbes:
+def probe_route(
+    client: RouteCaller, route: Route, *, runlog: RunLog | None = None, first_attempt: int = 1
+) -> RouteProbes:
     """Probe one route: ``{"stream": check, "tools": check, "json": check, "overrides": [{kind, reason}]}``.
 
     Probe calls go to the run log as turn 0 (they are not model turns: metrics do not count them).
@@ -171,8 +191,12 @@ def probe_route(client: RouteCaller, route: Route, *, runlog: RunLog | None = No
         if runlog is not None:
             runlog.record_attempt(Attempt(record, 0, first_attempt + n, tool_mode="native"))
         checks[name] = _check(name, record)
-    return {"stream": checks["stream"], "tools": checks["tools"], "json": checks["json"],
-            "overrides": [{"kind": kind, "reason": reason} for kind, reason in overrides_for(checks)]}
+    return {
+        "stream": checks["stream"],
+        "tools": checks["tools"],
+        "json": checks["json"],
+        "overrides": [{"kind": kind, "reason": reason} for kind, reason in overrides_for(checks)],
+    }
 
 
 def run_probes(model: ResilientModel, *, runlog: RunLog | None = None) -> ProbeReport:
@@ -190,8 +214,13 @@ def run_probes(model: ResilientModel, *, runlog: RunLog | None = None) -> ProbeR
     return report
 
 
-def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http: httpx.Client | None = None,
-              clock: Clock | None = None) -> PreflightReport:
+def preflight(
+    config: AgentConfig,
+    env: Mapping[str, str] | None = None,
+    *,
+    http: httpx.Client | None = None,
+    clock: Clock | None = None,
+) -> PreflightReport:
     """Keys and capability probes of every route the runtime could reach; a JSON-ready report.
 
     Each entry of ``checks`` is ``{"route", "check", "status": pass|warn|fail, "detail"}``;
@@ -215,8 +244,14 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
         for route in routes:
             key_env = route.provider.key_env
             has_key = bool(env.get(key_env))
-            checks.append({"route": route.name, "check": "key", "status": "pass" if has_key else "fail",
-                           "detail": f"{key_env} is set" if has_key else f"{key_env} is not set"})
+            checks.append(
+                {
+                    "route": route.name,
+                    "check": "key",
+                    "status": "pass" if has_key else "fail",
+                    "detail": f"{key_env} is set" if has_key else f"{key_env} is not set",
+                }
+            )
             if not has_key:
                 continue
             result = probes[route.name] = probe_route(client, route)
@@ -236,6 +271,12 @@ def preflight(config: AgentConfig, env: Mapping[str, str] | None = None, *, http
             http.close()
     statuses = {c["status"] for c in checks}
     worst: CheckStatus = "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-    return {"schema": 1, "status": worst, "route": config.route, "routes": [r.name for r in routes],
-            "checks": checks, "probes": probes,
-            "overrides": [{"route": name, **o} for name, p in probes.items() for o in p["overrides"]]}
+    return {
+        "schema": 1,
+        "status": worst,
+        "route": config.route,
+        "routes": [r.name for r in routes],
+        "checks": checks,
+        "probes": probes,
+        "overrides": [{"route": name, **o} for name, p in probes.items() for o in p["overrides"]],
+    }

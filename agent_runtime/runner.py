@@ -73,10 +73,18 @@ def run_agent(
         log.set_metrics(result.metrics)
         log.set_conversation(result.conversation)
         log.set_info(
-            outcome=result.outcome, completion_reason=result.completion_reason, error_category=result.error_category,
-            error_message=result.error_message, steps=result.steps, final_route=result.final_route,
-            route=config.route, routes=[r.name for r in model.routes], streaming=config.streaming,
-            tool_mode=config.tool_mode, seed=config.seed, runtime_version=__version__,
+            outcome=result.outcome,
+            completion_reason=result.completion_reason,
+            error_category=result.error_category,
+            error_message=result.error_message,
+            steps=result.steps,
+            final_route=result.final_route,
+            route=config.route,
+            routes=[r.name for r in model.routes],
+            streaming=config.streaming,
+            tool_mode=config.tool_mode,
+            seed=config.seed,
+            runtime_version=__version__,
         )
         if telemetry_target:
             export(log.telemetry_lines(env), env)

@@ -77,8 +77,13 @@ class ScriptedTurn:
         unknown = set(turn) - {"text", "tool_calls", "finish", "reasoning", "route"}
         if unknown:
             raise ValueError(f"unknown keys in scripted turn: {sorted(unknown)}")
-        return cls(text=turn.get("text", ""), tool_calls=tuple(turn.get("tool_calls", ())),
-                   finish=turn.get("finish"), reasoning=turn.get("reasoning", ""), route=turn.get("route"))
+        return cls(
+            text=turn.get("text", ""),
+            tool_calls=tuple(turn.get("tool_calls", ())),
+            finish=turn.get("finish"),
+            reasoning=turn.get("reasoning", ""),
+            route=turn.get("route"),
+        )
 
 
 @dataclass
@@ -127,8 +132,15 @@ class ScriptedModel:
             text = "\n\n".join([text, *blocks]) if text else "\n\n".join(blocks)
             calls = []
         finish = step.finish or ("tool_calls" if calls else "stop")
-        return ModelResponse(text=text, reasoning=step.reasoning, tool_calls=calls, finish_reason=finish,
-                             raw_finish_reason=finish, usage=Usage(10, 5), model=self.route.split("/", 1)[-1])
+        return ModelResponse(
+            text=text,
+            reasoning=step.reasoning,
+            tool_calls=calls,
+            finish_reason=finish,
+            raw_finish_reason=finish,
+            usage=Usage(10, 5),
+            model=self.route.split("/", 1)[-1],
+        )
 
 
 def _tool_call(spec: ScriptedCall, turn: int, n: int) -> ToolCall:

@@ -40,8 +40,16 @@ from yaml.events import (
 
 from agent_runtime.errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_VALUES", "KeyPath", "LocatedDocument", "YAMLSourceError", "format_keypath", "load",
-           "parse_keypath"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "KeyPath",
+    "LocatedDocument",
+    "YAMLSourceError",
+    "format_keypath",
+    "load",
+    "parse_keypath",
+]
 
 # No scenario, config or cassette comes near these; a document beyond them is a mistake or an attack
 # (an alias bomb expands exponentially; deep nesting overflows recursive readers).
@@ -112,8 +120,11 @@ def _read_utf8(path: str | Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YAMLSourceError(f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8",
-                              path=path, line=raw[: exc.start].count(b"\n") + 1) from None
+        raise YAMLSourceError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the file as UTF-8",
+            path=path,
+            line=raw[: exc.start].count(b"\n") + 1,
+        ) from None
 
 
 def load(path: str | Path, text: str | None = None) -> LocatedDocument:
@@ -211,8 +222,9 @@ def _walk(loader_class: Any, text: str, path: Path, lines: dict[KeyPath, int]) -
                     continue
                 # a mapping or a sequence starts
                 if len(stack) >= MAX_DEPTH:
-                    raise YAMLSourceError(f"the document nests deeper than {MAX_DEPTH} levels here; flatten it",
-                                          path=path, line=line)
+                    raise YAMLSourceError(
+                        f"the document nests deeper than {MAX_DEPTH} levels here; flatten it", path=path, line=line
+                    )
                 if keypath is not None:
                     lines.setdefault(keypath, line)
                 if event.anchor is not None:
@@ -223,9 +235,12 @@ def _walk(loader_class: Any, text: str, path: Path, lines: dict[KeyPath, int]) -
                 size, depth = done.size + 1, done.depth + 1
                 # Size alone is no fault (a long recording is big); aliases multiplying it are.
                 if size > MAX_VALUES and size > 10 * nodes:
-                    raise YAMLSourceError(f"YAML aliases expand this value to more than {MAX_VALUES} values "
-                                          "(an alias bomb?); write the values out or use fewer aliases",
-                                          path=path, line=done.line)
+                    raise YAMLSourceError(
+                        f"YAML aliases expand this value to more than {MAX_VALUES} values "
+                        "(an alias bomb?); write the values out or use fewer aliases",
+                        path=path,
+                        line=done.line,
+                    )
                 if done.anchor is not None:
                     anchors[done.anchor] = (size, depth, None)
                     open_anchors.discard(done.anchor)
@@ -233,8 +248,11 @@ def _walk(loader_class: Any, text: str, path: Path, lines: dict[KeyPath, int]) -
             elif kind is DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise YAMLSourceError("a second YAML document ('---'); a file holds one document",
-                                          path=path, line=event.start_mark.line + 1)
+                    raise YAMLSourceError(
+                        "a second YAML document ('---'); a file holds one document",
+                        path=path,
+                        line=event.start_mark.line + 1,
+                    )
             elif kind is StreamEndEvent:
                 return
     finally:
@@ -272,8 +290,12 @@ def _child_done(stack: list[_Frame], size: int, depth: int, scalar: str | None, 
 def _add_key(parent: _Frame, key: str, line: int, path: Path, lines: dict[KeyPath, int]) -> None:
     first = parent.keys.get(key)
     if first is not None:
-        raise YAMLSourceError(f"duplicate key {key!r} (first given on line {first}); YAML would keep only the "
-                              "last one: remove one of them or merge the two into one", path=path, line=line)
+        raise YAMLSourceError(
+            f"duplicate key {key!r} (first given on line {first}); YAML would keep only the "
+            "last one: remove one of them or merge the two into one",
+            path=path,
+            line=line,
+        )
     parent.keys[key] = line
     if parent.keypath is not None:
         lines.setdefault((*parent.keypath, key), line)
@@ -283,37 +305,58 @@ def _is_merge_key(event: ScalarEvent, loader: Any) -> bool:
     """``<<`` as YAML's merge key (plain, or tagged ``!!merge``): it adds keys, it is not one."""
     if event.tag == _MERGE_TAG:
         return True
-    return event.tag is None and event.value == "<<" and \
-        loader.resolve(yaml.ScalarNode, event.value, event.implicit) == _MERGE_TAG
+    return (
+        event.tag is None
+        and event.value == "<<"
+        and loader.resolve(yaml.ScalarNode, event.value, event.implicit) == _MERGE_TAG
+    )
 
 
-def _alias(event: AliasEvent, anchors: dict[str, tuple[int, int, str | None]], open_anchors: set[str],
-           open_levels: int, path: Path, line: int) -> tuple[int, int, str | None]:
+def _alias(
+    event: AliasEvent,
+    anchors: dict[str, tuple[int, int, str | None]],
+    open_anchors: set[str],
+    open_levels: int,
+    path: Path,
+    line: int,
+) -> tuple[int, int, str | None]:
     anchor = event.anchor
     if anchor in open_anchors:
-        raise YAMLSourceError("a YAML alias refers to a value that contains it (a recursive alias); "
-                              "write the value out", path=path, line=line)
+        raise YAMLSourceError(
+            "a YAML alias refers to a value that contains it (a recursive alias); write the value out",
+            path=path,
+            line=line,
+        )
     if anchor not in anchors:
-        raise YAMLSourceError(f"invalid YAML: the alias *{anchor} comes before any anchor &{anchor}; "
-                              "define the anchor first", path=path, line=line)
+        raise YAMLSourceError(
+            f"invalid YAML: the alias *{anchor} comes before any anchor &{anchor}; define the anchor first",
+            path=path,
+            line=line,
+        )
     size, depth, value = anchors[anchor]
     if open_levels + depth > MAX_DEPTH:
-        raise YAMLSourceError(f"the document nests deeper than {MAX_DEPTH} levels here (through the alias "
-                              f"*{anchor}); flatten it", path=path, line=line)
+        raise YAMLSourceError(
+            f"the document nests deeper than {MAX_DEPTH} levels here (through the alias *{anchor}); flatten it",
+            path=path,
+            line=line,
+        )
     return size, depth, value
 
 
 def _shown_tag(tag: str) -> str:
-    return "!!" + tag[len(_STANDARD_PREFIX):] if tag.startswith(_STANDARD_PREFIX) else tag
+    return "!!" + tag[len(_STANDARD_PREFIX) :] if tag.startswith(_STANDARD_PREFIX) else tag
 
 
 def _tag_error(tag: str, path: Path, line: int) -> YAMLSourceError:
     shown = _shown_tag(tag)
     if tag.startswith(_STANDARD_PREFIX + "python/"):
-        return YAMLSourceError(f"the tag {shown} would build a Python object; tags that build Python objects "
-                               "are never loaded: these files are data", path=path, line=line)
-    return YAMLSourceError(f"unknown tag {shown}; only YAML's standard tags are read: remove it",
-                           path=path, line=line)
+        return YAMLSourceError(
+            f"the tag {shown} would build a Python object; tags that build Python objects "
+            "are never loaded: these files are data",
+            path=path,
+            line=line,
+        )
+    return YAMLSourceError(f"unknown tag {shown}; only YAML's standard tags are read: remove it", path=path, line=line)
 
 
 def _construct(loader: Any, root: yaml.Node, path: Path) -> Any:
@@ -335,9 +378,12 @@ def _construct(loader: Any, root: yaml.Node, path: Path) -> Any:
             try:
                 probe.construct_object(node)
             except (ValueError, TypeError, AttributeError, OverflowError):
-                raise YAMLSourceError(f"invalid YAML: the value {node.value!r} cannot be read as "
-                                      f"{_shown_tag(node.tag)}; fix the value or remove the tag",
-                                      path=path, line=node.start_mark.line + 1) from None
+                raise YAMLSourceError(
+                    f"invalid YAML: the value {node.value!r} cannot be read as "
+                    f"{_shown_tag(node.tag)}; fix the value or remove the tag",
+                    path=path,
+                    line=node.start_mark.line + 1,
+                ) from None
         elif isinstance(node, yaml.SequenceNode):
             todo += node.value
         elif isinstance(node, yaml.MappingNode):
@@ -360,8 +406,14 @@ def _syntax_error(exc: yaml.YAMLError, path: Path, text: str) -> YAMLSourceError
         return YAMLSourceError(f"invalid YAML: {problem}", path=path, line=line)
     if isinstance(exc, yaml.reader.ReaderError):
         # The C reader counts bytes of the UTF-8 text, the Python one characters.
-        before = text.encode("utf-8")[: exc.position].decode("utf-8", "replace") if _Loader is not yaml.SafeLoader \
+        before = (
+            text.encode("utf-8")[: exc.position].decode("utf-8", "replace")
+            if _Loader is not yaml.SafeLoader
             else text[: exc.position]
-        return YAMLSourceError(f"invalid YAML: a character YAML does not allow in text ({exc.reason}); remove it",
-                               path=path, line=before.count("\n") + 1)
+        )
+        return YAMLSourceError(
+            f"invalid YAML: a character YAML does not allow in text ({exc.reason}); remove it",
+            path=path,
+            line=before.count("\n") + 1,
+        )
     return YAMLSourceError(f"invalid YAML: {exc}", path=path, line=1)

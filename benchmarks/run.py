@@ -48,8 +48,13 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PROVIDERS = ["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", "openai-responses/gpt-4.1",
-             "openrouter/z-ai/glm-4.6", "moonshot-anthropic/kimi-k2"]
+PROVIDERS = [
+    "openai/gpt-4o-mini",
+    "anthropic/claude-sonnet-4-5",
+    "openai-responses/gpt-4.1",
+    "openrouter/z-ai/glm-4.6",
+    "moonshot-anthropic/kimi-k2",
+]
 FAULTS = ["none", "http_429", "http_503", "html_200", "malformed_tool_args"]
 CELLS_PER_FAULT = len(PROVIDERS) * 2 * 2  # providers x streaming x tools
 
@@ -135,13 +140,15 @@ class Runner:
             env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
         self.env = env
 
-    def pytest(self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-               ok: tuple[int, ...] = (0,)) -> dict[str, Any]:
+    def pytest(
+        self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+    ) -> dict[str, Any]:
         """One pytest session in a subprocess: wall, CPU of the process tree, max RSS, output."""
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
         started = time.perf_counter()
-        proc = subprocess.Popen(command, cwd=cwd, env={**self.env, **(env or {})},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=cwd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         out = b""
         assert proc.stdout is not None
         for chunk in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
@@ -155,12 +162,11 @@ class Runner:
             raise SystemExit(f"benchmark: {' '.join(command)} exited {proc.returncode} in {cwd}:\n{tail}")
         # ru_maxrss is in KiB on Linux (bytes on macOS); it covers the child and its reaped children.
         rss_kib = usage.ru_maxrss / (1024 if sys.platform == "darwin" else 1)
-        return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": rss_kib / 1024,
-                "output": text}
+        return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "max_rss_mb": rss_kib / 1024, "output": text}
 
 
 def faults_for(cells: int) -> list[str]:
-    return FAULTS[:max(1, min(len(FAULTS), -(-cells // CELLS_PER_FAULT)))]
+    return FAULTS[: max(1, min(len(FAULTS), -(-cells // CELLS_PER_FAULT)))]
 
 
 def write_ini(directory: Path) -> None:
@@ -185,12 +191,24 @@ def build_matrix(runner: Runner, copies: int, faults: list[str]) -> tuple[Path, 
     env = {k: v for k, v in runner.env.items() if k != "CI"}
     runner.env, saved = env, runner.env
     try:
-        runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={scenarios}", f"--kylecode-cassettes={cassettes}",
-                       "--kylecode-record=all", "--snapshot-update", "-q"], cwd=root)
+        runner.pytest(
+            [
+                "--kylecode-matrix",
+                f"--kylecode-scenarios={scenarios}",
+                f"--kylecode-cassettes={cassettes}",
+                "--kylecode-record=all",
+                "--snapshot-update",
+                "-q",
+            ],
+            cwd=root,
+        )
     finally:
         runner.env = saved
-    check = runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={scenarios}",
-                           f"--kylecode-cassettes={cassettes}", "-q"], cwd=root, env={"CI": "true"})
+    check = runner.pytest(
+        ["--kylecode-matrix", f"--kylecode-scenarios={scenarios}", f"--kylecode-cassettes={cassettes}", "-q"],
+        cwd=root,
+        env={"CI": "true"},
+    )
     if "failed" in check["output"].splitlines()[-1]:
         raise SystemExit("benchmark: the recorded template does not replay cleanly:\n" + check["output"][-4000:])
     files = [scenarios / f"{template}.yaml"]
@@ -272,31 +290,58 @@ def _floor_call(interaction: dict[str, Any]) -> dict[str, Any]:
 
 
 def _empty_call() -> dict[str, Any]:
-    return {"uri": "https://api.openai.com/v1/chat/completions", "request_headers": {}, "request_body": "{}",
-            "status": 200, "response_headers": {"content-type": "application/json"}, "response_body": "{}"}
+    return {
+        "uri": "https://api.openai.com/v1/chat/completions",
+        "request_headers": {},
+        "request_body": "{}",
+        "status": 200,
+        "response_headers": {"content-type": "application/json"},
+        "response_body": "{}",
+    }
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
-def measure(runner: Runner, *, matrix: Path, floor: Path, files: list[Path], cells: int, per_scenario: int,
-            repeat: int, workers: int) -> dict[str, Any]:
+def measure(
+    runner: Runner,
+    *,
+    matrix: Path,
+    floor: Path,
+    files: list[Path],
+    cells: int,
+    per_scenario: int,
+    repeat: int,
+    workers: int,
+) -> dict[str, Any]:
     scenario_files = [str(p) for p in files[: -(-cells // per_scenario)]]
     cells = len(scenario_files) * per_scenario
     empty = matrix / "empty"
     empty.mkdir(exist_ok=True)
-    matrix_args = ["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
-                   f"--kylecode-cassettes={matrix / 'cassettes'}", "-q"]
+    matrix_args = [
+        "--kylecode-matrix",
+        f"--kylecode-scenarios={matrix / 'scenarios'}",
+        f"--kylecode-cassettes={matrix / 'cassettes'}",
+        "-q",
+    ]
     configs: dict[str, tuple[list[str], Path, dict[str, str], tuple[int, ...]]] = {
         "floor": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": str(cells)}, (0,)),
         "floor_empty": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": "0"}, (0, 5)),
         "matrix": ([*matrix_args, "-p", "no:xdist", *scenario_files], matrix, {"CI": "true"}, (0,)),
-        "matrix_empty": (["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-p", "no:xdist"], matrix,
-                         {"CI": "true"}, (5,)),
+        "matrix_empty": (
+            ["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-p", "no:xdist"],
+            matrix,
+            {"CI": "true"},
+            (5,),
+        ),
         "matrix_xdist": ([*matrix_args, "-n", str(workers), *scenario_files], matrix, {"CI": "true"}, (0,)),
-        "matrix_xdist_empty": (["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-n", str(workers)],
-                               matrix, {"CI": "true"}, (5,)),
+        "matrix_xdist_empty": (
+            ["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-n", str(workers)],
+            matrix,
+            {"CI": "true"},
+            (5,),
+        ),
     }
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     for name in ("floor", "matrix_xdist"):  # untimed: warms the bytecode cache (floor module, xdist)
@@ -314,8 +359,11 @@ def measure(runner: Runner, *, matrix: Path, floor: Path, files: list[Path], cel
         wall, cpu = _median(full, "wall_s"), _median(full, "cpu_s")
         wall0, cpu0 = _median(none, "wall_s"), _median(none, "cpu_s")
         return {
-            "tests": cells, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-            "startup_wall_s": round(wall0, 3), "startup_cpu_s": round(cpu0, 3),
+            "tests": cells,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "startup_wall_s": round(wall0, 3),
+            "startup_cpu_s": round(cpu0, 3),
             "per_cell_wall_ms": round((wall - wall0) / cells * 1000, 3),
             "per_cell_cpu_ms": round((cpu - cpu0) / cells * 1000, 3),
             "max_rss_mb": round(max(run["max_rss_mb"] for run in full), 1),
@@ -356,8 +404,9 @@ def _selection(files: list[Path], cells: int, per_scenario: int) -> tuple[list[s
     return ([] if len(chosen) == len(files) else [str(p) for p in chosen]), len(chosen) * per_scenario
 
 
-def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
-                    repeat: int) -> dict[str, Any]:
+def measure_collect(
+    runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int, repeat: int
+) -> dict[str, Any]:
     """Collection proper (session start -> collection finished, from a timing plugin), the time
     from the command's start to collection finished, and the whole ``--collect-only`` command
     (which also runs every plugin's session-finish work)."""
@@ -366,10 +415,23 @@ def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int,
     plugin_dir.mkdir(exist_ok=True)
     (plugin_dir / "bench_timing.py").write_text(TIMING_PLUGIN, encoding="utf-8")
     stamp = plugin_dir / "stamp.txt"
-    args = ["-p", "bench_timing", "--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
-            f"--kylecode-cassettes={matrix / 'cassettes'}", "--collect-only", "-q", "-p", "no:xdist", *chosen]
-    env = {"CI": "true", "BENCH_TIMING_FILE": str(stamp),
-           "PYTHONPATH": os.pathsep.join([str(plugin_dir), runner.env["PYTHONPATH"]])}
+    args = [
+        "-p",
+        "bench_timing",
+        "--kylecode-matrix",
+        f"--kylecode-scenarios={matrix / 'scenarios'}",
+        f"--kylecode-cassettes={matrix / 'cassettes'}",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:xdist",
+        *chosen,
+    ]
+    env = {
+        "CI": "true",
+        "BENCH_TIMING_FILE": str(stamp),
+        "PYTHONPATH": os.pathsep.join([str(plugin_dir), runner.env["PYTHONPATH"]]),
+    }
     walls, collection, to_collected, reported = [], [], [], []
     for r in range(repeat):
         log(f"collect {r + 1}/{repeat}: {cells} cells")
@@ -384,22 +446,38 @@ def measure_collect(runner: Runner, matrix: Path, files: list[Path], cells: int,
         found = re.search(r"(\d+) tests? collected in ([0-9.]+)s", result["output"])
         if found:
             reported.append(float(found.group(2)))
-    return {"cells": cells,
-            "collection_s": round(statistics.median(collection), 3),
-            "command_start_to_collected_s": round(statistics.median(to_collected), 3),
-            "collect_only_wall_s": round(statistics.median(walls), 3),
-            "pytest_reported_s": round(statistics.median(reported), 3) if reported else None}
+    return {
+        "cells": cells,
+        "collection_s": round(statistics.median(collection), 3),
+        "command_start_to_collected_s": round(statistics.median(to_collected), 3),
+        "collect_only_wall_s": round(statistics.median(walls), 3),
+        "pytest_reported_s": round(statistics.median(reported), 3) if reported else None,
+    }
 
 
-def measure_rss(runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int,
-                small: dict[str, Any]) -> dict[str, Any]:
+def measure_rss(
+    runner: Runner, matrix: Path, files: list[Path], cells: int, per_scenario: int, small: dict[str, Any]
+) -> dict[str, Any]:
     chosen, cells = _selection(files, cells, per_scenario)
     log(f"peak memory: {cells} cells in one process")
-    result = runner.pytest(["--kylecode-matrix", f"--kylecode-scenarios={matrix / 'scenarios'}",
-                            f"--kylecode-cassettes={matrix / 'cassettes'}", "-q", "-p", "no:xdist", *chosen],
-                           cwd=matrix, env={"CI": "true"})
-    out: dict[str, Any] = {"cells": cells, "max_rss_mb": round(result["max_rss_mb"], 1),
-                           "wall_s": round(result["wall_s"], 3)}
+    result = runner.pytest(
+        [
+            "--kylecode-matrix",
+            f"--kylecode-scenarios={matrix / 'scenarios'}",
+            f"--kylecode-cassettes={matrix / 'cassettes'}",
+            "-q",
+            "-p",
+            "no:xdist",
+            *chosen,
+        ],
+        cwd=matrix,
+        env={"CI": "true"},
+    )
+    out: dict[str, Any] = {
+        "cells": cells,
+        "max_rss_mb": round(result["max_rss_mb"], 1),
+        "wall_s": round(result["wall_s"], 3),
+    }
     if cells < 10_000:
         # Linear in the cell count between the timed run and this one, extrapolated to 10,000.
         n0, m0 = small["cells"], small["max_rss_mb"]
@@ -418,8 +496,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="xdist workers of the -n run")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="checkout to measure")
     parser.add_argument("--keep", type=Path, help="build the workload here and keep it")
-    parser.add_argument("--no-bytecode-cache", action="store_true",
-                        help="keep the caller's bytecode settings (default: a private, warmed bytecode cache)")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="keep the caller's bytecode settings (default: a private, warmed bytecode cache)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -432,21 +513,44 @@ def main(argv: list[str] | None = None) -> int:
     try:
         matrix, files = build_matrix(runner, copies, faults)
         floor = build_floor(runner, matrix, files[0])
-        timed = measure(runner, matrix=matrix, floor=floor, files=files, cells=args.cells,
-                        per_scenario=per_scenario, repeat=args.repeat, workers=args.workers)
+        timed = measure(
+            runner,
+            matrix=matrix,
+            floor=floor,
+            files=files,
+            cells=args.cells,
+            per_scenario=per_scenario,
+            repeat=args.repeat,
+            workers=args.workers,
+        )
         collect = measure_collect(runner, matrix, files, args.collect_cells, per_scenario, args.repeat)
-        rss = measure_rss(runner, matrix, files, args.rss_cells, per_scenario,
-                          {"cells": timed["cells"], "max_rss_mb": timed["matrix"]["max_rss_mb"]})
+        rss = measure_rss(
+            runner,
+            matrix,
+            files,
+            args.rss_cells,
+            per_scenario,
+            {"cells": timed["cells"], "max_rss_mb": timed["matrix"]["max_rss_mb"]},
+        )
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     report = {
         "benchmark": "pytest-kylecode matrix cell vs bare pytest + httpx.MockTransport",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_avg": [round(x, 2) for x in os.getloadavg()],
-                    "bytecode_cache": not args.no_bytecode_cache},
-        "workload": {"cells_per_scenario": per_scenario, "providers": PROVIDERS, "faults": faults,
-                     "turns": 3, "repeat": args.repeat},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_avg": [round(x, 2) for x in os.getloadavg()],
+            "bytecode_cache": not args.no_bytecode_cache,
+        },
+        "workload": {
+            "cells_per_scenario": per_scenario,
+            "providers": PROVIDERS,
+            "faults": faults,
+            "turns": 3,
+            "repeat": args.repeat,
+        },
         **timed,
         "collect": collect,
         "peak_memory": rss,

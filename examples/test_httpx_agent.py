@@ -5,7 +5,6 @@ re-record with ``env -u CI pytest test_httpx_agent.py --kylecode-record=all --sn
 """
 
 import pytest
-
 from agents import httpx_agent
 
 

@@ -14,9 +14,12 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AgentReport": "byo.agent_report", "CellContext": "byo.context",
+    "AgentReport": "byo.agent_report",
+    "CellContext": "byo.context",
     "EmulatorTransport": "emulator.transport",
-    "FaultSpec": "faults.catalog", "FAULT_KINDS": "faults.catalog", "FaultTransport": "faults.transport",
+    "FaultSpec": "faults.catalog",
+    "FAULT_KINDS": "faults.catalog",
+    "FaultTransport": "faults.transport",
     "CassetteTransport": "cassettes.transport",
 }
 

@@ -39,6 +39,7 @@ class ScenarioModule(pytest.Module):
 
     def collect(self) -> list[pytest.Item]:
         from pytest_kylecode.scenarios.matrix import expand, load_scenario
+
         try:
             scenario = load_scenario(self.path)
             self.config.stash[NAMES].register(scenario)

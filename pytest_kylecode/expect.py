@@ -25,7 +25,11 @@ class Mismatch:
     actual: Any
 
     def __str__(self) -> str:
-        expected = self.expected if isinstance(self.expected, str) and _COMPARISON.match(self.expected) else repr(self.expected)
+        expected = (
+            self.expected
+            if isinstance(self.expected, str) and _COMPARISON.match(self.expected)
+            else repr(self.expected)
+        )
         actual = "(no such metric)" if self.actual is _MISSING else repr(self.actual)
         return f"{self.key}: expected {expected}, got {actual}"
 
@@ -106,11 +110,15 @@ def invariants(result: Any, metrics: dict[str, Any]) -> list[str]:
         problems.append("a tool call in the transcript has no result, or more than one")
     summary = metrics.get("summary", {})
     if summary.get("calls") != summary.get("successes", 0) + summary.get("errors", 0):
-        problems.append(f"metrics do not add up: calls {summary.get('calls')} != successes "
-                        f"{summary.get('successes')} + errors {summary.get('errors')}")
+        problems.append(
+            f"metrics do not add up: calls {summary.get('calls')} != successes "
+            f"{summary.get('successes')} + errors {summary.get('errors')}"
+        )
     for route, stats in metrics.get("routes", {}).items():
         errors = sum(stats.get("errors", {}).values())
         if stats.get("calls") != stats.get("successes", 0) + errors:
-            problems.append(f"metrics of {route} do not add up: calls {stats.get('calls')} != "
-                            f"successes {stats.get('successes')} + errors {errors}")
+            problems.append(
+                f"metrics of {route} do not add up: calls {stats.get('calls')} != "
+                f"successes {stats.get('successes')} + errors {errors}"
+            )
     return problems

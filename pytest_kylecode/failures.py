@@ -29,8 +29,18 @@ import httpx
 from agent_runtime.errors import KylecodeError
 
 __all__ = [
-    "AgentCrashed", "CassetteError", "CassetteMissing", "CassetteRefused", "CassetteStale", "CellFailure",
-    "CellTimeout", "LiveBudgetExhausted", "LiveKeyMissing", "LiveRefusal", "ReplayAborted", "ReplayMiss",
+    "AgentCrashed",
+    "CassetteError",
+    "CassetteMissing",
+    "CassetteRefused",
+    "CassetteStale",
+    "CellFailure",
+    "CellTimeout",
+    "LiveBudgetExhausted",
+    "LiveKeyMissing",
+    "LiveRefusal",
+    "ReplayAborted",
+    "ReplayMiss",
 ]
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from agent_runtime.messages import ModelResponse
-from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
-
+from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.cassettes.format import Interaction
 from pytest_kylecode.wire.requests import protocol_for_path
 
@@ -43,8 +42,9 @@ def normalize_interaction(interaction: Interaction, index: int) -> dict[str, Any
     response: ModelResponse | None = None
     error = None
     if protocol is not None:
-        decoder = BodyDecoder(get_protocol(protocol), interaction.status, interaction.response_headers,
-                              streaming=streaming)
+        decoder = BodyDecoder(
+            get_protocol(protocol), interaction.status, interaction.response_headers, streaming=streaming
+        )
         decoder.feed(interaction.body)
         response, provider_error = decoder.finish()
         if provider_error is not None:

@@ -19,39 +19,96 @@ UPSTREAMS: Final = ("emulator", "live")
 # The way in for a user's own test: a marked test runs once per cell, its fixture the cell's context.
 MARKER: Final = "kylecode_scenario"
 FIXTURE: Final = "kylecode_cell"
-MARKER_HELP: Final = (f"{MARKER}(path): run the test once per cell of the scenario file at path (relative to "
-                      f"the test file), with the `{FIXTURE}` fixture as its agent's CellContext")
+MARKER_HELP: Final = (
+    f"{MARKER}(path): run the test once per cell of the scenario file at path (relative to "
+    f"the test file), with the `{FIXTURE}` fixture as its agent's CellContext"
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("kylecode", "pytest-kylecode: scenario matrices for LLM agent runtimes")
-    group.addoption("--kylecode-matrix", action="store_true", dest="kylecode_matrix",
-                    help="collect the scenario matrix (without it the plugin collects nothing)")
-    group.addoption("--kylecode-scenarios", dest="kylecode_scenarios", metavar="DIR",
-                    help="directory of scenario YAML files (ini: kylecode_scenarios; default: scenarios)")
-    group.addoption("--kylecode-cassettes", dest="kylecode_cassettes", metavar="DIR",
-                    help="directory of cassettes (ini: kylecode_cassettes; default: cassettes)")
-    group.addoption("--kylecode-record", dest="kylecode_record", choices=RECORD_MODES, default=None,
-                    help="cassette record mode (default: none; any other mode is refused when CI is set)")
-    group.addoption("--kylecode-allow-record-in-ci", action="store_true", dest="kylecode_allow_record_in_ci",
-                    help="allow a recording mode although CI is set")
-    group.addoption("--kylecode-record-failed", action="store_true", dest="kylecode_record_failed",
-                    help="write the cassette of a recording cell even when the cell fails (by default a failed "
-                         "recording leaves the existing cassette as it was and creates none)")
-    group.addoption("--kylecode-upstream", dest="kylecode_upstream", choices=UPSTREAMS, default=None,
-                    help="where recordings come from: the provider emulator (default) or the live providers")
-    group.addoption("--kylecode-max-live-calls", dest="kylecode_max_live_calls", type=int, default=None,
-                    metavar="N", help="stop after N calls to live providers (default: 200)")
-    group.addoption("--kylecode-cell-timeout", dest="kylecode_cell_timeout", type=float, default=None,
-                    metavar="S", help="wall-time bound of one cell in seconds (default: 60)")
-    group.addoption("--kylecode-runs", dest="kylecode_runs", metavar="DIR",
-                    help="where run directories of failing cells are kept (ini: kylecode_runs; default: .kylecode/runs)")
-    group.addoption("--kylecode-keep-runs", action="store_true", dest="kylecode_keep_runs",
-                    help="keep the run directory of every cell, not only of failing ones")
-    group.addoption("--kylecode-report", dest="kylecode_report", metavar="DIR",
-                    help="write report.json and report.md into DIR")
-    group.addoption("--kylecode-shard", dest="kylecode_shard", metavar="I/N",
-                    help="run only shard I of N (1-based), split deterministically")
+    group.addoption(
+        "--kylecode-matrix",
+        action="store_true",
+        dest="kylecode_matrix",
+        help="collect the scenario matrix (without it the plugin collects nothing)",
+    )
+    group.addoption(
+        "--kylecode-scenarios",
+        dest="kylecode_scenarios",
+        metavar="DIR",
+        help="directory of scenario YAML files (ini: kylecode_scenarios; default: scenarios)",
+    )
+    group.addoption(
+        "--kylecode-cassettes",
+        dest="kylecode_cassettes",
+        metavar="DIR",
+        help="directory of cassettes (ini: kylecode_cassettes; default: cassettes)",
+    )
+    group.addoption(
+        "--kylecode-record",
+        dest="kylecode_record",
+        choices=RECORD_MODES,
+        default=None,
+        help="cassette record mode (default: none; any other mode is refused when CI is set)",
+    )
+    group.addoption(
+        "--kylecode-allow-record-in-ci",
+        action="store_true",
+        dest="kylecode_allow_record_in_ci",
+        help="allow a recording mode although CI is set",
+    )
+    group.addoption(
+        "--kylecode-record-failed",
+        action="store_true",
+        dest="kylecode_record_failed",
+        help="write the cassette of a recording cell even when the cell fails (by default a failed "
+        "recording leaves the existing cassette as it was and creates none)",
+    )
+    group.addoption(
+        "--kylecode-upstream",
+        dest="kylecode_upstream",
+        choices=UPSTREAMS,
+        default=None,
+        help="where recordings come from: the provider emulator (default) or the live providers",
+    )
+    group.addoption(
+        "--kylecode-max-live-calls",
+        dest="kylecode_max_live_calls",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N calls to live providers (default: 200)",
+    )
+    group.addoption(
+        "--kylecode-cell-timeout",
+        dest="kylecode_cell_timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="wall-time bound of one cell in seconds (default: 60)",
+    )
+    group.addoption(
+        "--kylecode-runs",
+        dest="kylecode_runs",
+        metavar="DIR",
+        help="where run directories of failing cells are kept (ini: kylecode_runs; default: .kylecode/runs)",
+    )
+    group.addoption(
+        "--kylecode-keep-runs",
+        action="store_true",
+        dest="kylecode_keep_runs",
+        help="keep the run directory of every cell, not only of failing ones",
+    )
+    group.addoption(
+        "--kylecode-report", dest="kylecode_report", metavar="DIR", help="write report.json and report.md into DIR"
+    )
+    group.addoption(
+        "--kylecode-shard",
+        dest="kylecode_shard",
+        metavar="I/N",
+        help="run only shard I of N (1-based), split deterministically",
+    )
     parser.addini("kylecode_scenarios", "directory of scenario YAML files", default="scenarios")
     parser.addini("kylecode_cassettes", "directory of cassettes", default="cassettes")
     parser.addini("kylecode_runs", "directory for kept run directories", default=".kylecode/runs")

@@ -129,8 +129,9 @@ class OrphanReport:
             if getattr(option, "no_cleanup", False):
                 self.kept_because = "kept (--snapshot-no-cleanup)"
             elif not full:
-                self.kept_because = (f"kept: --snapshot-update deletes them only on a run of every cell of every "
-                                     f"scenario ({why})")
+                self.kept_because = (
+                    f"kept: --snapshot-update deletes them only on a run of every cell of every scenario ({why})"
+                )
             else:
                 self.deleted = orphans.delete(self.root, self.orphans)
         elif full and not getattr(option, "warn_unused_snapshots", False) and session.exitstatus == pytest.ExitCode.OK:
@@ -145,8 +146,10 @@ class OrphanReport:
         rows = self.report.rows
         ran = sum(1 for nodeid in census.nodeids if (row := rows.get(nodeid)) is not None and row.outcome != "not run")
         if ran < len(census.nodeids):
-            return False, (f"{ran} of {len(census.nodeids)} cells ran: -k, -m, a shard, paths, -x, --maxfail or a "
-                           "stopped run left the others out")
+            return False, (
+                f"{ran} of {len(census.nodeids)} cells ran: -k, -m, a shard, paths, -x, --maxfail or a "
+                "stopped run left the others out"
+            )
         return True, ""
 
     @pytest.hookimpl(trylast=True)

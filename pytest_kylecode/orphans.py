@@ -98,7 +98,7 @@ def _scan_snapshots(tree: ScenarioTree, directory: str, site: str, scenario: str
             if entry.is_dir():
                 _scan_snapshots(tree, entry.path, site, scenario, f"{below}{name}/")
             elif below and name.endswith(SUFFIX):
-                tree.snapshots.append(SnapshotFile(site, scenario, below + name[:-len(SUFFIX)]))
+                tree.snapshots.append(SnapshotFile(site, scenario, below + name[: -len(SUFFIX)]))
 
 
 @dataclass(slots=True)
@@ -136,17 +136,27 @@ class Census:
         return not self.invalid and self.files.issuperset(tree.scenario_files)
 
     def to_bytes(self) -> bytes:
-        data = {"files": sorted(self.files), "invalid": sorted(self.invalid), "nodeids": self.nodeids,
-                "scenarios": {path: [name, snapshot, sorted(cells)]
-                              for path, (name, snapshot, cells) in self.scenarios.items()}}
+        data = {
+            "files": sorted(self.files),
+            "invalid": sorted(self.invalid),
+            "nodeids": self.nodeids,
+            "scenarios": {
+                path: [name, snapshot, sorted(cells)] for path, (name, snapshot, cells) in self.scenarios.items()
+            },
+        }
         return zlib.compress(json.dumps(data, separators=(",", ":")).encode())
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Census:
         data: dict[str, Any] = json.loads(zlib.decompress(blob))
-        return cls(files=set(data["files"]), invalid=set(data["invalid"]), nodeids=list(data["nodeids"]),
-                   scenarios={path: (name, bool(snapshot), set(cells))
-                              for path, (name, snapshot, cells) in data["scenarios"].items()})
+        return cls(
+            files=set(data["files"]),
+            invalid=set(data["invalid"]),
+            nodeids=list(data["nodeids"]),
+            scenarios={
+                path: (name, bool(snapshot), set(cells)) for path, (name, snapshot, cells) in data["scenarios"].items()
+            },
+        )
 
 
 def find(tree: ScenarioTree, census: Census) -> list[SnapshotFile]:

@@ -147,7 +147,9 @@ class MatrixReport:
                 out.append(f"| `{provider}` | " + " | ".join(cells[f] for f in faults) + " |")
             if info["not_applicable"]:
                 out.append("")
-                out.append(f"{len(info['not_applicable'])} combinations not applicable (fault needs streaming or native tools).")
+                out.append(
+                    f"{len(info['not_applicable'])} combinations not applicable (fault needs streaming or native tools)."
+                )
             out.append("")
         failing = [c for c in data["cells"] if c["outcome"] in ("failed", "error", "xpassed")]
         if failing:
@@ -175,7 +177,6 @@ def _not_applicable(scenarios_dir: Path, names: set[str]) -> dict[str, list[str]
     """Combinations the fault catalog rules out, recomputed from the scenario files (the xdist
     controller collects nothing itself)."""
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode.scenarios.files import scenario_files
     from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
@@ -206,8 +207,11 @@ def _summarize(group: list[Row]) -> str:
 
 
 def _summary_line(counts: dict[str, int]) -> str:
-    parts = [f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
-             if counts.get(k)]
+    parts = [
+        f"{counts.get(k, 0)} {k}"
+        for k in ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+        if counts.get(k)
+    ]
     tail = f"; {counts['not_applicable']} not applicable" if counts.get("not_applicable") else ""
     return f"{counts.get('cells', 0)} cells: " + (", ".join(parts) or "none ran") + tail
 

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-
 from pytest_kylecode.options import Settings, resolve_settings
 from pytest_kylecode.scenarios.files import ScenarioNames, holds_no_scenarios, is_scenario_file
 from pytest_kylecode.stash import CELL, NAMES, RUNNER
@@ -61,8 +60,10 @@ class KylecodeSession:
         config.pluginmanager.register(session, "kylecode-session")
         from pytest_kylecode.orphan_report import OrphanReport
 
-        config.pluginmanager.register(OrphanReport(config, session.settings, session.report, is_worker=session.is_worker),
-                                      "kylecode-orphan-snapshots")
+        config.pluginmanager.register(
+            OrphanReport(config, session.settings, session.report, is_worker=session.is_worker),
+            "kylecode-orphan-snapshots",
+        )
         # With no path arguments pytest would collect testpaths (the project's own tests);
         # the matrix collects the scenario directory only.
         if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -107,8 +108,10 @@ class KylecodeSession:
     def pytest_report_collectionfinish(self, config: pytest.Config, items: list[pytest.Item]) -> str:
         cells = sum(1 for item in items if CELL in item.stash)
         shard = f" (shard {self.settings.shard[0]}/{self.settings.shard[1]})" if self.settings.shard else ""
-        return (f"kylecode: {cells} cells{shard}, record={self.settings.record}, "
-                f"upstream={self.settings.upstream}, cassettes={self.settings.cassettes}")
+        return (
+            f"kylecode: {cells} cells{shard}, record={self.settings.record}, "
+            f"upstream={self.settings.upstream}, cassettes={self.settings.cassettes}"
+        )
 
     # -- running ------------------------------------------------------------------------------
 
@@ -131,20 +134,28 @@ class KylecodeSession:
         for line in self.report.render_terminal().splitlines():
             terminalreporter.write_line(line)
         # From the report rows, not the runner: under xdist the cells ran in the workers.
-        changed = sorted({_relative(row.details["cassette_changed"], self.settings.rootdir)
-                          for row in self.report.rows.values() if row.details.get("cassette_changed")})
+        changed = sorted(
+            {
+                _relative(row.details["cassette_changed"], self.settings.rootdir)
+                for row in self.report.rows.values()
+                if row.details.get("cassette_changed")
+            }
+        )
         if changed:
             terminalreporter.write_line(f"kylecode: {len(changed)} cassettes changed (review them with git diff):")
             for path in changed:
                 terminalreporter.write_line(f"  {path}")
-        kept = sorted(((row.nodeid, row.details) for row in self.report.rows.values()
-                       if row.details.get("cassette_kept")), key=lambda pair: pair[0])
+        kept = sorted(
+            ((row.nodeid, row.details) for row in self.report.rows.values() if row.details.get("cassette_kept")),
+            key=lambda pair: pair[0],
+        )
         if kept:
             paths = sorted({_relative(details["cassette_kept"], self.settings.rootdir) for _, details in kept})
             terminalreporter.write_line(
                 f"kylecode: kept {len(paths)} cassettes as they were: the cells failed "
                 f"(first: {kept[0][1].get('kept_reason', 'see the failure')}); nothing was written for them "
-                "(--kylecode-record-failed writes them anyway):")
+                "(--kylecode-record-failed writes them anyway):"
+            )
             for path in paths:
                 terminalreporter.write_line(f"  {path}")
 

@@ -53,8 +53,14 @@ def _test_name(test_location: PyTestLocation) -> str:
 class MetricsSnapshotExtension(JSONSnapshotExtension):
     """Snapshots of ``ProviderMetricsCollector.snapshot()``: stable, sorted, human-diffable JSON."""
 
-    def serialize(self, data: SerializableData, *, exclude: PropertyFilter | None = None,
-                  include: PropertyFilter | None = None, matcher: PropertyMatcher | None = None) -> SerializedData:
+    def serialize(
+        self,
+        data: SerializableData,
+        *,
+        exclude: PropertyFilter | None = None,
+        include: PropertyFilter | None = None,
+        matcher: PropertyMatcher | None = None,
+    ) -> SerializedData:
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -80,14 +86,16 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
         # costs ~0.1 ms a cell more.
         return cls.dirname(test_location=test_location)
 
-    def discover_snapshots(self, *, test_location: PyTestLocation,
-                           ignore_extensions: list[str] | None = None) -> SnapshotCollections:
+    def discover_snapshots(
+        self, *, test_location: PyTestLocation, ignore_extensions: list[str] | None = None
+    ) -> SnapshotCollections:
         # None: syrupy's unused-snapshot rule must never see these files (module docstring).
         return SnapshotCollections()
 
     @classmethod
-    def write_snapshot_collection(cls, *, snapshot_collection: SnapshotCollection,
-                                  name_order: dict[str, int] | None = None) -> None:
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, name_order: dict[str, int] | None = None
+    ) -> None:
         """Write the one snapshot of the file through a temporary file and a rename: an
         interrupted write leaves the previous snapshot whole."""
         path = Path(snapshot_collection.location)
@@ -146,9 +154,12 @@ def _assertion(config: pytest.Config, node: Any) -> Any:
     option = config.option
     if session is None or not hasattr(option, "update_snapshots"):
         return None
-    kwargs: dict[str, Any] = {"update_snapshots": option.update_snapshots,
-                              "extension_class": MetricsSnapshotExtension,
-                              "test_location": PyTestLocation(node), "session": session}
+    kwargs: dict[str, Any] = {
+        "update_snapshots": option.update_snapshots,
+        "extension_class": MetricsSnapshotExtension,
+        "test_location": PyTestLocation(node),
+        "session": session,
+    }
     if hasattr(option, "update_new_snapshots_only"):
         kwargs["update_new_snapshots_only"] = option.update_new_snapshots_only
     try:

@@ -17,8 +17,6 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_kylecode.byo.driver import PreparedAgent
-    from pytest_kylecode.scenarios.files import ScenarioNames
-    from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["CELL", "NAMES", "RUNNER", "RunsCells"]
 

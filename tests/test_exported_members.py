@@ -17,11 +17,13 @@ def test_every_exported_name_resolves(package: object) -> None:
         assert getattr(package, name) is not None, name
     assert sorted(dir(package)) == sorted(package.__all__)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
-        getattr(package, "no_such_name")
+        package.no_such_name
 
 
 def test_importing_the_packages_is_cheap() -> None:
-    code = ("import sys, agent_runtime, pytest_kylecode, agent_runtime.clock, agent_runtime.config; "
-            "print(sorted(m for m in ('httpx', 'jinja2', 'jsonschema', 'vcr', 'syrupy') if m in sys.modules))")
+    code = (
+        "import sys, agent_runtime, pytest_kylecode, agent_runtime.clock, agent_runtime.config; "
+        "print(sorted(m for m in ('httpx', 'jinja2', 'jsonschema', 'vcr', 'syrupy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -90,15 +90,22 @@ def _ci_commands() -> list[Command]:
 
 
 def _test_sources() -> dict[Path, str]:
-    return {path: path.read_text(encoding="utf-8") for path in (ROOT / "tests").rglob("*.py")
-            if path.name != Path(__file__).name}
+    return {
+        path: path.read_text(encoding="utf-8")
+        for path in (ROOT / "tests").rglob("*.py")
+        if path.name != Path(__file__).name
+    }
 
 
 def _exercised_elsewhere(command: Command) -> str | None:
     """Where ``command`` (program, subcommand and every option) runs, or None."""
     for other in _ci_commands():
-        if other.argv and other.program == command.program and _words(other)[:2] == _words(command)[:2] \
-                and _options(command) <= _options(other):
+        if (
+            other.argv
+            and other.program == command.program
+            and _words(other)[:2] == _words(command)[:2]
+            and _options(command) <= _options(other)
+        ):
             return f"CI: {other.normalized()}"
     if command.program in ("pytest", "kylecode"):
         for path, text in _test_sources().items():
@@ -135,10 +142,14 @@ def test_performance_section_exists() -> None:
     assert "(see [Performance](#performance))" in " ".join(README.split())
 
 
-@pytest.mark.parametrize(("line_no", "line"), [
-    pytest.param(n, line, id=f"README.md:{n}") for n, line in _readme_lines()
-    if any(_is_expensive(_strip_env(c)) for c in commands(line))
-])
+@pytest.mark.parametrize(
+    ("line_no", "line"),
+    [
+        pytest.param(n, line, id=f"README.md:{n}")
+        for n, line in _readme_lines()
+        if any(_is_expensive(_strip_env(c)) for c in commands(line))
+    ],
+)
 def test_expensive_readme_commands_run_in_ci_or_tests(line_no: int, line: str) -> None:
     for command in commands(line):
         command = _strip_env(command)
@@ -167,8 +178,9 @@ def test_cheap_readme_commands_run(project_copy: Path) -> None:
     for line_no, line in _readme_lines():
         if any(_is_expensive(_strip_env(c)) for c in commands(line)):
             continue
-        result = subprocess.run(["bash", "-c", line], cwd=project_copy, env=env, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            ["bash", "-c", line], cwd=project_copy, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, f"README.md:{line_no}: {line}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         ran += 1
     assert ran >= 8

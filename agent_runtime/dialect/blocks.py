@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from agent_runtime.messages import JSONObject, ToolCall, ToolResult, canonical_json
 
-__all__ = ["CALL_CLOSE", "CALL_OPEN", "UNNAMED_CALL", "ParsedCall", "format_call_block", "format_tool_call",
-           "format_tool_result", "parse_tool_calls"]
+__all__ = [
+    "CALL_CLOSE",
+    "CALL_OPEN",
+    "UNNAMED_CALL",
+    "ParsedCall",
+    "format_call_block",
+    "format_tool_call",
+    "format_tool_result",
+    "parse_tool_calls",
+]
 
 CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
@@ -64,8 +72,13 @@ class ParsedCall:
     def to_tool_call(self, call_id: str = "") -> ToolCall:
         """The canonical call. A block without a usable name is named ``UNNAMED_CALL``: providers
         reject an empty function name, and the conversation may later be sent natively."""
-        return ToolCall(id=call_id, name=self.name or UNNAMED_CALL, arguments=dict(self.arguments),
-                        raw_arguments=self.raw_arguments, parse_error=self.parse_error)
+        return ToolCall(
+            id=call_id,
+            name=self.name or UNNAMED_CALL,
+            arguments=dict(self.arguments),
+            raw_arguments=self.raw_arguments,
+            parse_error=self.parse_error,
+        )
 
 
 _BLOCK = re.compile(re.escape(CALL_OPEN) + r"(.*?)" + re.escape(CALL_CLOSE), re.S)
@@ -89,13 +102,13 @@ def parse_tool_calls(text: str) -> tuple[str, list[ParsedCall]]:
     pieces: list[str] = []
     pos = 0
     for match in _BLOCK.finditer(text):
-        pieces.append(text[pos:match.start()])
+        pieces.append(text[pos : match.start()])
         calls.append(_parse_block(match.group(1).strip()))
         pos = match.end()
     rest = text[pos:]
     cut = rest.find(CALL_OPEN)
     if cut >= 0:
-        body = rest[cut + len(CALL_OPEN):].strip()
+        body = rest[cut + len(CALL_OPEN) :].strip()
         calls.append(_malformed(body, f"unterminated {CALL_OPEN} block (no {CALL_CLOSE})"))
         rest = rest[:cut]
     pieces.append(rest)
@@ -118,8 +131,9 @@ def _parse_block(body: str) -> ParsedCall:
             arguments = json.loads(arguments)
     if not isinstance(arguments, dict):
         got = "missing" if "arguments" not in obj else f"a {type(arguments).__name__}"
-        return ParsedCall(name, {}, canonical_json(obj.get("arguments")),
-                          f'"arguments" of {name} must be a JSON object, got {got}')
+        return ParsedCall(
+            name, {}, canonical_json(obj.get("arguments")), f'"arguments" of {name} must be a JSON object, got {got}'
+        )
     return ParsedCall(name, arguments, canonical_json(arguments))
 
 

@@ -79,8 +79,11 @@ class _Specs:
         return self._hash
 
     def __eq__(self, other: object) -> bool:
-        return (isinstance(other, _Specs) and len(other.specs) == len(self.specs)
-                and all(a is b for a, b in zip(self.specs, other.specs, strict=True)))
+        return (
+            isinstance(other, _Specs)
+            and len(other.specs) == len(self.specs)
+            and all(a is b for a, b in zip(self.specs, other.specs, strict=True))
+        )
 
 
 @functools.lru_cache(maxsize=64)

@@ -228,14 +228,18 @@ class _Run:
                 if sig not in streak:
                     streak[sig] = self.malformed_streak.get(sig, 0) + 1
                     if streak[sig] >= guard.malformed_repeats and message is None:
-                        message = (f"loop guard: the same malformed call to {sig[0] or '(no name)'!r} was made "
-                                   f"{streak[sig]} turns in a row ({outcome.result.content})")
+                        message = (
+                            f"loop guard: the same malformed call to {sig[0] or '(no name)'!r} was made "
+                            f"{streak[sig]} turns in a row ({outcome.result.content})"
+                        )
                 continue
             self.identical_streak = self.identical_streak + 1 if sig == self.last_call else 1
             self.last_call = sig
             if self.identical_streak >= guard.identical_repeats and message is None:
-                message = (f"loop guard: the same call {sig[0]}({_short(sig[1])}) was made "
-                           f"{self.identical_streak} times in a row")
+                message = (
+                    f"loop guard: the same call {sig[0]}({_short(sig[1])}) was made "
+                    f"{self.identical_streak} times in a row"
+                )
         self.malformed_streak = streak
         return message
 

@@ -121,8 +121,9 @@ def build_bundle(run_dir: str | Path, out_zip: str | Path | None = None) -> Path
     manifest = {
         "schema": 1,
         "run": root.name,
-        "files": [{"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                  for rel, data in entries],
+        "files": [
+            {"path": rel, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for rel, data in entries
+        ],
     }
     entries.append(("manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()))
     target.parent.mkdir(parents=True, exist_ok=True)

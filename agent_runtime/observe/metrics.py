@@ -78,8 +78,11 @@ def distribution(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "max": None}
     ordered = sorted(values)
-    return {"p50": round(percentile(ordered, 50), 1), "p95": round(percentile(ordered, 95), 1),
-            "max": round(ordered[-1], 1)}
+    return {
+        "p50": round(percentile(ordered, 50), 1),
+        "p95": round(percentile(ordered, 95), 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 @dataclass(slots=True)
@@ -148,8 +151,7 @@ class ProviderMetricsCollector:
     def record_override(self, route: str, kind: str, reason: str) -> None:
         self.overrides.append({"route": route, "kind": kind, "reason": reason})
 
-    def set_completion(self, outcome: str | None, reason: str | None, steps: int,
-                       error_category: str | None) -> None:
+    def set_completion(self, outcome: str | None, reason: str | None, steps: int, error_category: str | None) -> None:
         self.completion = {"outcome": outcome, "reason": reason, "steps": steps, "error_category": error_category}
 
     # -- reading -----------------------------------------------------------------------------
@@ -170,25 +172,42 @@ class ProviderMetricsCollector:
             s = self._routes[name]
             errors = sum(s.errors.values())
             routes[name] = {
-                "calls": s.calls, "successes": s.successes, "errors": dict(sorted(s.errors.items())),
-                "retries": s.retries, "stream_calls": s.stream_calls,
-                "latency_ms": distribution(s.latencies), "ttft_ms": distribution(s.ttfts),
-                "input_tokens": s.input_tokens, "output_tokens": s.output_tokens, "circuit": s.circuit,
+                "calls": s.calls,
+                "successes": s.successes,
+                "errors": dict(sorted(s.errors.items())),
+                "retries": s.retries,
+                "stream_calls": s.stream_calls,
+                "latency_ms": distribution(s.latencies),
+                "ttft_ms": distribution(s.ttfts),
+                "input_tokens": s.input_tokens,
+                "output_tokens": s.output_tokens,
+                "circuit": s.circuit,
             }
-            summary.update(calls=s.calls, successes=s.successes, errors=errors, retries=s.retries,
-                           html_errors=s.errors["html_response"], input_tokens=s.input_tokens,
-                           output_tokens=s.output_tokens)
+            summary.update(
+                calls=s.calls,
+                successes=s.successes,
+                errors=errors,
+                retries=s.retries,
+                html_errors=s.errors["html_response"],
+                input_tokens=s.input_tokens,
+                output_tokens=s.output_tokens,
+            )
         kinds = Counter(o["kind"] for o in self.overrides)
         return {
             "schema": SCHEMA,
             "summary": {
-                "calls": summary["calls"], "successes": summary["successes"], "errors": summary["errors"],
-                "html_errors": summary["html_errors"], "retries": summary["retries"],
+                "calls": summary["calls"],
+                "successes": summary["successes"],
+                "errors": summary["errors"],
+                "html_errors": summary["html_errors"],
+                "retries": summary["retries"],
                 "fallbacks": len(self.fallbacks),
                 "circuit_opens": sum(1 for e in self.circuit_events if e["state"] == "open"),
                 "circuit_skips": self.circuit_skips,
-                "stream_overrides": kinds["stream"], "tool_overrides": kinds["tools"],
-                "input_tokens": summary["input_tokens"], "output_tokens": summary["output_tokens"],
+                "stream_overrides": kinds["stream"],
+                "tool_overrides": kinds["tools"],
+                "input_tokens": summary["input_tokens"],
+                "output_tokens": summary["output_tokens"],
             },
             "routes": routes,
             "fallbacks": [dict(f) for f in self.fallbacks],

@@ -33,34 +33,75 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK: Final = "[REDACTED]"
 
-SECRET_HEADERS: Final = frozenset({
-    "authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie", "set-cookie",
-    "openai-organization", "openai-project", "x-auth-token", "x-access-token", "anthropic-admin-key",
-})
-SECRET_QUERY: Final = frozenset({
-    "key", "api_key", "apikey", "api-key", "token", "access_token", "auth", "secret", "signature", "sig",
-    "password", "client_secret", "code",
-})
-SECRET_FIELDS: Final = frozenset({
-    "api_key", "apikey", "api-key", "x-api-key", "key", "token", "access_token", "refresh_token", "id_token",
-    "auth_token", "secret", "client_secret", "password", "passwd", "authorization", "cookie", "private_key",
-})
+SECRET_HEADERS: Final = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+        "openai-organization",
+        "openai-project",
+        "x-auth-token",
+        "x-access-token",
+        "anthropic-admin-key",
+    }
+)
+SECRET_QUERY: Final = frozenset(
+    {
+        "key",
+        "api_key",
+        "apikey",
+        "api-key",
+        "token",
+        "access_token",
+        "auth",
+        "secret",
+        "signature",
+        "sig",
+        "password",
+        "client_secret",
+        "code",
+    }
+)
+SECRET_FIELDS: Final = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "x-api-key",
+        "key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "auth_token",
+        "secret",
+        "client_secret",
+        "password",
+        "passwd",
+        "authorization",
+        "cookie",
+        "private_key",
+    }
+)
 
 # Key-shaped values. Prefix-anchored so ordinary words ("risk-free", "task-list") never match.
 _KEY_PATTERN: Final = re.compile(
     r"(?<![A-Za-z0-9_-])(?:"
-    r"sk-[A-Za-z0-9_\-]{8,}"            # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), OpenRouter (sk-or-v1-), DeepSeek
-    r"|gsk_[A-Za-z0-9]{8,}"             # Groq
+    r"sk-[A-Za-z0-9_\-]{8,}"  # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), OpenRouter (sk-or-v1-), DeepSeek
+    r"|gsk_[A-Za-z0-9]{8,}"  # Groq
     r"|AIza[A-Za-z0-9_\-]{35}(?![A-Za-z0-9_\-])"  # Google API keys (exact length: base64 text is no key)
-    r"|xai-[A-Za-z0-9]{16,}"            # xAI
-    r"|gh[pousr]_[A-Za-z0-9]{20,}"      # GitHub tokens (they end up in tool output)
+    r"|xai-[A-Za-z0-9]{16,}"  # xAI
+    r"|gh[pousr]_[A-Za-z0-9]{20,}"  # GitHub tokens (they end up in tool output)
     r")"
     r"|(?<=[Bb]earer )[A-Za-z0-9._~+/=\-]{8,}",  # any bearer token
 )
 
 # Environment variables whose literal values are secrets wherever they appear.
-_EXTRA_KEY_ENVS: Final = ("KYLECODE_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY",
-                          "XAI_API_KEY")
+_EXTRA_KEY_ENVS: Final = ("KYLECODE_API_KEY", "AZURE_OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "XAI_API_KEY")
 _MASKED: Final = re.compile(r"(?:[A-Za-z]+ )?" + re.escape(MASK))
 _MIN_LITERAL: Final = 8  # a 3-character "key" would redact half the transcript
 
@@ -104,7 +145,7 @@ def redact_fragments(text: str, env: Mapping[str, str] | None = None) -> str:
     for key in _env_secrets(env):
         i = 0
         while i + _MIN_FRAGMENT <= len(key):
-            window, pos = key[i:i + _MIN_FRAGMENT], 0
+            window, pos = key[i : i + _MIN_FRAGMENT], 0
             while (at := text.find(window, pos)) >= 0:
                 start, key_start = at, i
                 while start > 0 and key_start > 0 and text[start - 1] == key[key_start - 1]:
@@ -138,8 +179,9 @@ def redact_header_value(name: str, value: str, env: Mapping[str, str] | None = N
     return redact_text(value, env)
 
 
-def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]],
-                   env: Mapping[str, str] | None = None) -> dict[str, str]:
+def redact_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A new dict: credential headers masked, other values scanned for key-shaped text."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     return {name: redact_header_value(name, value, env) for name, value in items}
@@ -163,10 +205,19 @@ def redact_json(value: Any, env: Mapping[str, str] | None = None) -> Any:
     if isinstance(value, dict):
         # Only scalar values are masked: a tool schema may well have a property named "key".
         # A value already masked ("Bearer [REDACTED]") is kept, so redacting twice changes nothing.
-        return {k: (MASK if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != ""
-                    and isinstance(k, str) and k.lower() in SECRET_FIELDS and not _MASKED.fullmatch(str(v))
-                    else redact_json(v, env))
-                for k, v in value.items()}
+        return {
+            k: (
+                MASK
+                if isinstance(v, (str, int, float))
+                and not isinstance(v, bool)
+                and v != ""
+                and isinstance(k, str)
+                and k.lower() in SECRET_FIELDS
+                and not _MASKED.fullmatch(str(v))
+                else redact_json(v, env)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact_json(v, env) for v in value]
     if isinstance(value, str):

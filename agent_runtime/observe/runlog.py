@@ -53,8 +53,9 @@ def safe_name(text: str, limit: int = 60) -> str:
     return cleaned[:limit]
 
 
-def raw_excerpt(status: int | None, headers: Mapping[str, str], raw: bytes,
-                env: Mapping[str, str] | None = None) -> str:
+def raw_excerpt(
+    status: int | None, headers: Mapping[str, str], raw: bytes, env: Mapping[str, str] | None = None
+) -> str:
     """A raw response as a readable, redacted text file; HTML and binary bodies go base64.
 
     Redaction happens before base64, so an encoded body cannot smuggle a key out.
@@ -70,8 +71,13 @@ def raw_excerpt(status: int | None, headers: Mapping[str, str], raw: bytes,
     text = redact_fragments(redact_text(text, env), env)  # a streamed key arrives in pieces
     if encoding == "base64":
         text = base64.b64encode(text.encode("latin-1" if binary else "utf-8")).decode("ascii")
-    header = {"status": status, "content-type": content_type, "encoding": encoding, "bytes": len(raw),
-              "excerpt_bytes": len(body)}
+    header = {
+        "status": status,
+        "content-type": content_type,
+        "encoding": encoding,
+        "bytes": len(raw),
+        "excerpt_bytes": len(body),
+    }
     return "".join(f"{k}: {v}\n" for k, v in header.items()) + "\n" + text + ("\n" if text else "")
 
 
@@ -115,8 +121,7 @@ class RunLog:
     # -- rendering ---------------------------------------------------------------------------
 
     def telemetry_lines(self, env: Mapping[str, str] | None = None) -> list[str]:
-        return [encode_span(span_from_attempt(a, trace_id=self.trace_id, epoch=self.epoch), env)
-                for a in self.attempts]
+        return [encode_span(span_from_attempt(a, trace_id=self.trace_id, epoch=self.epoch), env) for a in self.attempts]
 
     def write(self, root: str | Path, scenario: str, cell: str, env: Mapping[str, str] | None = None) -> Path:
         """Write the run directory under ``root`` and return its path (always a new directory)."""
@@ -131,23 +136,49 @@ class RunLog:
         def put_json(path: Path, data: object) -> None:
             put(path, json.dumps(redact_json(data, env), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
-        put_json(meta / "run.json", {**self.info, "run_id": run_dir.name, "scenario": scenario, "cell": cell,
-                                     "trace_id": self.trace_id, "attempts": len(self.attempts)})
+        put_json(
+            meta / "run.json",
+            {
+                **self.info,
+                "run_id": run_dir.name,
+                "scenario": scenario,
+                "cell": cell,
+                "trace_id": self.trace_id,
+                "attempts": len(self.attempts),
+            },
+        )
         put_json(meta / "capability_probes.json", self.probes)
         put_json(meta / "provider_metrics.json", self.metrics or {})
         put(meta / "telemetry.jsonl", "".join(self.telemetry_lines(env)))
         for a in self.attempts:
             r, stem = a.record, f"turn_{a.turn}_{a.attempt}"
-            put_json(meta / "requests" / f"{stem}.json", {
-                "route": r.route, "method": "POST", "url": redact_url(r.url, env), "stream": r.stream,
-                "tool_mode": a.tool_mode, "headers": redact_headers(r.request_headers, env), "body": r.request_body})
-            put(run_dir / "raw" / "responses" / f"{stem}.txt",
-                raw_excerpt(r.status, r.response_headers, r.raw, env))
+            put_json(
+                meta / "requests" / f"{stem}.json",
+                {
+                    "route": r.route,
+                    "method": "POST",
+                    "url": redact_url(r.url, env),
+                    "stream": r.stream,
+                    "tool_mode": a.tool_mode,
+                    "headers": redact_headers(r.request_headers, env),
+                    "body": r.request_body,
+                },
+            )
+            put(run_dir / "raw" / "responses" / f"{stem}.txt", raw_excerpt(r.status, r.response_headers, r.raw, env))
             if r.error is not None:
-                put_json(run_dir / "errors" / f"{stem}.json", {
-                    "route": r.route, "turn": a.turn, "attempt": a.attempt, "category": r.error.category,
-                    "message": r.error.message, "status": r.error.status, "retry_after": r.error.retry_after,
-                    "response_headers": redact_headers(r.response_headers, env)})
+                put_json(
+                    run_dir / "errors" / f"{stem}.json",
+                    {
+                        "route": r.route,
+                        "turn": a.turn,
+                        "attempt": a.attempt,
+                        "category": r.error.category,
+                        "message": r.error.message,
+                        "status": r.error.status,
+                        "retry_after": r.error.retry_after,
+                        "response_headers": redact_headers(r.response_headers, env),
+                    },
+                )
         put(run_dir / "conversation" / "conversation.md", self.transcript(scenario, cell))
         return run_dir
 

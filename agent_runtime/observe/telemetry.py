@@ -34,9 +34,17 @@ ENV_PATH: Final = "KYLECODE_TELEMETRY_PATH"
 
 # Our provider names -> the OTel well-known ``gen_ai.provider.name`` values (others keep our name).
 _OTEL_PROVIDER: Final = {
-    "openai": "openai", "openai-responses": "openai", "anthropic": "anthropic", "deepseek": "deepseek",
-    "deepseek-anthropic": "deepseek", "groq": "groq", "mistral": "mistral_ai", "moonshot": "moonshot",
-    "moonshot-anthropic": "moonshot", "zai": "z_ai", "openrouter": "openrouter",
+    "openai": "openai",
+    "openai-responses": "openai",
+    "anthropic": "anthropic",
+    "deepseek": "deepseek",
+    "deepseek-anthropic": "deepseek",
+    "groq": "groq",
+    "mistral": "mistral_ai",
+    "moonshot": "moonshot",
+    "moonshot-anthropic": "moonshot",
+    "zai": "z_ai",
+    "openrouter": "openrouter",
 }
 
 
@@ -113,7 +121,7 @@ def append_lines(path: str | Path, lines: Iterable[str]) -> int:
             for chunk in data:
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
@@ -160,10 +168,21 @@ def summarize(spans: Iterable[Mapping[str, Any]]) -> JSONObject:
     for span in spans:
         attrs = span.get("attributes") or {}
         route = attrs.get("kylecode.route") or (
-            f"{attrs.get('gen_ai.provider.name', '?')}/{attrs.get('gen_ai.request.model', '?')}")
+            f"{attrs.get('gen_ai.provider.name', '?')}/{attrs.get('gen_ai.request.model', '?')}"
+        )
         count += 1
-        r = routes.setdefault(route, {"calls": 0, "successes": 0, "errors": {}, "retries": 0, "fallback_calls": 0,
-                                      "input_tokens": 0, "output_tokens": 0})
+        r = routes.setdefault(
+            route,
+            {
+                "calls": 0,
+                "successes": 0,
+                "errors": {},
+                "retries": 0,
+                "fallback_calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+            },
+        )
         r["calls"] += 1
         category = attrs.get("error.type")
         if category:
@@ -181,5 +200,10 @@ def summarize(spans: Iterable[Mapping[str, Any]]) -> JSONObject:
         r["errors"] = dict(sorted(r["errors"].items()))
         r["latency_ms"] = distribution(latencies.get(route, []))
     calls = sum(r["calls"] for r in routes.values())
-    return {"spans": count, "calls": calls, "successes": sum(r["successes"] for r in routes.values()),
-            "errors": dict(sorted(errors_total.items())), "routes": dict(sorted(routes.items()))}
+    return {
+        "spans": count,
+        "calls": calls,
+        "successes": sum(r["successes"] for r in routes.values()),
+        "errors": dict(sorted(errors_total.items())),
+        "routes": dict(sorted(routes.items())),
+    }

@@ -32,10 +32,20 @@ class CircuitEvent(TypedDict):
     turn: int
 
 
-HEALTH_CATEGORIES: Final = frozenset({
-    "rate_limit", "server_error", "overloaded", "html_response", "invalid_json", "empty_response",
-    "connection", "timeout", "stream_truncated", "stream_error",
-})
+HEALTH_CATEGORIES: Final = frozenset(
+    {
+        "rate_limit",
+        "server_error",
+        "overloaded",
+        "html_response",
+        "invalid_json",
+        "empty_response",
+        "connection",
+        "timeout",
+        "stream_truncated",
+        "stream_error",
+    }
+)
 
 
 def is_health_failure(category: str | None) -> bool:

@@ -115,8 +115,7 @@ class RecoveryPolicy:
                 why = f"Retry-After {retry_after:g}s exceeds backoff max {rule.backoff.max:g}s"
                 return self._then(rule, overrides_in_force, reason=why)
             return Decision("retry", delay=max(retry_after, 0.0), counted=True, reason="Retry-After")
-        return Decision("retry", delay=self.backoff(route, rule.backoff, retries_done), counted=True,
-                        reason="backoff")
+        return Decision("retry", delay=self.backoff(route, rule.backoff, retries_done), counted=True, reason="backoff")
 
     def _then(self, rule: RecoveryRule, overrides: Collection[str], *, reason: str) -> Decision:
         then = "fallback" if rule.then == "retry" else rule.then

@@ -129,8 +129,9 @@ class ResilientModel:
             is_retry = False
             while True:
                 mode = self.tool_mode(name)
-                request = prepare_request(conversation, tools, mode, stream=self.streaming(name),
-                                          max_tokens=self.config.max_tokens)
+                request = prepare_request(
+                    conversation, tools, mode, stream=self.streaming(name), max_tokens=self.config.max_tokens
+                )
                 record = self.client.call(route, request)
                 if record.error is None and record.response is None:  # a client bug, never a silent success
                     record.error = ProviderError("empty_response", "call returned neither response nor error")
@@ -145,8 +146,11 @@ class ResilientModel:
                 self.circuit.record(name, healthy=not health_failure, turn=turn)
                 self.last_error = error
                 decision = self.policy.decide(
-                    error.category, route=name, retries_done=retries[error.category],
-                    retry_after=error.retry_after, overrides_in_force=self._in_force(name),
+                    error.category,
+                    route=name,
+                    retries_done=retries[error.category],
+                    retry_after=error.retry_after,
+                    overrides_in_force=self._in_force(name),
                 )
                 if decision.override is not None:
                     self.apply_override(name, decision.override, error.category, turn)
@@ -158,8 +162,12 @@ class ResilientModel:
                     break
                 if decision.counted:
                     retries[error.category] += 1
-                    self._note(turn, f"{error.category} on {name}: retry {retries[error.category]} after "
-                               f"{decision.delay:.3f} s ({decision.reason})", "retry")
+                    self._note(
+                        turn,
+                        f"{error.category} on {name}: retry {retries[error.category]} after "
+                        f"{decision.delay:.3f} s ({decision.reason})",
+                        "retry",
+                    )
                 is_retry = decision.counted
                 self.clock.sleep(decision.delay)
         last = self.last_error

@@ -361,8 +361,11 @@ def _without_resends(calls: list[ToolCall]) -> list[ToolCall]:
     kept = []
     for call in calls:
         if call.id:
-            key = (call.id, call.name, json.dumps(call.arguments, sort_keys=True) if call.parse_error is None
-                   else call.raw_arguments)
+            key = (
+                call.id,
+                call.name,
+                json.dumps(call.arguments, sort_keys=True) if call.parse_error is None else call.raw_arguments,
+            )
             if key in seen:
                 continue
             seen.add(key)

@@ -150,8 +150,12 @@ def classify_http(status: int, headers: Mapping[str, str], body: bytes) -> tuple
     """
     retry_after = parse_retry_after(headers)
     if is_html(body, _content_type(headers)):
-        return ProviderError("html_response", f"HTTP {status} with an HTML page: {_excerpt(body)}",
-                             status=status, retry_after=retry_after), None
+        return ProviderError(
+            "html_response",
+            f"HTTP {status} with an HTML page: {_excerpt(body)}",
+            status=status,
+            retry_after=retry_after,
+        ), None
     parsed: Any = None
     if body.strip():
         try:

@@ -92,8 +92,9 @@ class BodyDecoder:
         ok = 200 <= status < 300
         self._sse: SSEDecoder | None = None
         self._stream: StreamDecoder | None = None
-        if ok and ("event-stream" in content_type
-                   or (streaming and "json" not in content_type and "html" not in content_type)):
+        if ok and (
+            "event-stream" in content_type or (streaming and "json" not in content_type and "html" not in content_type)
+        ):
             self._sse = SSEDecoder()
             self._stream = protocol.stream_decoder()
         self._events = 0
@@ -137,8 +138,11 @@ class BodyDecoder:
         if response.error is not None:
             return response, ProviderError(response.error.category, response.error.message, status=status)
         if response.finish_reason == "content_filter":
-            return response, ProviderError("content_filter", f"stopped by the provider's content filter "
-                                           f"(finish reason {response.raw_finish_reason!r})", status=status)
+            return response, ProviderError(
+                "content_filter",
+                f"stopped by the provider's content filter (finish reason {response.raw_finish_reason!r})",
+                status=status,
+            )
         return response, None
 
 
@@ -189,13 +193,24 @@ class ProviderClient:
             "user-agent": self._user_agent,
             **route.provider.auth_headers(api_key),
         }
-        record = CallRecord(route=route.name, url=url, request_headers=headers, request_body=body,
-                            stream=request.stream, started=self._clock.now())
+        record = CallRecord(
+            route=route.name,
+            url=url,
+            request_headers=headers,
+            request_body=body,
+            stream=request.stream,
+            started=self._clock.now(),
+        )
         content = json.dumps(body, ensure_ascii=False).encode("utf-8")
         try:
-            http_request = self._http.build_request("POST", url, headers=headers, content=content,
-                                                    timeout=self._httpx_timeout,
-                                                    extensions={ROUTE_EXTENSION: route.name})
+            http_request = self._http.build_request(
+                "POST",
+                url,
+                headers=headers,
+                content=content,
+                timeout=self._httpx_timeout,
+                extensions={ROUTE_EXTENSION: route.name},
+            )
             response = self._http.send(http_request, stream=True)
         except (httpx.TransportError, httpx.InvalidURL, OSError) as exc:
             error = classify_exception(exc) or ProviderError("connection", f"{type(exc).__name__}: {exc}")

@@ -53,8 +53,13 @@ async def run(ctx: CellContext) -> AgentReport:
             except (anthropic.APIError, httpx2.HTTPError, TurnFailed) as exc:
                 if not handles_errors():
                     raise
-                return AgentReport(outcome="failed", error_message=f"{type(exc).__name__}: {exc}", steps=steps,
-                                   tool_calls=calls, tool_results=results)
+                return AgentReport(
+                    outcome="failed",
+                    error_message=f"{type(exc).__name__}: {exc}",
+                    steps=steps,
+                    tool_calls=calls,
+                    tool_results=results,
+                )
             steps += 1
             messages.append({"role": "assistant", "content": content})
             uses = [block for block in content if block["type"] == "tool_use"]
@@ -66,32 +71,46 @@ async def run(ctx: CellContext) -> AgentReport:
                 calls.append({"id": use["id"], "name": use["name"], "arguments": use["input"]})
                 output, is_error = workspace.run(use["name"], use["input"])
                 results.append({"id": use["id"], "error": is_error})
-                answers.append({"type": "tool_result", "tool_use_id": use["id"], "content": output,
-                                **({"is_error": True} if is_error else {})})
+                answers.append(
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": use["id"],
+                        "content": output,
+                        **({"is_error": True} if is_error else {}),
+                    }
+                )
                 finished = finished or (use["name"] == FINISH and not is_error)
             messages.append({"role": "user", "content": answers})
             if finished:
-                return AgentReport(outcome="completed", completion_reason="tool_finish", steps=steps,
-                                   tool_calls=calls, tool_results=results)
+                return AgentReport(
+                    outcome="completed",
+                    completion_reason="tool_finish",
+                    steps=steps,
+                    tool_calls=calls,
+                    tool_results=results,
+                )
         return AgentReport(outcome="max_steps", steps=steps, tool_calls=calls, tool_results=results)
     finally:
         await client.close()
 
 
-async def _turn(client: anthropic.AsyncAnthropic, ctx: CellContext,
-                messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _turn(
+    client: anthropic.AsyncAnthropic, ctx: CellContext, messages: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """One model turn as the content blocks to send back; an unusable turn gets one more try."""
     tries = 2 if handles_errors() else 1
     problem = ""
     for _ in range(tries):
         try:
             if ctx.streaming:
-                async with client.messages.stream(model=ctx.model, max_tokens=MAX_TOKENS, system=SYSTEM,
-                                                  messages=messages, tools=TOOLS) as stream:
+                async with client.messages.stream(
+                    model=ctx.model, max_tokens=MAX_TOKENS, system=SYSTEM, messages=messages, tools=TOOLS
+                ) as stream:
                     message = await stream.get_final_message()
             else:
-                message = await client.messages.create(model=ctx.model, max_tokens=MAX_TOKENS, system=SYSTEM,
-                                                       messages=messages, tools=TOOLS)
+                message = await client.messages.create(
+                    model=ctx.model, max_tokens=MAX_TOKENS, system=SYSTEM, messages=messages, tools=TOOLS
+                )
         except httpx2.TimeoutException as exc:  # a stalled stream: the SDK does not retry mid-body
             if not handles_errors():
                 raise

@@ -39,10 +39,16 @@ def run(ctx: CellContext) -> AgentReport:
             try:
                 message = _complete(http, ctx, routes, messages)
             except NoRouteLeft as exc:
-                return AgentReport(outcome="failed", error_message=str(exc), steps=step - 1,
-                                   tool_calls=calls, tool_results=results)
-            messages.append({"role": "assistant", "content": message.get("content"),
-                             **({"tool_calls": message["tool_calls"]} if message.get("tool_calls") else {})})
+                return AgentReport(
+                    outcome="failed", error_message=str(exc), steps=step - 1, tool_calls=calls, tool_results=results
+                )
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": message.get("content"),
+                    **({"tool_calls": message["tool_calls"]} if message.get("tool_calls") else {}),
+                }
+            )
             finished = False
             for call in message.get("tool_calls") or []:
                 name = call["function"]["name"]
@@ -53,21 +59,29 @@ def run(ctx: CellContext) -> AgentReport:
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
                 finished = finished or (name == FINISH and not is_error)
             if finished:
-                return AgentReport(outcome="completed", completion_reason="tool_finish", steps=step,
-                                   tool_calls=calls, tool_results=results)
+                return AgentReport(
+                    outcome="completed",
+                    completion_reason="tool_finish",
+                    steps=step,
+                    tool_calls=calls,
+                    tool_results=results,
+                )
     return AgentReport(outcome="max_steps", steps=ctx.config.max_steps, tool_calls=calls, tool_results=results)
 
 
-def _complete(http: httpx.Client, ctx: CellContext, routes: list[str],
-              messages: list[dict[str, Any]]) -> dict[str, Any]:
+def _complete(
+    http: httpx.Client, ctx: CellContext, routes: list[str], messages: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The assistant message of one turn; ``routes[0]`` is the route in use (a fallback drops it)."""
     while routes:
         route = routes[0]
         model = route.split("/", 1)[1]
         for attempt in range(4):
-            response = http.post(f"{ctx.base_url_for(route)}/chat/completions",
-                                 headers={"authorization": f"Bearer {ctx.api_key_for(route)}"},
-                                 json={"model": model, "messages": messages, "tools": TOOLS})
+            response = http.post(
+                f"{ctx.base_url_for(route)}/chat/completions",
+                headers={"authorization": f"Bearer {ctx.api_key_for(route)}"},
+                json={"model": model, "messages": messages, "tools": TOOLS},
+            )
             if response.status_code == 429 and attempt < 3:
                 ctx.clock.sleep(float(response.headers.get("retry-after", "1")))
                 continue

@@ -55,11 +55,17 @@ def run(ctx: CellContext) -> AgentReport:
         except (openai.APIError, httpx2.HTTPError, TurnFailed) as exc:
             if not handles_errors():
                 raise
-            return AgentReport(outcome="failed", error_message=f"{type(exc).__name__}: {exc}", steps=steps,
-                               tool_calls=calls, tool_results=results)
+            return AgentReport(
+                outcome="failed",
+                error_message=f"{type(exc).__name__}: {exc}",
+                steps=steps,
+                tool_calls=calls,
+                tool_results=results,
+            )
         steps += 1
-        messages.append({"role": "assistant", "content": text or None,
-                         **({"tool_calls": tool_calls} if tool_calls else {})})
+        messages.append(
+            {"role": "assistant", "content": text or None, **({"tool_calls": tool_calls} if tool_calls else {})}
+        )
         if not tool_calls:
             messages.append({"role": "user", "content": "Continue with the tools; call mark_task_complete when done."})
         finished = False
@@ -70,8 +76,9 @@ def run(ctx: CellContext) -> AgentReport:
             except ValueError:
                 calls.append({"id": call["id"], "name": name, "arguments": raw})
                 results.append({"id": call["id"], "error": True, "executed": False})
-                messages.append({"role": "tool", "tool_call_id": call["id"],
-                                 "content": "error: arguments are not JSON"})
+                messages.append(
+                    {"role": "tool", "tool_call_id": call["id"], "content": "error: arguments are not JSON"}
+                )
                 continue
             calls.append({"id": call["id"], "name": name, "arguments": arguments})
             output, is_error = workspace.run(name, arguments)
@@ -79,8 +86,13 @@ def run(ctx: CellContext) -> AgentReport:
             messages.append({"role": "tool", "tool_call_id": call["id"], "content": output})
             finished = finished or (name == FINISH and not is_error)
         if finished:
-            return AgentReport(outcome="completed", completion_reason="tool_finish", steps=steps,
-                               tool_calls=calls, tool_results=results)
+            return AgentReport(
+                outcome="completed",
+                completion_reason="tool_finish",
+                steps=steps,
+                tool_calls=calls,
+                tool_results=results,
+            )
     return AgentReport(outcome="max_steps", steps=steps, tool_calls=calls, tool_results=results)
 
 
@@ -102,28 +114,32 @@ def _turn(client: openai.OpenAI, ctx: CellContext, messages: list[dict[str, Any]
             problem = f"the answer is not a completion: {completion!r:.60}"
             continue
         message = completion.choices[0].message
-        tool_calls = [{"id": c.id, "type": "function",
-                       "function": {"name": c.function.name, "arguments": c.function.arguments}}
-                      for c in message.tool_calls or []]
+        tool_calls = [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in message.tool_calls or []
+        ]
         return message.content or "", tool_calls
     raise TurnFailed(f"{problem} ({tries} tries)")
 
 
-def _streamed(client: openai.OpenAI, ctx: CellContext,
-              messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]], str | None]:
+def _streamed(
+    client: openai.OpenAI, ctx: CellContext, messages: list[dict[str, Any]]
+) -> tuple[str, list[dict[str, Any]], str | None]:
     text: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
     finish = None
-    stream = client.chat.completions.create(model=ctx.model, messages=messages, tools=TOOLS, stream=True,
-                                            stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model=ctx.model, messages=messages, tools=TOOLS, stream=True, stream_options={"include_usage": True}
+    )
     with stream:
         for chunk in stream:
             for choice in chunk.choices:
                 delta = choice.delta
                 text.append(delta.content or "")
                 for part in delta.tool_calls or []:
-                    call = calls.setdefault(part.index, {"id": "", "type": "function",
-                                                         "function": {"name": "", "arguments": ""}})
+                    call = calls.setdefault(
+                        part.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+                    )
                     # id and name come once, in the first delta of a call; arguments come in pieces
                     call["id"] = call["id"] or part.id or ""
                     if part.function is not None:

@@ -14,15 +14,30 @@ from typing import Any
 FINISH = "mark_task_complete"
 
 SPECS: list[dict[str, Any]] = [
-    {"name": "list_dir", "description": "List a workspace directory (sorted; directories end with '/').",
-     "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": []}},
-    {"name": "read_file", "description": "Read a text file of the workspace.",
-     "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
-    {"name": "write_file", "description": "Create or overwrite a text file of the workspace.",
-     "parameters": {"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
-                    "required": ["path", "content"]}},
-    {"name": FINISH, "description": "Call when the task is done, with a one-line summary.",
-     "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}},
+    {
+        "name": "list_dir",
+        "description": "List a workspace directory (sorted; directories end with '/').",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": []},
+    },
+    {
+        "name": "read_file",
+        "description": "Read a text file of the workspace.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    },
+    {
+        "name": "write_file",
+        "description": "Create or overwrite a text file of the workspace.",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["path", "content"],
+        },
+    },
+    {
+        "name": FINISH,
+        "description": "Call when the task is done, with a one-line summary.",
+        "parameters": {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+    },
 ]
 
 

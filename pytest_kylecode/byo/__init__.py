@@ -7,7 +7,7 @@ clients wired to the cell's fault and cassette) and answers with an ``AgentRepor
 harness measures the provider traffic itself. Guide: ``docs/byo-agent.md``.
 """
 
-from pytest_kylecode.byo.context import CellContext
 from pytest_kylecode.byo.agent_report import AgentReport
+from pytest_kylecode.byo.context import CellContext
 
 __all__ = ["AgentReport", "CellContext"]

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
-from agent_runtime.loop.agent import OUTCOMES
 from agent_runtime.errors import CATEGORIES
+from agent_runtime.loop.agent import OUTCOMES
 
 __all__ = ["AgentReport", "InvalidReport"]
 
@@ -72,11 +72,14 @@ class AgentReport:
             names = [f.name for f in fields(cls)]
             unknown = sorted(str(k) for k in value if k not in names)
             if unknown:
-                raise InvalidReport(f"AgentReport: unknown field(s) {', '.join(map(repr, unknown))}; "
-                                    f"fields: {', '.join(names)}")
+                raise InvalidReport(
+                    f"AgentReport: unknown field(s) {', '.join(map(repr, unknown))}; fields: {', '.join(names)}"
+                )
             return cls(**value)
-        raise InvalidReport(f"the agent must return an AgentReport (or a mapping of its fields), "
-                            f"got {type(value).__name__}: {_short(value)}")
+        raise InvalidReport(
+            f"the agent must return an AgentReport (or a mapping of its fields), "
+            f"got {type(value).__name__}: {_short(value)}"
+        )
 
     # -- derived -----------------------------------------------------------------------------
 
@@ -101,22 +104,28 @@ def _validate(report: AgentReport) -> None:
         raise InvalidReport(f"AgentReport.outcome: expected one of {', '.join(OUTCOMES)}, got {report.outcome!r}")
     reason = report.completion_reason
     if report.outcome == "completed" and reason not in COMPLETION_REASONS:
-        raise InvalidReport("AgentReport.completion_reason: a completed run says how it completed, one of "
-                            f"{', '.join(COMPLETION_REASONS)}; got {reason!r}")
+        raise InvalidReport(
+            "AgentReport.completion_reason: a completed run says how it completed, one of "
+            f"{', '.join(COMPLETION_REASONS)}; got {reason!r}"
+        )
     if report.outcome != "completed" and reason is not None:
-        raise InvalidReport(f"AgentReport.completion_reason: only a completed run has one; outcome is "
-                            f"{report.outcome!r}, completion_reason {reason!r}")
+        raise InvalidReport(
+            f"AgentReport.completion_reason: only a completed run has one; outcome is "
+            f"{report.outcome!r}, completion_reason {reason!r}"
+        )
     steps = report.steps
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
         raise InvalidReport(f"AgentReport.steps: expected a non-negative integer or None, got {steps!r}")
     category = report.error_category
     if category is not None:
         if category not in CATEGORIES:
-            raise InvalidReport(f"AgentReport.error_category: expected a canonical category ({', '.join(CATEGORIES)})"
-                                f", got {category!r}")
+            raise InvalidReport(
+                f"AgentReport.error_category: expected a canonical category ({', '.join(CATEGORIES)}), got {category!r}"
+            )
         if report.outcome not in ("failed", "loop_guard"):
-            raise InvalidReport(f"AgentReport.error_category: only failed and loop_guard runs have one; outcome is "
-                                f"{report.outcome!r}")
+            raise InvalidReport(
+                f"AgentReport.error_category: only failed and loop_guard runs have one; outcome is {report.outcome!r}"
+            )
     if report.error_message is not None and not isinstance(report.error_message, str):
         raise InvalidReport(f"AgentReport.error_message: expected a string, got {_short(report.error_message)}")
     _entries(report.tool_calls, "tool_calls", CALL_KEYS, required=("id", "name"))
@@ -125,27 +134,33 @@ def _validate(report: AgentReport) -> None:
         if not isinstance(call["name"], str) or not call["name"]:
             raise InvalidReport(f"AgentReport.tool_calls[{i}].name: expected the tool's name, got {call['name']!r}")
         if not isinstance(call.get("arguments", {}), (Mapping, str)):
-            raise InvalidReport(f"AgentReport.tool_calls[{i}].arguments: expected a mapping (or the raw string), "
-                                f"got {_short(call['arguments'])}")
+            raise InvalidReport(
+                f"AgentReport.tool_calls[{i}].arguments: expected a mapping (or the raw string), "
+                f"got {_short(call['arguments'])}"
+            )
     for i, result in enumerate(report.tool_results):
         for flag in ("error", "executed"):
             if flag in result and not isinstance(result[flag], bool):
-                raise InvalidReport(f"AgentReport.tool_results[{i}].{flag}: expected true or false, "
-                                    f"got {result[flag]!r}")
+                raise InvalidReport(
+                    f"AgentReport.tool_results[{i}].{flag}: expected true or false, got {result[flag]!r}"
+                )
 
 
 def _entries(items: Any, name: str, allowed: tuple[str, ...], *, required: tuple[str, ...]) -> None:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
-        raise InvalidReport(f"AgentReport.{name}: expected a list of mappings {{{', '.join(allowed)}}}, "
-                            f"got {_short(items)}")
+        raise InvalidReport(
+            f"AgentReport.{name}: expected a list of mappings {{{', '.join(allowed)}}}, got {_short(items)}"
+        )
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
-            raise InvalidReport(f"AgentReport.{name}[{i}]: expected a mapping {{{', '.join(allowed)}}}, "
-                                f"got {_short(item)}")
+            raise InvalidReport(
+                f"AgentReport.{name}[{i}]: expected a mapping {{{', '.join(allowed)}}}, got {_short(item)}"
+            )
         unknown = [k for k in item if k not in allowed]
         if unknown:
-            raise InvalidReport(f"AgentReport.{name}[{i}]: unknown key {unknown[0]!r}; allowed keys: "
-                                f"{', '.join(allowed)}")
+            raise InvalidReport(
+                f"AgentReport.{name}[{i}]: unknown key {unknown[0]!r}; allowed keys: {', '.join(allowed)}"
+            )
         for key in required:
             if key not in item:
                 raise InvalidReport(f"AgentReport.{name}[{i}]: missing key {key!r}")

@@ -59,14 +59,20 @@ def translate_error(exc: BaseException, to: ModuleType, request: Any = None) -> 
 
 
 def _convert_request(request: Any, content: bytes, to: ModuleType) -> Any:
-    return to.Request(request.method, str(request.url), headers=request.headers.raw, content=content,
-                      extensions=dict(request.extensions))
+    return to.Request(
+        request.method,
+        str(request.url),
+        headers=request.headers.raw,
+        content=content,
+        extensions=dict(request.extensions),
+    )
 
 
 def _response(inner: Any, stream: Any, request: Any, to: ModuleType) -> Any:
     extensions = {k: inner.extensions[k] for k in _RESPONSE_EXTENSIONS if k in inner.extensions}
-    return to.Response(inner.status_code, headers=inner.headers.raw, stream=stream, request=request,
-                       extensions=extensions)
+    return to.Response(
+        inner.status_code, headers=inner.headers.raw, stream=stream, request=request, extensions=extensions
+    )
 
 
 class _Translating:

@@ -28,16 +28,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from agent_runtime.resilience.failover import resolve_routes
-from agent_runtime.providers import parse_route
-
-from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
-
 from agent_runtime.clock import Clock
+from agent_runtime.providers import parse_route
+from agent_runtime.resilience.failover import resolve_routes
+from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 
 if TYPE_CHECKING:
     from agent_runtime.config import AgentConfig, Timeouts
-
     from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["REPLAY_API_KEY", "CellContext", "CellWiring"]
@@ -115,8 +112,10 @@ class CellContext:
     @property
     def _wired(self) -> CellWiring:
         if self._wiring is None:
-            raise RuntimeError("the cell is not running yet: a CellContext's workspace, clock and clients exist only "
-                               "while the agent runs (inside the test function, or the factory call)")
+            raise RuntimeError(
+                "the cell is not running yet: a CellContext's workspace, clock and clients exist only "
+                "while the agent runs (inside the test function, or the factory call)"
+            )
         return self._wiring
 
     @property
@@ -172,8 +171,10 @@ class CellContext:
 
     def _kwargs(self, kwargs: dict[str, Any], module: Any) -> dict[str, Any]:
         if "transport" in kwargs or "http_client" in kwargs:
-            raise TypeError("the cell's clients carry their own transport (metering, fault, cassette); "
-                            "do not pass transport= or http_client=")
+            raise TypeError(
+                "the cell's clients carry their own transport (metering, fault, cassette); "
+                "do not pass transport= or http_client="
+            )
         timeouts = self.config.timeouts
         kwargs.setdefault("timeout", module.Timeout(timeouts.idle_s, connect=timeouts.connect_s))
         return kwargs
@@ -198,16 +199,18 @@ class CellContext:
 
         from pytest_kylecode.byo.bridge import Httpx2Transport
 
-        return self._keep(httpx2.Client(transport=Httpx2Transport(self._wired.transport),
-                                        **self._kwargs(kwargs, httpx2)))
+        return self._keep(
+            httpx2.Client(transport=Httpx2Transport(self._wired.transport), **self._kwargs(kwargs, httpx2))
+        )
 
     def async_httpx2_client(self, **kwargs: Any) -> Any:
         import httpx2
 
         from pytest_kylecode.byo.bridge import AsyncHttpx2Transport
 
-        return self._keep(httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport),
-                                             **self._kwargs(kwargs, httpx2)))
+        return self._keep(
+            httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport), **self._kwargs(kwargs, httpx2))
+        )
 
     def openai_client(self, **kwargs: Any) -> Any:
         """An ``openai.OpenAI`` for the cell's route (``base_url``, ``api_key`` preset; ``kwargs`` win).
@@ -233,8 +236,9 @@ class CellContext:
     def async_anthropic_client(self, **kwargs: Any) -> Any:
         import anthropic
 
-        return self._sdk(anthropic.AsyncAnthropic, self.async_httpx2_client,
-                         self._sdk_defaults(kwargs, _sdk_root(self.base_url)))
+        return self._sdk(
+            anthropic.AsyncAnthropic, self.async_httpx2_client, self._sdk_defaults(kwargs, _sdk_root(self.base_url))
+        )
 
     def _sdk_defaults(self, kwargs: dict[str, Any], base_url: str) -> dict[str, Any]:
         if "http_client" in kwargs:
@@ -271,22 +275,36 @@ def _virtual_sleep(base: type, clock: Clock) -> type:
     """
     hook = getattr(base, "_sleep_for_retry", None)
     if hook is None or not hasattr(base, "_calculate_retry_timeout"):
-        raise RuntimeError(f"{base.__module__}.{base.__name__} has no _sleep_for_retry hook (SDK version changed): "
-                           "its retries would sleep for real")
+        raise RuntimeError(
+            f"{base.__module__}.{base.__name__} has no _sleep_for_retry hook (SDK version changed): "
+            "its retries would sleep for real"
+        )
 
     def delay(client: Any, retries_taken: int, max_retries: int, options: Any, response: Any) -> float:
         headers = response.headers if response is not None else None
         return float(client._calculate_retry_timeout(max_retries - retries_taken, options, headers))
 
     if inspect.iscoroutinefunction(hook):
-        async def _sleep_for_retry(self: Any, *, retries_taken: int, max_retries: int, options: Any,
-                                   response: Any, **_: Any) -> None:
+
+        async def _sleep_for_retry(
+            self: Any, *, retries_taken: int, max_retries: int, options: Any, response: Any, **_: Any
+        ) -> None:
             clock.sleep(delay(self, retries_taken, max_retries, options, response))
     else:
-        def _sleep_for_retry(self: Any, *, retries_taken: int, max_retries: int, options: Any,  # type: ignore[misc]
-                             response: Any, **_: Any) -> None:
+
+        def _sleep_for_retry(
+            self: Any,
+            *,
+            retries_taken: int,
+            max_retries: int,
+            options: Any,  # type: ignore[misc]
+            response: Any,
+            **_: Any,
+        ) -> None:
             clock.sleep(delay(self, retries_taken, max_retries, options, response))
 
-    return type(base.__name__, (base,), {"_sleep_for_retry": _sleep_for_retry, "__module__": __name__,
-                                         "__qualname__": f"CellContext.{base.__name__}"})
-
+    return type(
+        base.__name__,
+        (base,),
+        {"_sleep_for_retry": _sleep_for_retry, "__module__": __name__, "__qualname__": f"CellContext.{base.__name__}"},
+    )

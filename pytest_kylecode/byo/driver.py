@@ -65,8 +65,10 @@ def load_factory(spec: str) -> AgentCallable:
     try:
         target: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise CellFailure(f"{where}: cannot import module {module_name!r} ({exc}); is it importable from the test "
-                          "run (installed, or on sys.path, e.g. with the `pythonpath` ini option)?") from None
+        raise CellFailure(
+            f"{where}: cannot import module {module_name!r} ({exc}); is it importable from the test "
+            "run (installed, or on sys.path, e.g. with the `pythonpath` ini option)?"
+        ) from None
     except Exception as exc:
         raise CellFailure(f"{where}: importing {module_name!r} raised {_describe(exc)}") from exc
     for part in attribute.split("."):
@@ -105,8 +107,15 @@ class ByoDriver:
         collector = ProviderMetricsCollector()
         runlog = RunLog(clock_now=clock.now())
         meter = TrafficMeter(clock, collector, runlog=runlog, tool_mode=stack.cell.tool_mode)
-        ctx.attach(CellWiring(workspace=workspace, clock=clock, transport=MeteringTransport(stack.transport, meter),
-                              env=stack.env, live=stack.live))
+        ctx.attach(
+            CellWiring(
+                workspace=workspace,
+                clock=clock,
+                transport=MeteringTransport(stack.transport, meter),
+                env=stack.env,
+                live=stack.live,
+            )
+        )
         crash: Exception | None = None
         value: Any = None
         try:
@@ -145,13 +154,16 @@ def _the_report(ctx: CellContext, value: Any) -> AgentReport:
     except InvalidReport as exc:
         raise CellFailure(f"the agent's report is invalid: {exc}") from None
     if ctx.reported is None:
-        raise CellFailure("the agent reported nothing: return an AgentReport from the factory, or call "
-                          "kylecode_cell.report(AgentReport(...)) in the test")
+        raise CellFailure(
+            "the agent reported nothing: return an AgentReport from the factory, or call "
+            "kylecode_cell.report(AgentReport(...)) in the test"
+        )
     return ctx.reported
 
 
-def _result(report: AgentReport, meter: TrafficMeter, collector: ProviderMetricsCollector, runlog: RunLog,
-            config: AgentConfig) -> AgentRun:
+def _result(
+    report: AgentReport, meter: TrafficMeter, collector: ProviderMetricsCollector, runlog: RunLog, config: AgentConfig
+) -> AgentRun:
     steps = report.steps if report.steps is not None else meter.successes
     category = report.error_category
     if category is None and report.outcome == "loop_guard":
@@ -163,16 +175,30 @@ def _result(report: AgentReport, meter: TrafficMeter, collector: ProviderMetrics
     run = AgentRun(
         outcome=report.outcome,  # type: ignore[arg-type]
         completion_reason=report.completion_reason,  # type: ignore[arg-type]
-        error_category=category, error_message=report.error_message, steps=steps,
-        tool_sequence=report.tool_sequence, tool_errors=report.tool_errors,
+        error_category=category,
+        error_message=report.error_message,
+        steps=steps,
+        tool_sequence=report.tool_sequence,
+        tool_errors=report.tool_errors,
         malformed_calls=sum(1 for r in report.tool_results if not r.get("executed", True)),
-        tool_calls_paired=report.tool_calls_paired, final_route=meter.final_route, metrics=metrics,
+        tool_calls_paired=report.tool_calls_paired,
+        final_route=meter.final_route,
+        metrics=metrics,
     )
     runlog.set_metrics(metrics)
-    runlog.set_info(outcome=run.outcome, completion_reason=run.completion_reason, error_category=category,
-                    error_message=run.error_message, steps=steps, final_route=run.final_route, route=config.route,
-                    streaming=config.streaming, tool_mode=config.tool_mode, agent="user agent (kylecode byo)",
-                    tool_calls=[dict(c) for c in report.tool_calls])
+    runlog.set_info(
+        outcome=run.outcome,
+        completion_reason=run.completion_reason,
+        error_category=category,
+        error_message=run.error_message,
+        steps=steps,
+        final_route=run.final_route,
+        route=config.route,
+        streaming=config.streaming,
+        tool_mode=config.tool_mode,
+        agent="user agent (kylecode byo)",
+        tool_calls=[dict(c) for c in report.tool_calls],
+    )
     run.runlog = runlog
     return run
 
@@ -194,11 +220,14 @@ def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetr
     calls = []
     for route, stats in snapshot["routes"].items():
         errors = ", ".join(f"{k} {v}" for k, v in stats["errors"].items()) or "no errors"
-        calls.append(f"{route}: {stats['calls']} call(s), {stats['successes']} ok, {errors}, "
-                     f"{stats['retries']} retried")
+        calls.append(
+            f"{route}: {stats['calls']} call(s), {stats['successes']} ok, {errors}, {stats['retries']} retried"
+        )
     lines.append("provider traffic: " + ("; ".join(calls) if calls else "no calls"))
-    lines.append("an agent must not crash on provider trouble: recover, or return "
-                 "AgentReport(outcome='failed', error_category=...)")
+    lines.append(
+        "an agent must not crash on provider trouble: recover, or return "
+        "AgentReport(outcome='failed', error_category=...)"
+    )
     return "\n".join(lines)
 
 

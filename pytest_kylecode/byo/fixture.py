@@ -28,12 +28,12 @@ from pathlib import Path
 import pytest
 
 from agent_runtime.errors import ConfigError
-
 from pytest_kylecode.byo.context import CellContext
-from pytest_kylecode.stash import CELL, RUNNER, RunsCells
 from pytest_kylecode.options import FIXTURE, MARKER
+from pytest_kylecode.stash import CELL, RUNNER, RunsCells
 
 __all__ = ["cell_context", "parametrize", "run_test_cell"]
+
 
 @dataclass(frozen=True, slots=True)
 class _Invalid:
@@ -58,16 +58,19 @@ def parametrize(metafunc: pytest.Metafunc, marker: pytest.Mark) -> None:
     # A misused marker is an error in the test module, reported as pytest's own parametrize reports one.
     where = f"In {metafunc.definition.name}: @pytest.mark.{MARKER}"
     if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], (str, Path)):
-        pytest.fail(f"{where} takes one argument, the scenario file's path; got args={marker.args!r} "
-                    f"kwargs={marker.kwargs!r}", pytrace=False)
+        pytest.fail(
+            f"{where} takes one argument, the scenario file's path; got args={marker.args!r} kwargs={marker.kwargs!r}",
+            pytrace=False,
+        )
     if FIXTURE not in metafunc.fixturenames:
         pytest.fail(f"{where} needs the test to take the `{FIXTURE}` fixture", pytrace=False)
     path = _scenario_path(Path(marker.args[0]), metafunc)
     try:
         scenario = load_scenario(path)
     except ConfigError as exc:
-        metafunc.parametrize(FIXTURE, [pytest.param(_Invalid(f"invalid scenario: {exc}"), id="invalid-scenario")],
-                             indirect=True)
+        metafunc.parametrize(
+            FIXTURE, [pytest.param(_Invalid(f"invalid scenario: {exc}"), id="invalid-scenario")], indirect=True
+        )
         return
     except OSError as exc:
         message = f"invalid scenario: {path}: cannot read it ({exc.strerror or exc})"
@@ -96,8 +99,9 @@ def cell_context(request: pytest.FixtureRequest) -> CellContext:
     """The ``kylecode_cell`` fixture: the test's cell, live while the test body runs."""
     param = getattr(request, "param", None)
     if param is None:
-        pytest.fail(f"the `{FIXTURE}` fixture needs @pytest.mark.{MARKER}('path/to/scenario.yaml') on the test",
-                    pytrace=False)
+        pytest.fail(
+            f"the `{FIXTURE}` fixture needs @pytest.mark.{MARKER}('path/to/scenario.yaml') on the test", pytrace=False
+        )
     if isinstance(param, _Invalid):
         pytest.fail(param.message, pytrace=False)
     cell = param

@@ -36,21 +36,19 @@ re-raised and not counted (the cell fails with the miss report instead).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, Final
 
 import httpx
 
-from agent_runtime.wire.classify import classify_exception, classify_http, is_html
 from agent_runtime.clock import Clock
 from agent_runtime.errors import ProviderError
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.wire.protocols import get_protocol
-from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
-from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.runlog import RunLog
-
+from agent_runtime.providers import PROVIDERS
+from agent_runtime.wire.classify import classify_exception, classify_http, is_html
+from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
+from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.failures import LiveRefusal, ReplayMiss
 from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
@@ -63,8 +61,14 @@ _NETWORK_ERRORS: Final = (httpx.TransportError, OSError)
 class TrafficMeter:
     """The metrics of one cell's traffic; one per cell, shared by every client the agent makes."""
 
-    def __init__(self, clock: Clock, collector: ProviderMetricsCollector, *, runlog: RunLog | None = None,
-                 tool_mode: str = "native") -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        collector: ProviderMetricsCollector,
+        *,
+        runlog: RunLog | None = None,
+        tool_mode: str = "native",
+    ) -> None:
         self.clock = clock
         self.collector = collector
         self.runlog = runlog
@@ -86,9 +90,14 @@ class TrafficMeter:
         if turn != self._turn:
             self._turn, self._turn_route, self._attempt = turn, route, 0
         self._attempt += 1
-        record = CallRecord(route=route, url=str(request.url), request_headers=dict(request.headers.items()),
-                            request_body=body if body is not None else {},
-                            stream=bool(body and body.get("stream")), started=self.clock.now())
+        record = CallRecord(
+            route=route,
+            url=str(request.url),
+            request_headers=dict(request.headers.items()),
+            request_body=body if body is not None else {},
+            stream=bool(body and body.get("stream")),
+            started=self.clock.now(),
+        )
         call = _Call(self, record, request, turn, self._attempt)
         self._open.add(call)
         return call
@@ -105,8 +114,9 @@ class TrafficMeter:
         elif retry:
             assert previous is not None and previous[1] is not None
             self._note(call.turn, f"{previous[1].category} on {route}: re-sent by the agent", "retry")
-        attempt = Attempt(record, call.turn, call.attempt, retry=retry, fallback=route != self._turn_route,
-                          tool_mode=self.tool_mode)
+        attempt = Attempt(
+            record, call.turn, call.attempt, retry=retry, fallback=route != self._turn_route, tool_mode=self.tool_mode
+        )
         self.collector.record_attempt(attempt)
         if self.runlog is not None:
             self.runlog.record_attempt(attempt)
@@ -130,10 +140,11 @@ class TrafficMeter:
 class _Call:
     """One call in flight: its record, its decoder and its timing."""
 
-    __slots__ = ("meter", "record", "request", "turn", "attempt", "decoder", "limit", "last", "done")
+    __slots__ = ("attempt", "decoder", "done", "last", "limit", "meter", "record", "request", "turn")
 
-    def __init__(self, meter: TrafficMeter, record: CallRecord, request: httpx.Request, turn: int,
-                 attempt: int) -> None:
+    def __init__(
+        self, meter: TrafficMeter, record: CallRecord, request: httpx.Request, turn: int, attempt: int
+    ) -> None:
         self.meter = meter
         self.record = record
         self.request = request
@@ -203,13 +214,17 @@ class _Call:
         self.decoder = _decoder(record, response, self.request.url.path)
         if first is not None:
             self.decoder.feed(first)
-        return httpx.Response(response.status_code, headers=response.headers, request=self.request,
-                              stream=_MeteredStream(self, first, chunks, stream),  # type: ignore[arg-type]
-                              extensions=response.extensions)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            request=self.request,
+            stream=_MeteredStream(self, first, chunks, stream),  # type: ignore[arg-type]
+            extensions=response.extensions,
+        )
 
 
 class _MeteredStream(httpx.SyncByteStream):
-    __slots__ = ("_call", "_first", "_rest", "_inner")
+    __slots__ = ("_call", "_first", "_inner", "_rest")
 
     def __init__(self, call: _Call, first: bytes | None, rest: Iterator[bytes], inner: httpx.SyncByteStream) -> None:
         self._call = call
@@ -303,8 +318,12 @@ def _decoder(record: CallRecord, response: httpx.Response, path: str) -> BodyDec
     name = provider.protocol if provider is not None else protocol_for_path(path)
     if name is None:
         return _GenericDecoder(response.status_code, record.response_headers)  # type: ignore[return-value]
-    return BodyDecoder(get_protocol(name), response.status_code, record.response_headers,  # type: ignore[arg-type]
-                       streaming=record.stream)
+    return BodyDecoder(
+        get_protocol(name),
+        response.status_code,
+        record.response_headers,  # type: ignore[arg-type]
+        streaming=record.stream,
+    )
 
 
 class _GenericDecoder:

@@ -175,7 +175,7 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
             if end < 0:
                 break
             events.append((offset, buffer[: end + 2]))
-            buffer = buffer[end + 2:]
+            buffer = buffer[end + 2 :]
     if buffer:
         events.append((chunks[-1][0], buffer))  # a partial event at the end is genuine traffic too
     return events
@@ -196,8 +196,9 @@ def loads(text: str, *, source: str) -> CassetteFile:
     if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{source}: not a cassette (expected a mapping with an 'interactions' list)")
     if data.get("version", 1) != 1:  # another format's numbers would be misread, not refused
-        raise CassetteError(f"{source}: unsupported cassette version {data['version']!r} (version 1 only); "
-                            "re-record it")
+        raise CassetteError(
+            f"{source}: unsupported cassette version {data['version']!r} (version 1 only); re-record it"
+        )
     items = []
     for index, raw in enumerate(data["interactions"]):
         try:
@@ -228,8 +229,11 @@ def _interaction_in(raw: dict[str, Any]) -> Interaction:
             body = json.dumps(response["parsed_body"], ensure_ascii=False, separators=(",", ":")).encode()
         else:
             body_field = response.get("body") or {}
-            body = (base64.b64decode(body_field["base64"]) if "base64" in body_field
-                    else str(body_field.get("string", "")).encode())
+            body = (
+                base64.b64decode(body_field["base64"])
+                if "base64" in body_field
+                else str(body_field.get("string", "")).encode()
+            )
         chunks = [(t, body)] if body else []
     request_json = request.get("parsed_body")
     if request_json is None and request.get("body"):
@@ -313,10 +317,16 @@ def serialize(cassette_dict: dict[str, Any]) -> str:
         body = body.decode() if isinstance(body, bytes) else body
         resp_body = response["body"]["string"]
         resp_body = resp_body.encode() if isinstance(resp_body, str) else resp_body
-        items.append(Interaction(
-            method=request["method"], uri=request["uri"], request_headers=_headers_in(request.get("headers")),
-            request_json=json.loads(body) if body else None, status=response["status"]["code"],
-            reason=response["status"].get("message", ""), response_headers=_headers_in(response.get("headers")),
-            chunks=[(0.0, resp_body)] if resp_body else [],
-        ))
+        items.append(
+            Interaction(
+                method=request["method"],
+                uri=request["uri"],
+                request_headers=_headers_in(request.get("headers")),
+                request_json=json.loads(body) if body else None,
+                status=response["status"]["code"],
+                reason=response["status"].get("message", ""),
+                response_headers=_headers_in(response.get("headers")),
+                chunks=[(0.0, resp_body)] if resp_body else [],
+            )
+        )
     return dumps(CassetteFile({}, items))

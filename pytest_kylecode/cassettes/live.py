@@ -89,13 +89,15 @@ class LiveTransport(httpx.BaseTransport):
             raise LiveKeyMissing(
                 f"{provider.key_env} is not set: refused {request.method} {request.url.copy_with(query=None)} "
                 f"(a {provider.name} endpoint) before sending it; export {provider.key_env}, or point "
-                f"{provider.base_url_env} at another upstream")
+                f"{provider.base_url_env} at another upstream"
+            )
         if not self.budget.take():
             self.exhausted = True
             raise LiveBudgetExhausted(
                 f"live call budget exhausted: {self.max_calls} calls to live providers "
                 f"(--kylecode-max-live-calls {self.max_calls}) were already made by this run; "
-                f"refused {request.method} {request.url.copy_with(query=None)}")
+                f"refused {request.method} {request.url.copy_with(query=None)}"
+            )
         return self._inner.handle_request(request)
 
     def close(self) -> None:
@@ -106,7 +108,10 @@ def _keyless_provider(url: httpx.URL, env: Mapping[str, str]) -> Provider | None
     """The provider whose real endpoint ``url`` is, when its key is unset and its base URL not overridden."""
     target = str(url.copy_with(query=None))
     for provider in PROVIDERS.values():
-        if target == provider.canonical_endpoint() and not env.get(provider.key_env) \
-                and not env.get(provider.base_url_env):
+        if (
+            target == provider.canonical_endpoint()
+            and not env.get(provider.key_env)
+            and not env.get(provider.base_url_env)
+        ):
             return provider
     return None

@@ -17,10 +17,9 @@ from typing import Any
 
 import httpx
 
-from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
-from agent_runtime.providers import PROVIDERS
 from agent_runtime.observe.redact import redact_json
-
+from agent_runtime.providers import PROVIDERS
+from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
 from pytest_kylecode.cassettes.format import Interaction
 
 WORKSPACE = "<workspace>"
@@ -78,8 +77,9 @@ def _pretty(value: Any) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
-def miss_report(items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any,
-                *, limit: int = 60) -> str:
+def miss_report(
+    items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any, *, limit: int = 60
+) -> str:
     """A readable diff of a request against the nearest recorded one."""
     if not items:
         return f"the cassette has no interactions, but the run sent {method} {uri}"
@@ -95,10 +95,13 @@ def miss_report(items: Sequence[Interaction], played: Sequence[bool], method: st
     assert best is not None
     _, index, recorded = best
     item = items[index]
-    head = [f"no recorded interaction matches {method} {uri}",
-            f"nearest: interaction {index} ({item.method} {item.uri}{', already played' if played[index] else ''})"]
-    diff = list(difflib.unified_diff(recorded, wanted, "recorded request body", "request body sent now",
-                                     lineterm="", n=2))
+    head = [
+        f"no recorded interaction matches {method} {uri}",
+        f"nearest: interaction {index} ({item.method} {item.uri}{', already played' if played[index] else ''})",
+    ]
+    diff = list(
+        difflib.unified_diff(recorded, wanted, "recorded request body", "request body sent now", lineterm="", n=2)
+    )
     if item.uri != uri:
         head.append(f"  URI differs: recorded {item.uri}")
     if len(diff) > limit:

@@ -32,7 +32,7 @@ def read_provenance(path: Path) -> dict[str, Any]:
     match = _INTERACTIONS.search(head)
     if match is not None:
         try:
-            text = head[:match.start()].decode("utf-8")
+            text = head[: match.start()].decode("utf-8")
             # An alias bomb fits in 4 KB too: anything but plain data goes to the checked loader.
             data = load_data(text, fallback=lambda t: load_checked(path, t).data)
         except Exception:

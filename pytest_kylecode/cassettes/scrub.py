@@ -20,8 +20,9 @@ from pytest_kylecode.cassettes.format import Interaction
 __all__ = ["scrub", "surviving_secrets"]
 
 
-_TEXT_FIELDS = frozenset({"text", "content", "delta", "partial_json", "arguments", "thinking", "reasoning",
-                          "reasoning_content", "refusal"})
+_TEXT_FIELDS = frozenset(
+    {"text", "content", "delta", "partial_json", "arguments", "thinking", "reasoning", "reasoning_content", "refusal"}
+)
 
 
 def _streamed_text(item: Interaction) -> str:
@@ -53,8 +54,12 @@ _MASKED_KEY_PREFIX = re.compile(r"[A-Za-z0-9_\-]+(?=" + re.escape(MASK) + ")")
 
 
 def _leaks_across_events(items: list[Interaction], env: Mapping[str, str]) -> list[str]:
-    return [secret for item in items if item.is_sse
-            for secret in find_secrets(_MASKED_KEY_PREFIX.sub("", _streamed_text(item)), env)]
+    return [
+        secret
+        for item in items
+        if item.is_sse
+        for secret in find_secrets(_MASKED_KEY_PREFIX.sub("", _streamed_text(item)), env)
+    ]
 
 
 def scrub(item: Interaction, env: Mapping[str, str]) -> Interaction:
@@ -65,9 +70,14 @@ def scrub(item: Interaction, env: Mapping[str, str]) -> Interaction:
         scrubbed = redact_fragments(redact_text(text, env), env)
         chunks.append((offset, data if scrubbed == text else scrubbed.encode("utf-8", errors="surrogateescape")))
     return Interaction(
-        method=item.method, uri=redact_url(item.uri, env), request_headers=dict(item.request_headers),
-        request_json=redact_json(item.request_json, env), status=item.status, reason=item.reason,
-        response_headers=dict(item.response_headers), chunks=chunks,
+        method=item.method,
+        uri=redact_url(item.uri, env),
+        request_headers=dict(item.request_headers),
+        request_json=redact_json(item.request_json, env),
+        status=item.status,
+        reason=item.reason,
+        response_headers=dict(item.response_headers),
+        chunks=chunks,
     )
 
 

@@ -56,8 +56,15 @@ class CassetteSession:
     """One cell's use of its cassette: ``open`` gives the transport, ``finish`` the problems,
     ``commit`` the write. ``upstream`` makes the transport a recording asks (emulator or live)."""
 
-    def __init__(self, spec: CassetteSpec, *, clock: Clock, workspace: Path, env: Mapping[str, str],
-                 upstream: Callable[[], httpx.BaseTransport]) -> None:
+    def __init__(
+        self,
+        spec: CassetteSpec,
+        *,
+        clock: Clock,
+        workspace: Path,
+        env: Mapping[str, str],
+        upstream: Callable[[], httpx.BaseTransport],
+    ) -> None:
         self.spec = spec
         self.path = spec.path
         self.clock = clock
@@ -89,8 +96,9 @@ class CassetteSession:
         recorded = list(self._existing.interactions) if self._existing is not None else []
         self.recording = not replay_only
         upstream = self._upstream() if self.recording else None
-        self.transport = CassetteTransport(recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream,
-                                           abort_on_miss=abort_on_miss)
+        self.transport = CassetteTransport(
+            recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream, abort_on_miss=abort_on_miss
+        )
         return self.transport
 
     def _load(self) -> CassetteFile | None:
@@ -107,7 +115,8 @@ class CassetteSession:
             raise CassetteStale(
                 f"the cassette {self.path} was recorded for another version of scenario "
                 f"{scenario!r} (scenario hash {recorded}, now {current}: its task, workspace, "
-                "script or agent changed)")
+                "script or agent changed)"
+            )
 
     def finish(self) -> list[str]:
         """Problems that fail the cell: misses, unplayed interactions, and, when recording, every
@@ -120,8 +129,10 @@ class CassetteSession:
         if self.mode in ("none", "once") and transport.new == [] and transport.recorded:
             for index in transport.unplayed:
                 item = transport.recorded[index]
-                problems.append(f"interaction {index} ({item.method} {item.uri}) of {self.path} was recorded "
-                                "but never requested: the runtime now makes fewer calls")
+                problems.append(
+                    f"interaction {index} ({item.method} {item.uri}) of {self.path} was recorded "
+                    "but never requested: the runtime now makes fewer calls"
+                )
         if self.recording:
             problems += transport.upstream_failures
         return problems
@@ -142,11 +153,14 @@ class CassetteSession:
         meta = {
             **self.spec.provenance,
             "runtime_version": __version__,
-            "recorded_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "recorded_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         old = self._existing if self._existing is not None else _try_load(self.path)
-        if old is not None and old.meta.get("scenario_hash") == meta["scenario_hash"] and \
-                dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions)):
+        if (
+            old is not None
+            and old.meta.get("scenario_hash") == meta["scenario_hash"]
+            and dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions))
+        ):
             return  # same traffic: keep the file (and its recorded_at) as it is
         text = dumps(CassetteFile(meta, interactions))
         leaked = surviving_secrets(text, interactions, env)

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 import httpx
 
 from agent_runtime.clock import Clock
-
-from pytest_kylecode.timed_body import TimedByteStream
 from pytest_kylecode.cassettes.format import Interaction
-from pytest_kylecode.failures import ReplayAborted, ReplayMiss
 from pytest_kylecode.cassettes.matching import RequestNormalizer, find_match, miss_report
+from pytest_kylecode.failures import ReplayAborted, ReplayMiss
+from pytest_kylecode.timed_body import TimedByteStream
 
 _KEEP_REQUEST_HEADERS = ("content-type", "anthropic-version")
 _KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")
@@ -78,8 +77,12 @@ class CassetteTransport(httpx.BaseTransport):
         if index is not None:
             self.played[index] = True
             item = self.recorded[index]
-            return httpx.Response(item.status, headers=item.response_headers,
-                                  stream=TimedByteStream(item.chunks, self._clock, start), request=request)
+            return httpx.Response(
+                item.status,
+                headers=item.response_headers,
+                stream=TimedByteStream(item.chunks, self._clock, start),
+                request=request,
+            )
         if self._upstream is None:
             report = miss_report(self.recorded, self.played, method, uri, body)
             self.misses.append(Miss(method, uri, report))
@@ -100,7 +103,8 @@ class CassetteTransport(httpx.BaseTransport):
         if response.status_code >= 400:
             self.upstream_failures.append(
                 f"the upstream answered HTTP {response.status_code} to {method} {uri}, and no fault of this "
-                "cell injected it")
+                "cell injected it"
+            )
         headers = {k.lower(): v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS}
         item = Interaction(
             method=method,
@@ -113,12 +117,26 @@ class CassetteTransport(httpx.BaseTransport):
         )
         self.new.append(item)
         gzip = response.headers.get("content-encoding", "").lower() == "gzip"
-        stream = _Capture(response.stream, item, self._clock, start, gzip=gzip,  # type: ignore[arg-type]
-                          failures=self.upstream_failures)
-        out_headers = [(k, v) for k, v in response.headers.multi_items()
-                       if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
-        return httpx.Response(response.status_code, headers=out_headers, stream=stream, request=request,
-                              extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"})
+        stream = _Capture(
+            response.stream,
+            item,
+            self._clock,
+            start,
+            gzip=gzip,  # type: ignore[arg-type]
+            failures=self.upstream_failures,
+        )
+        out_headers = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=out_headers,
+            stream=stream,
+            request=request,
+            extensions={k: v for k, v in response.extensions.items() if k == "reason_phrase"},
+        )
 
     def close(self) -> None:
         if self._upstream is not None:
@@ -133,8 +151,16 @@ class _Capture(httpx.SyncByteStream):
     an emulator body is taken with its own offsets instead of waiting for it.
     """
 
-    def __init__(self, inner: httpx.SyncByteStream, item: Interaction, clock: Clock, start: float, *, gzip: bool,
-                 failures: list[str]) -> None:
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        item: Interaction,
+        clock: Clock,
+        start: float,
+        *,
+        gzip: bool,
+        failures: list[str],
+    ) -> None:
         self._inner = inner
         self._failures = failures
         self._item = item
@@ -161,8 +187,9 @@ class _Capture(httpx.SyncByteStream):
                 if kept:
                     yield kept
         except httpx.TransportError as exc:
-            self._failures.append(f"the upstream's answer to {self._item.method} {self._item.uri} broke off: "
-                                  f"{type(exc).__name__}: {exc}")
+            self._failures.append(
+                f"the upstream's answer to {self._item.method} {self._item.uri} broke off: {type(exc).__name__}: {exc}"
+            )
             raise
 
     def close(self) -> None:
@@ -171,7 +198,7 @@ class _Capture(httpx.SyncByteStream):
         self._closed = True
         if isinstance(self._inner, TimedByteStream):
             shift = self._inner.start - self._start
-            for offset, data in self._inner.chunks[self._delivered:]:
+            for offset, data in self._inner.chunks[self._delivered :]:
                 self._keep(shift + offset, data)
         else:
             iterator = self._iterator if self._iterator is not None else iter(self._inner)
@@ -179,6 +206,8 @@ class _Capture(httpx.SyncByteStream):
                 for data in iterator:
                     self._keep(self._clock.now() - self._start, data)
             except httpx.TransportError as exc:
-                self._failures.append(f"the rest of the upstream's answer to {self._item.method} "
-                                      f"{self._item.uri} broke off: {type(exc).__name__}: {exc}")
+                self._failures.append(
+                    f"the rest of the upstream's answer to {self._item.method} "
+                    f"{self._item.uri} broke off: {type(exc).__name__}: {exc}"
+                )
         self._inner.close()

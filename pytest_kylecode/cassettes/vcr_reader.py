@@ -64,8 +64,10 @@ def parse_cassette(data: Any, *, source: str) -> list[Interaction]:
     for index, raw in enumerate(data["interactions"]):
         if isinstance(raw, Mapping) and isinstance(raw.get("response"), Mapping) and "sse" in raw["response"]:
             # Our own format keeps SSE bodies as event lists; reading it here would lose them.
-            raise CassetteError(f"{source}: interaction {index} is in kylecode's own cassette format "
-                                "(SSE events with offsets): read it with pytest_kylecode.cassettes.format")
+            raise CassetteError(
+                f"{source}: interaction {index} is in kylecode's own cassette format "
+                "(SSE events with offsets): read it with pytest_kylecode.cassettes.format"
+            )
         try:
             out.append(_interaction(raw))
         except (KeyError, TypeError, ValueError, AttributeError, OSError, EOFError, zlib.error) as exc:
@@ -88,9 +90,13 @@ def _interaction(raw: Mapping[str, Any]) -> Interaction:
         body = zlib.decompress(body)
         headers = _without_encoding(headers)
     return Interaction(
-        method=str(request["method"]).upper(), uri=str(request["uri"]),
-        request_headers=_headers(request.get("headers")), request_json=_json_or_none(_body(request)),
-        status=int(code), reason=str(reason), response_headers=headers,
+        method=str(request["method"]).upper(),
+        uri=str(request["uri"]),
+        request_headers=_headers(request.get("headers")),
+        request_json=_json_or_none(_body(request)),
+        status=int(code),
+        reason=str(reason),
+        response_headers=headers,
         chunks=[(0.0, body)] if body else [],  # foreign cassettes keep no timing
     )
 

@@ -37,8 +37,15 @@ from yaml.nodes import ScalarNode
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR = "tag:yaml.org,2002:str"
-_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                         "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+_PLAIN_TAGS = frozenset(
+    {
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp",
+    }
+)
 _MAX_DEPTH = 64
 _NO_KEY: Any = object()
 

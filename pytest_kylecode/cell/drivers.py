@@ -35,8 +35,9 @@ class RuntimeDriver:
 
     def run(self, stack: CellStack, workspace: Path) -> AgentRun:
         with httpx.Client(transport=stack.transport) as http:
-            return run_agent(stack.config, stack.cell.scenario.task, workspace, http=http, clock=stack.clock,
-                             env=stack.env)
+            return run_agent(
+                stack.config, stack.cell.scenario.task, workspace, http=http, clock=stack.clock, env=stack.env
+            )
 
 
 def driver_for(cell: Cell, agent: PreparedAgent | None = None) -> AgentDriver:

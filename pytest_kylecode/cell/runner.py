@@ -68,19 +68,29 @@ class CellRunner:
         recording = records(self.settings.record)
         try:
             with _time_limit(self.settings.cell_timeout, item.nodeid):
-                run = execute_cell(cell, cassettes=self.settings.cassettes, record=self.settings.record,
-                                   upstream_kind=self.settings.upstream, upstream=self._upstream,
-                                   driver=driver_for(cell, agent), workspaces=self._workspaces)
+                run = execute_cell(
+                    cell,
+                    cassettes=self.settings.cassettes,
+                    record=self.settings.record,
+                    upstream_kind=self.settings.upstream,
+                    upstream=self._upstream,
+                    driver=driver_for(cell, agent),
+                    workspaces=self._workspaces,
+                )
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
             item.session.shouldstop = "kylecode: live call budget exhausted"
             self._kept(item, cell, "live call budget exhausted", recording)
-            raise CellFailure(f"{exc}\nno cassette was written for this cell; raise the cap with "
-                              "--kylecode-max-live-calls N and re-record it") from None
+            raise CellFailure(
+                f"{exc}\nno cassette was written for this cell; raise the cap with "
+                "--kylecode-max-live-calls N and re-record it"
+            ) from None
         except LiveKeyMissing as exc:
             self._kept(item, cell, _first_line(exc), recording)
-            raise CellFailure(f"{exc}; the cassette was left as it was\n"
-                              f"re-record this cell once it is set: {self.rerecord_command(item)}") from None
+            raise CellFailure(
+                f"{exc}; the cassette was left as it was\n"
+                f"re-record this cell once it is set: {self.rerecord_command(item)}"
+            ) from None
         except ReplayAborted as exc:
             raise CellFailure(f"replay miss: {exc}\n{self._rerecord_advice(item)}") from None
         except CassetteError as exc:  # missing, stale or corrupt: the cassette is what is wrong
@@ -101,8 +111,11 @@ class CellRunner:
         too, so re-recording against a broken upstream changes nothing on disk."""
         result = run.result
         metrics = result.metrics or {}
-        details: dict[str, Any] = {"outcome": result.outcome, "steps": result.steps,
-                                   "calls": metrics.get("summary", {}).get("calls")}
+        details: dict[str, Any] = {
+            "outcome": result.outcome,
+            "steps": result.steps,
+            "calls": metrics.get("summary", {}).get("calls"),
+        }
         verdict = judge(cell, run, where=self._where)
         recording = run.cassettes.recording
         updating = bool(getattr(self.config.option, "update_snapshots", False))
@@ -164,16 +177,20 @@ class CellRunner:
         if "run_dir" in details:
             lines.append(f"run directory: {details['run_dir']}  (vendor bundle: kylecode bundle {details['run_dir']})")
         if run.cassettes.recording:
-            lines.append("the cassette and the metrics snapshot were left as they were; once the cause is fixed, "
-                         f"re-record this cell: {self.rerecord_command(item)}")
+            lines.append(
+                "the cassette and the metrics snapshot were left as they were; once the cause is fixed, "
+                f"re-record this cell: {self.rerecord_command(item)}"
+            )
         elif not verdict.traffic_clean:
             # Traffic that replayed cleanly needs no re-recording: a failed expectation names its line.
             lines.append(self._rerecord_advice(item))
         return "\n".join(lines)
 
     def _rerecord_advice(self, item: pytest.Item) -> str:
-        return (f"re-record this cell: {self.rerecord_command(item)}\n"
-                f"re-record the whole scenario: {self.rerecord_command(item, whole_scenario=True)}")
+        return (
+            f"re-record this cell: {self.rerecord_command(item)}\n"
+            f"re-record the whole scenario: {self.rerecord_command(item, whole_scenario=True)}"
+        )
 
     def rerecord_command(self, item: pytest.Item, *, whole_scenario: bool = False) -> str:
         """The one command that re-records the cell (or its whole scenario file) and accepts its

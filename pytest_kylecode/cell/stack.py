@@ -28,8 +28,8 @@ from agent_runtime.providers import parse_route
 from agent_runtime.runner import AgentRun
 from pytest_kylecode.cassettes.modes import RecordMode
 from pytest_kylecode.cassettes.store import CassetteSession, CassetteSpec
-from pytest_kylecode.faults.transport import FaultTransport
 from pytest_kylecode.failures import LiveKeyMissing
+from pytest_kylecode.faults.transport import FaultTransport
 from pytest_kylecode.scenarios.scenario import Cell
 from pytest_kylecode.workspaces import WorkspacePool, new_workspace
 
@@ -74,8 +74,16 @@ class CellRun:
     cassette_problems: list[str]
 
 
-def execute_cell(cell: Cell, *, cassettes: Path, record: RecordMode, upstream_kind: str, upstream: UpstreamFactory,
-                 driver: AgentDriver, workspaces: WorkspacePool | None = None) -> CellRun:
+def execute_cell(
+    cell: Cell,
+    *,
+    cassettes: Path,
+    record: RecordMode,
+    upstream_kind: str,
+    upstream: UpstreamFactory,
+    driver: AgentDriver,
+    workspaces: WorkspacePool | None = None,
+) -> CellRun:
     """Run ``cell`` with ``driver`` through its cassette (under ``cassettes``, in mode ``record``)
     and its fault, in a workspace holding exactly the scenario's files: a fresh one the caller
     removes, or one of ``workspaces`` the caller gives back with ``workspaces.release``.
@@ -90,11 +98,19 @@ def execute_cell(cell: Cell, *, cassettes: Path, record: RecordMode, upstream_ki
     config = cell.agent_config()
     if live:
         require_key(cell, env)
-    workspace = new_workspace(cell.scenario.workspace) if workspaces is None \
-        else workspaces.acquire(cell.scenario.workspace)
-    spec = CassetteSpec(cassettes / cell.cassette_relpath, record, {
-        "scenario": cell.scenario.name, "cell": cell.id, "scenario_hash": cell.scenario.content_hash,
-        "upstream": upstream_kind})
+    workspace = (
+        new_workspace(cell.scenario.workspace) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
+    )
+    spec = CassetteSpec(
+        cassettes / cell.cassette_relpath,
+        record,
+        {
+            "scenario": cell.scenario.name,
+            "cell": cell.id,
+            "scenario_hash": cell.scenario.content_hash,
+            "upstream": upstream_kind,
+        },
+    )
     session = CassetteSession(spec, clock=clock, workspace=workspace, env=env, upstream=lambda: upstream(cell, clock))
     try:
         inner = session.open(abort_on_miss=driver.aborts_on_miss)
@@ -122,8 +138,10 @@ def require_key(cell: Cell, env: dict[str, str]) -> None:
     to record. (A failover route without a key is refused call by call: ``LiveTransport``.)"""
     provider = parse_route(cell.provider).provider
     if not env.get(provider.key_env) and not env.get(provider.base_url_env):
-        raise LiveKeyMissing(f"recording {cell.provider} from the live provider needs {provider.key_env} in the "
-                             f"environment (or {provider.base_url_env} pointing elsewhere): no request was sent")
+        raise LiveKeyMissing(
+            f"recording {cell.provider} from the live provider needs {provider.key_env} in the "
+            f"environment (or {provider.base_url_env} pointing elsewhere): no request was sent"
+        )
 
 
 def runtime_env(live: bool) -> dict[str, str]:

@@ -49,9 +49,13 @@ def judge(cell: Cell, run: CellRun, *, where: Callable[[str], str] = str) -> Ver
         verdict.add("invariants", broken)
     mismatches = check(cell.expect, measure(result, metrics), metrics, run.workspace)
     if mismatches:
-        verdict.add("expectations (expected vs actual)", [
-            f"{m}  (expected by {where(cell.expect_where[m.key])})" if m.key in cell.expect_where else str(m)
-            for m in mismatches])
+        verdict.add(
+            "expectations (expected vs actual)",
+            [
+                f"{m}  (expected by {where(cell.expect_where[m.key])})" if m.key in cell.expect_where else str(m)
+                for m in mismatches
+            ],
+        )
     return verdict
 
 

@@ -17,13 +17,19 @@ HELP = "pack a run directory into a redacted vendor bundle zip (with a manifest)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run directory written by a run")
-    parser.add_argument("-o", "--output", metavar="ZIP", type=Path, default=None,
-                        help="where to write the zip (default: RUN_DIR.zip beside the run directory)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="ZIP",
+        type=Path,
+        default=None,
+        help="where to write the zip (default: RUN_DIR.zip beside the run directory)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent_runtime.observe.bundle import build_bundle
     from agent_runtime.errors import KylecodeError
+    from agent_runtime.observe.bundle import build_bundle
 
     try:
         path = build_bundle(args.run_dir, args.output)

@@ -20,18 +20,30 @@ HELP = "check cassettes and snapshots against the scenarios: orphans, cells with
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="compare the cassette and snapshot trees with the cells of the scenarios")
-    check.add_argument("--scenarios", type=Path, default=Path("scenarios"), metavar="DIR",
-                       help="scenario directory (default: scenarios)")
-    check.add_argument("--cassettes", type=Path, default=Path("cassettes"), metavar="DIR",
-                       help="cassette directory (default: cassettes)")
-    check.add_argument("--no-replay", action="store_true",
-                       help="only compare the trees and the cassettes' scenario hashes; do not replay cells to "
-                            "find unplayed interactions")
+    check.add_argument(
+        "--scenarios",
+        type=Path,
+        default=Path("scenarios"),
+        metavar="DIR",
+        help="scenario directory (default: scenarios)",
+    )
+    check.add_argument(
+        "--cassettes",
+        type=Path,
+        default=Path("cassettes"),
+        metavar="DIR",
+        help="cassette directory (default: cassettes)",
+    )
+    check.add_argument(
+        "--no-replay",
+        action="store_true",
+        help="only compare the trees and the cassettes' scenario hashes; do not replay cells to "
+        "find unplayed interactions",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode import orphans
     from pytest_kylecode.cassettes.provenance import read_provenance
     from pytest_kylecode.failures import CassetteError
@@ -59,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     # A cell skipped by its scenario (`skip:`) never records: no cassette is expected of it.
     missing = sorted(p for p, cell in expected.items() if p not in present and not cell.skip)
     problems: list[str] = [f"orphan cassette (no cell records it): {p}" for p in orphan_cassettes]
-    problems += [f"cell without cassette: {expected[p].scenario.name}[{expected[p].id}] (expected {p})"
-                 for p in missing]
+    problems += [
+        f"cell without cassette: {expected[p].scenario.name}[{expected[p].id}] (expected {p})" for p in missing
+    ]
     hashes: dict[str, str] = {}
     stale, fresh = [], []
     for path in sorted(p for p in expected if p in present):
@@ -72,26 +85,37 @@ def run(args: argparse.Namespace) -> int:
             stale.append(f"unreadable cassette: {exc}")
             continue
         if recorded != current:
-            stale.append(f"stale cassette (recorded for another version of scenario {cell.scenario.name!r}: "
-                         f"scenario hash {recorded or 'none'}, now {current}; re-record its cells): {path}")
+            stale.append(
+                f"stale cassette (recorded for another version of scenario {cell.scenario.name!r}: "
+                f"scenario hash {recorded or 'none'}, now {current}; re-record its cells): {path}"
+            )
         else:
             fresh.append(cell)
     problems += stale
     orphan_snapshots = orphans.find(tree, census)
-    problems += [f"orphan snapshot (no cell of any scenario takes it): {args.scenarios / snap.relpath()}"
-                 for snap in orphan_snapshots]
+    problems += [
+        f"orphan snapshot (no cell of any scenario takes it): {args.scenarios / snap.relpath()}"
+        for snap in orphan_snapshots
+    ]
     replay = [] if args.no_replay else _replay_problems(fresh, args.cassettes)
     problems += replay
     for line in problems:
         print(line)
     if census.invalid:
-        print(f"{len(census.invalid)} scenario files do not validate: snapshots of names that no valid scenario "
-              "has were not judged")
-    replayed = ("replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"
-                if args.no_replay else f"{len(replay)} replay problems")
-    print(f"{len(cells)} cells, {len(present)} cassettes, {len(tree.snapshots)} snapshots: "
-          f"{len(orphan_cassettes)} orphan cassettes, {len(missing)} missing, {len(stale)} stale, "
-          f"{len(orphan_snapshots)} orphan snapshots; {replayed}")
+        print(
+            f"{len(census.invalid)} scenario files do not validate: snapshots of names that no valid scenario "
+            "has were not judged"
+        )
+    replayed = (
+        "replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"
+        if args.no_replay
+        else f"{len(replay)} replay problems"
+    )
+    print(
+        f"{len(cells)} cells, {len(present)} cassettes, {len(tree.snapshots)} snapshots: "
+        f"{len(orphan_cassettes)} orphan cassettes, {len(missing)} missing, {len(stale)} stale, "
+        f"{len(orphan_snapshots)} orphan snapshots; {replayed}"
+    )
     return 1 if problems else 0
 
 
@@ -106,8 +130,14 @@ def _replay_problems(cells: list, cassettes: Path) -> list[str]:
     for cell in cells:
         name = f"{cell.scenario.name}[{cell.id}]"
         try:
-            run = execute_cell(cell, cassettes=cassettes, record="none", upstream_kind="emulator",
-                               upstream=emulator_upstream, driver=driver_for(cell))
+            run = execute_cell(
+                cell,
+                cassettes=cassettes,
+                record="none",
+                upstream_kind="emulator",
+                upstream=emulator_upstream,
+                driver=driver_for(cell),
+            )
         except ReplayAborted as exc:
             problems.append(f"{name}: replay miss: {str(exc).splitlines()[0]}")
             continue

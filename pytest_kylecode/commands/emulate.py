@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # the command imports its machinery only when it runs
     import httpx
 
     from agent_runtime.clock import Clock
-
     from pytest_kylecode.faults.catalog import FaultSpec
 
 HELP = "serve a scenario's script as an emulated provider (all three wire protocols) on a loopback port"
@@ -28,16 +27,33 @@ HELP = "serve a scenario's script as an emulated provider (all three wire protoc
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from pytest_kylecode.faults.catalog import FAULT_KINDS  # a tuple of names: cheap
 
-    parser.add_argument("--scenario", required=True, metavar="FILE", type=Path,
-                        help="scenario YAML whose `script` the emulated model plays")
-    parser.add_argument("--port", type=int, default=0, metavar="N",
-                        help="port on 127.0.0.1 (default 0: a free port, printed on start)")
-    parser.add_argument("--fault", choices=FAULT_KINDS, default=None, metavar="KIND",
-                        help="inject a fault (one of: " + ", ".join(FAULT_KINDS) + ")")
-    parser.add_argument("--fault-at", type=int, default=None, metavar="N",
-                        help="first faulted call, counting every call to the server from 1 (default 1)")
-    parser.add_argument("--fault-times", type=int, default=None, metavar="N",
-                        help="number of consecutive faulted calls (default 1)")
+    parser.add_argument(
+        "--scenario",
+        required=True,
+        metavar="FILE",
+        type=Path,
+        help="scenario YAML whose `script` the emulated model plays",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, metavar="N", help="port on 127.0.0.1 (default 0: a free port, printed on start)"
+    )
+    parser.add_argument(
+        "--fault",
+        choices=FAULT_KINDS,
+        default=None,
+        metavar="KIND",
+        help="inject a fault (one of: " + ", ".join(FAULT_KINDS) + ")",
+    )
+    parser.add_argument(
+        "--fault-at",
+        type=int,
+        default=None,
+        metavar="N",
+        help="first faulted call, counting every call to the server from 1 (default 1)",
+    )
+    parser.add_argument(
+        "--fault-times", type=int, default=None, metavar="N", help="number of consecutive faulted calls (default 1)"
+    )
 
 
 def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: Clock) -> httpx.BaseTransport:
@@ -52,7 +68,6 @@ def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: 
     if fault is None or fault.kind == "none":
         return inner
     from agent_runtime.config import Timeouts
-
     from pytest_kylecode.faults.transport import FaultTransport
 
     return FaultTransport(inner, fault, primary="", clock=clock, timeouts=Timeouts())
@@ -61,7 +76,6 @@ def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: 
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.clock import SystemClock
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport
     from pytest_kylecode.emulator.server import EmulatorServer
 
@@ -100,7 +114,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _fault_spec(args: argparse.Namespace) -> FaultSpec | None:
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode.faults.catalog import FaultSpec
 
     if args.fault is None:
@@ -117,7 +130,6 @@ def _load_script(path: Path) -> list[Any]:
     import yaml
 
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode.emulator import parse_script
 
     try:
@@ -129,8 +141,9 @@ def _load_script(path: Path) -> list[Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", where=str(path)) from None
     if not isinstance(data, dict) or "script" not in data:
-        raise ConfigError("a scenario file is a mapping with a `script` list (what the emulated model does)",
-                          where=str(path))
+        raise ConfigError(
+            "a scenario file is a mapping with a `script` list (what the emulated model does)", where=str(path)
+        )
     try:
         return parse_script(data["script"], key="script")
     except ConfigError as exc:

@@ -57,8 +57,9 @@ def inspect_cassette(path: Path) -> list[dict[str, Any]]:
         try:
             records.append(normalize_interaction(interaction, index))
         except Exception as exc:  # a normalizer bug must still name the interaction, not dump a traceback
-            raise CassetteError(f"{path}: interaction {index} cannot be normalized "
-                                f"({type(exc).__name__}: {exc})") from exc
+            raise CassetteError(
+                f"{path}: interaction {index} cannot be normalized ({type(exc).__name__}: {exc})"
+            ) from exc
     return records
 
 
@@ -89,8 +90,10 @@ def format_table(source: str, records: list[dict[str, Any]]) -> str:
         if r["raw_finish_reason"] and r["raw_finish_reason"] != r["finish_reason"]:
             finish += f" ({r['raw_finish_reason']})"
         usage = r["usage"]
-        lines.append(f"#{r['index']:<3} {r['protocol'] or 'not a model call':<18} {r['status']:<4} {mode:<6} "
-                     f"finish={finish:<24} tokens in={usage['input_tokens']} out={usage['output_tokens']}")
+        lines.append(
+            f"#{r['index']:<3} {r['protocol'] or 'not a model call':<18} {r['status']:<4} {mode:<6} "
+            f"finish={finish:<24} tokens in={usage['input_tokens']} out={usage['output_tokens']}"
+        )
         if r["text"]:
             lines.append(f"     text       {_clip(r['text'])!s}")
         if r["reasoning"]:

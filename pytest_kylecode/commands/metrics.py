@@ -24,8 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("telemetry", metavar="TELEMETRY.jsonl", type=Path, help="telemetry file (one span per line)")
     parser.add_argument("--summary", action="store_true", help="print calls, errors and latency per route")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--http-endpoint", metavar="URL", default=None,
-                        help="POST the spans as a JSON array to URL")
+    parser.add_argument("--http-endpoint", metavar="URL", default=None, help="POST the spans as a JSON array to URL")
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -36,8 +35,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         errors = ", ".join(f"{c}={n}" for c, n in r["errors"].items()) or "-"
         lat = r["latency_ms"]
         fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
-        lines.append(f"{route:40} {r['calls']:>6} {r['successes']:>6} {r['retries']:>6} {fmt(lat['p50']):>9} "
-                     f"{fmt(lat['p95']):>9}  {errors}")
+        lines.append(
+            f"{route:40} {r['calls']:>6} {r['successes']:>6} {r['retries']:>6} {fmt(lat['p50']):>9} "
+            f"{fmt(lat['p95']):>9}  {errors}"
+        )
     if summary["errors"]:
         lines += ["", "errors by category: " + ", ".join(f"{c}={n}" for c, n in summary["errors"].items())]
     return "\n".join(lines) + "\n"
@@ -50,7 +51,7 @@ def post_spans(url: str, spans: list[dict[str, Any]]) -> int:
     requests = 0
     with httpx.Client(timeout=30.0) as client:
         for start in range(0, len(spans), BATCH):
-            response = client.post(url, json=spans[start:start + BATCH])
+            response = client.post(url, json=spans[start : start + BATCH])
             requests += 1
             if not response.is_success:
                 raise RuntimeError(f"{url} answered HTTP {response.status_code} to batch {requests}")

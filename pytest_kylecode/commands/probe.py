@@ -19,15 +19,21 @@ HELP = "preflight: API keys and capability probes (stream, tools, JSON) of every
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", type=Path, help="agent config YAML (route: provider/model, ...)")
-    parser.add_argument("-o", "--output", metavar="FILE", type=Path, default=None,
-                        help="write the JSON report to FILE instead of stdout")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="write the JSON report to FILE instead of stdout",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from agent_runtime.config import load_agent_config
     from agent_runtime.errors import KylecodeError
-    from agent_runtime.probes import preflight
     from agent_runtime.observe.redact import redact_json
+    from agent_runtime.probes import preflight
 
     try:
         config = load_agent_config(args.config)

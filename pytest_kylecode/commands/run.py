@@ -21,13 +21,27 @@ HELP = "run the agent once on a task (CONFIG: route, optional extends, agent key
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", type=Path, help="agent config YAML (route: provider/model, ...)")
     parser.add_argument("--task", required=True, metavar="FILE", type=Path, help="file holding the task text")
-    parser.add_argument("--workspace", metavar="DIR", type=Path, default=Path("."),
-                        help="directory the agent works in (default: the current directory)")
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        type=Path,
+        default=Path("."),
+        help="directory the agent works in (default: the current directory)",
+    )
     parser.add_argument("--max-steps", type=int, metavar="N", default=None, help="override max_steps")
-    parser.add_argument("--base-url", metavar="URL", default=None,
-                        help="base URL of the primary route's provider (e.g. http://127.0.0.1:8080/v1)")
-    parser.add_argument("--runs", metavar="DIR", type=Path, default=Path(".kylecode/runs"),
-                        help="where the run directory is written (default: .kylecode/runs)")
+    parser.add_argument(
+        "--base-url",
+        metavar="URL",
+        default=None,
+        help="base URL of the primary route's provider (e.g. http://127.0.0.1:8080/v1)",
+    )
+    parser.add_argument(
+        "--runs",
+        metavar="DIR",
+        type=Path,
+        default=Path(".kylecode/runs"),
+        help="where the run directory is written (default: .kylecode/runs)",
+    )
 
 
 def _error(message: str) -> int:

@@ -28,7 +28,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _validate(paths: list[Path]) -> int:
     from agent_runtime.errors import ConfigError
-
     from pytest_kylecode.scenarios.files import ScenarioNames, scenario_files
     from pytest_kylecode.scenarios.matrix import expand, load_scenario
 

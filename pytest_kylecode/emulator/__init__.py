@@ -14,7 +14,20 @@ from pytest_kylecode.wire import DEFAULT_TIMING, IMMEDIATE, Timing, WireResponse
 from pytest_kylecode.wire.requests import protocol_for_path, turn_index
 
 __all__ = [
-    "DEFAULT_TIMING", "IMMEDIATE", "EmulatorTransport", "ScriptedCall", "ScriptedUsage", "Timing", "Turn",
-    "WireResponse", "for_protocol", "for_provider", "make_plan", "parse_script", "pick_turn", "protocol_for_path", "respond",
+    "DEFAULT_TIMING",
+    "IMMEDIATE",
+    "EmulatorTransport",
+    "ScriptedCall",
+    "ScriptedUsage",
+    "Timing",
+    "Turn",
+    "WireResponse",
+    "for_protocol",
+    "for_provider",
+    "make_plan",
+    "parse_script",
+    "pick_turn",
+    "protocol_for_path",
+    "respond",
     "turn_index",
 ]

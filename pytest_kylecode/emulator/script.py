@@ -116,8 +116,11 @@ def _parse_call(data: Any, key: str) -> ScriptedCall:
         return ScriptedCall(name=name, raw_arguments=raw)
     arguments = data.get("arguments", {})
     if not isinstance(arguments, Mapping) or not all(isinstance(k, str) for k in arguments):
-        raise _fail(f"{key}.arguments", "a mapping of argument names to values "
-                                        "(use raw_arguments for a deliberately malformed call)", arguments)
+        raise _fail(
+            f"{key}.arguments",
+            "a mapping of argument names to values (use raw_arguments for a deliberately malformed call)",
+            arguments,
+        )
     return ScriptedCall(name=name, arguments=dict(arguments))
 
 
@@ -148,8 +151,10 @@ def _optional_str(data: Mapping[str, Any], name: str, key: str) -> str:
 def _check_keys(data: Mapping[Any, Any], allowed: tuple[str, ...], key: str) -> None:
     for name in data:
         if name not in allowed:
-            raise ConfigError(f"unknown key {name!r}{_did_you_mean(name, allowed)}; "
-                              f"allowed keys: {', '.join(allowed)}", key=f"{key}.{name}")
+            raise ConfigError(
+                f"unknown key {name!r}{_did_you_mean(name, allowed)}; allowed keys: {', '.join(allowed)}",
+                key=f"{key}.{name}",
+            )
 
 
 def _did_you_mean(value: Any, choices: Sequence[str]) -> str:
@@ -191,8 +196,10 @@ def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
     if native:
         calls = tuple(_planned(c) for c in turn.tool_calls)
     elif turn.tool_calls:
-        blocks = [format_tool_call(c.name, c.raw_arguments if c.raw_arguments is not None else dict(c.arguments or {}))
-                  for c in turn.tool_calls]
+        blocks = [
+            format_tool_call(c.name, c.raw_arguments if c.raw_arguments is not None else dict(c.arguments or {}))
+            for c in turn.tool_calls
+        ]
         text = "\n\n".join([text, *blocks] if text else blocks)
     finish = turn.finish or ("tool_calls" if calls else "stop")
     usage = turn.usage or ScriptedUsage()

@@ -42,8 +42,14 @@ class EmulatorServer:
     also a context manager) in tests.
     """
 
-    def __init__(self, transport: httpx.BaseTransport, *, host: str = "127.0.0.1", port: int = 0,
-                 log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        transport: httpx.BaseTransport,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         self.transport = transport
         self.log = log
         self._httpd = _HTTPServer((host, port), _Handler)

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import httpx
 
 from agent_runtime.clock import Clock, SystemClock
-
-from pytest_kylecode.timed_body import TimedByteStream
 from pytest_kylecode.emulator.script import Turn, make_plan, pick_turn
+from pytest_kylecode.timed_body import TimedByteStream
 from pytest_kylecode.wire import DEFAULT_TIMING, Timing, WireResponse, for_protocol
-from pytest_kylecode.wire.requests import protocol_for_path, turn_index
 from pytest_kylecode.wire.common import dumps
+from pytest_kylecode.wire.requests import protocol_for_path, turn_index
 
-def respond(script: Sequence[Turn], method: str, path: str, content: bytes,
-            timing: Timing = DEFAULT_TIMING) -> WireResponse:
+
+def respond(
+    script: Sequence[Turn], method: str, path: str, content: bytes, timing: Timing = DEFAULT_TIMING
+) -> WireResponse:
     """The emulator's whole behaviour as a pure function of one request (no I/O, no clock)."""
     protocol = protocol_for_path(path)
     if protocol is None or method.upper() != "POST":
@@ -31,8 +32,9 @@ def respond(script: Sequence[Turn], method: str, path: str, content: bytes,
     try:
         body: Any = json.loads(content) if content else None
     except ValueError as exc:  # bad UTF-8 or bad JSON: the provider's own 400
-        return wire.error_response("http_400", message=f"We could not parse the JSON body of your request. ({exc})",
-                                   timing=timing)
+        return wire.error_response(
+            "http_400", message=f"We could not parse the JSON body of your request. ({exc})", timing=timing
+        )
     if not isinstance(body, Mapping):
         return wire.error_response("http_400", message="The request body must be a JSON object.", timing=timing)
     problem = wire.validate(body)
@@ -44,9 +46,15 @@ def respond(script: Sequence[Turn], method: str, path: str, content: bytes,
 
 
 def _unknown_url(method: str, path: str, timing: Timing) -> WireResponse:
-    error = {"error": {"message": f"Unknown request URL: {method.upper()} {path}. The emulator serves POST "
-                                  ".../chat/completions, .../messages and .../responses.",
-                       "type": "invalid_request_error", "param": None, "code": "unknown_url"}}
+    error = {
+        "error": {
+            "message": f"Unknown request URL: {method.upper()} {path}. The emulator serves POST "
+            ".../chat/completions, .../messages and .../responses.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "unknown_url",
+        }
+    }
     return WireResponse(404, [("content-type", "application/json")], timing.single(dumps(error).encode(), 1))
 
 
@@ -57,8 +65,7 @@ class EmulatorTransport(httpx.BaseTransport):
     ``wire.IMMEDIATE`` serves at once.
     """
 
-    def __init__(self, script: Sequence[Turn], *, clock: Clock | None = None,
-                 timing: Timing = DEFAULT_TIMING) -> None:
+    def __init__(self, script: Sequence[Turn], *, clock: Clock | None = None, timing: Timing = DEFAULT_TIMING) -> None:
         if not script:
             raise ValueError("the emulator needs a script of at least one turn")
         self.script = tuple(script)
@@ -76,5 +83,6 @@ def to_httpx(wire: WireResponse, clock: Clock, start: float, request: httpx.Requ
     headers = list(wire.headers)
     if not (wire.header("content-type") or "").startswith("text/event-stream"):
         headers.append(("content-length", str(sum(len(c) for _, c in wire.chunks))))
-    return httpx.Response(wire.status, headers=headers, stream=TimedByteStream(wire.chunks, clock, start),
-                          request=request)
+    return httpx.Response(
+        wire.status, headers=headers, stream=TimedByteStream(wire.chunks, clock, start), request=request
+    )

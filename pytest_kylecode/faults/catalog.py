@@ -12,10 +12,32 @@ from dataclasses import dataclass
 from typing import Final
 
 FAULT_KINDS: Final = (
-    "none", "http_400", "http_401", "http_404", "http_429", "http_500", "http_502", "http_503", "http_529",
-    "html_200", "html_502", "invalid_json", "empty_response", "connect_error", "timeout", "stall",
-    "truncated_stream", "sse_error", "malformed_sse", "malformed_tool_args", "duplicate_tool_args",
-    "missing_tool_call_id", "tools_unsupported", "context_length", "content_filter", "latency",
+    "none",
+    "http_400",
+    "http_401",
+    "http_404",
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_529",
+    "html_200",
+    "html_502",
+    "invalid_json",
+    "empty_response",
+    "connect_error",
+    "timeout",
+    "stall",
+    "truncated_stream",
+    "sse_error",
+    "malformed_sse",
+    "malformed_tool_args",
+    "duplicate_tool_args",
+    "missing_tool_call_id",
+    "tools_unsupported",
+    "context_length",
+    "content_filter",
+    "latency",
 )
 # Faults that only exist inside a stream, and faults that need native tool calls.
 STREAM_ONLY: Final = frozenset({"stall", "truncated_stream", "sse_error", "malformed_sse"})

@@ -25,7 +25,7 @@ def iter_events(stream: httpx.SyncByteStream) -> Iterator[bytes]:
             if end < 0:
                 break
             yield buffer[: end + 2]
-            buffer = buffer[end + 2:]
+            buffer = buffer[end + 2 :]
     if buffer:
         yield buffer
 

@@ -21,7 +21,6 @@ from agent_runtime.dialect import CALL_CLOSE
 from agent_runtime.messages import ModelResponse
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events as sse_events
-
 from pytest_kylecode.wire import Plan, WireResponse, for_protocol
 from pytest_kylecode.wire.common import PlannedCall, dumps, pieces
 from pytest_kylecode.wire.requests import turn_index
@@ -40,17 +39,22 @@ def decode(protocol: str, body: bytes, *, streaming: bool) -> ModelResponse:
 
 
 def plan_of(response: ModelResponse, request: dict[str, Any], protocol: str) -> Plan:
-    calls = tuple(PlannedCall(c.name, c.raw_arguments or dumps(c.arguments), pieces(c.raw_arguments or dumps(c.arguments)))
-                  for c in response.tool_calls)
+    calls = tuple(
+        PlannedCall(c.name, c.raw_arguments or dumps(c.arguments), pieces(c.raw_arguments or dumps(c.arguments)))
+        for c in response.tool_calls
+    )
     return Plan(
         index=turn_index(protocol, request),
         model=str(request.get("model") or response.model or "model"),
         stream=request.get("stream") is True,
-        text=response.text, text_pieces=pieces(response.text),
-        reasoning=response.reasoning, reasoning_pieces=pieces(response.reasoning),
+        text=response.text,
+        text_pieces=pieces(response.text),
+        reasoning=response.reasoning,
+        reasoning_pieces=pieces(response.reasoning),
         calls=calls,
         finish=response.finish_reason if response.finish_reason in ("stop", "tool_calls", "length") else "stop",
-        input_tokens=response.usage.input_tokens, output_tokens=response.usage.output_tokens,
+        input_tokens=response.usage.input_tokens,
+        output_tokens=response.usage.output_tokens,
     )
 
 
@@ -86,15 +90,19 @@ PLAN_CHANGES: dict[str, Callable[[Plan], Plan]] = {
 }
 
 
-def rewrite(kind: str, protocol: str, request: dict[str, Any], body: bytes, *, streaming: bool,
-            first_offset: float) -> WireResponse | None:
+def rewrite(
+    kind: str, protocol: str, request: dict[str, Any], body: bytes, *, streaming: bool, first_offset: float
+) -> WireResponse | None:
     """The faulted response, or None when the genuine one gives the fault nothing to act on."""
     response = decode(protocol, body, streaming=streaming)
     if response.error is not None:
         return None
     plan = plan_of(response, request, protocol)
-    if kind in ("duplicate_tool_args", "missing_tool_call_id", "malformed_tool_args") and not plan.calls \
-            and (kind != "malformed_tool_args" or CALL_CLOSE not in plan.text):
+    if (
+        kind in ("duplicate_tool_args", "missing_tool_call_id", "malformed_tool_args")
+        and not plan.calls
+        and (kind != "malformed_tool_args" or CALL_CLOSE not in plan.text)
+    ):
         return None
     wire = for_protocol(protocol)
     from pytest_kylecode.wire import Timing
@@ -223,7 +231,9 @@ def _duplicate_nonstream(payload: dict[str, Any]) -> None:
             item["arguments"] *= 2
     content = payload.get("content")
     if isinstance(content, list):  # Anthropic: the same tool_use block twice, same id
-        payload["content"] = [b for block in content for b in ([block, block] if block.get("type") == "tool_use" else [block])]
+        payload["content"] = [
+            b for block in content for b in ([block, block] if block.get("type") == "tool_use" else [block])
+        ]
 
 
 def _per_event(edit: Callable[[dict[str, Any]], None]) -> Callable[[Chunks], Chunks]:
@@ -237,6 +247,8 @@ QUIRKS: dict[tuple[str, str, bool], Callable[[Chunks], Chunks]] = {
     **{("missing_tool_call_id", "openai_chat", s): _per_event(_missing_id_chat) for s in (True, False)},
     **{("missing_tool_call_id", "anthropic_messages", s): _per_event(_missing_id_anthropic) for s in (True, False)},
     **{("missing_tool_call_id", "openai_responses", s): _per_event(_missing_id_responses) for s in (True, False)},
-    **{("duplicate_tool_args", p, False): _per_event(_duplicate_nonstream)
-       for p in ("openai_chat", "anthropic_messages", "openai_responses")},
+    **{
+        ("duplicate_tool_args", p, False): _per_event(_duplicate_nonstream)
+        for p in ("openai_chat", "anthropic_messages", "openai_responses")
+    },
 }

@@ -24,20 +24,20 @@ import httpx
 
 from agent_runtime.clock import Clock
 from agent_runtime.config import Timeouts
-
-from pytest_kylecode.wire import for_protocol
-from pytest_kylecode.wire.requests import ROUTE_EXTENSION, json_body, protocol_for_path, route_of
-from pytest_kylecode.timed_body import TimedByteStream
 from pytest_kylecode.faults import events
 from pytest_kylecode.faults.catalog import FaultSpec
 from pytest_kylecode.faults.rewrite import SEMANTIC_KINDS, rewrite
+from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.wire import for_protocol
+from pytest_kylecode.wire.requests import ROUTE_EXTENSION, json_body, protocol_for_path, route_of
 
 STREAM_EVENTS_BEFORE_FAULT = 2  # a stalled / erroring stream has already said something
 
 
 class FaultTransport(httpx.BaseTransport):
-    def __init__(self, inner: httpx.BaseTransport, fault: FaultSpec, *, primary: str, clock: Clock,
-                 timeouts: Timeouts) -> None:
+    def __init__(
+        self, inner: httpx.BaseTransport, fault: FaultSpec, *, primary: str, clock: Clock, timeouts: Timeouts
+    ) -> None:
         self.inner = inner
         self.fault = fault
         self.primary = primary
@@ -79,8 +79,12 @@ class FaultTransport(httpx.BaseTransport):
         start = self.clock.now()
         if kind in wire.HTTP_KINDS:
             answer = wire.error_response(kind, provider=provider, model=model, seed=str(self.targeted_calls))
-            return httpx.Response(answer.status, headers=answer.headers,
-                                  stream=TimedByteStream(answer.chunks, self.clock, start), request=request)
+            return httpx.Response(
+                answer.status,
+                headers=answer.headers,
+                stream=TimedByteStream(answer.chunks, self.clock, start),
+                request=request,
+            )
         if kind == "connect_error":
             raise httpx.ConnectError(f"[Errno 111] Connection refused (kylecode fault: {kind})", request=request)
         if kind in ("timeout", "latency"):
@@ -106,8 +110,9 @@ class FaultTransport(httpx.BaseTransport):
             raise ValueError(f"fault {kind!r} has no injection")
         return _with_stream(response, events.EventStream(inner, produce), request)  # type: ignore[arg-type]
 
-    def _rewrite(self, request: httpx.Request, body: dict[str, Any], response: httpx.Response, protocol: str,
-                 start: float) -> httpx.Response:
+    def _rewrite(
+        self, request: httpx.Request, body: dict[str, Any], response: httpx.Response, protocol: str, start: float
+    ) -> httpx.Response:
         chunks: list[tuple[float, bytes]] = []
         try:
             for data in response.stream:  # type: ignore[union-attr]
@@ -118,18 +123,28 @@ class FaultTransport(httpx.BaseTransport):
         streaming = "text/event-stream" in response.headers.get("content-type", "")
         faulted = None
         if response.status_code == 200 and raw:
-            faulted = rewrite(self.fault.kind, protocol, body, raw, streaming=streaming,
-                              first_offset=chunks[0][0] if chunks else 0.0)
+            faulted = rewrite(
+                self.fault.kind, protocol, body, raw, streaming=streaming, first_offset=chunks[0][0] if chunks else 0.0
+            )
         if faulted is None:  # nothing to act on (an error, no tool call): the genuine answer
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  stream=TimedByteStream(chunks, self.clock, start), request=request)
-        return httpx.Response(faulted.status, headers=faulted.headers,
-                              stream=TimedByteStream(faulted.chunks, self.clock, start), request=request)
+            return httpx.Response(
+                response.status_code,
+                headers=response.headers,
+                stream=TimedByteStream(chunks, self.clock, start),
+                request=request,
+            )
+        return httpx.Response(
+            faulted.status,
+            headers=faulted.headers,
+            stream=TimedByteStream(faulted.chunks, self.clock, start),
+            request=request,
+        )
 
     def close(self) -> None:
         self.inner.close()
 
 
 def _with_stream(response: httpx.Response, stream: httpx.SyncByteStream, request: httpx.Request) -> httpx.Response:
-    return httpx.Response(response.status_code, headers=response.headers, stream=stream, request=request,
-                          extensions=response.extensions)
+    return httpx.Response(
+        response.status_code, headers=response.headers, stream=stream, request=request, extensions=response.extensions
+    )

@@ -42,8 +42,9 @@ def scenario_files(directory: Path) -> list[Path]:
     """The scenario files under ``directory``, sorted; a ConfigError when it does not exist."""
     if not directory.is_dir():
         raise ConfigError(f"scenario directory {str(directory)!r} does not exist")
-    files = [p for suffix in SUFFIXES for p in directory.rglob(f"*{suffix}")
-             if _inside(p.relative_to(directory).parts[:-1])]
+    files = [
+        p for suffix in SUFFIXES for p in directory.rglob(f"*{suffix}") if _inside(p.relative_to(directory).parts[:-1])
+    ]
     return sorted(files)
 
 
@@ -60,5 +61,6 @@ class ScenarioNames:
             raise ConfigError(
                 f"scenario name {scenario.name!r} is already used by {other}; names must be unique "
                 "(set a different 'name:' in one of the files)",
-                where=f"{scenario.path}:1", key="name",
+                where=f"{scenario.path}:1",
+                key="name",
             )

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from agent_runtime.config import AgentConfig
-
 from pytest_kylecode.faults.catalog import FaultSpec
 
 
@@ -61,7 +60,9 @@ class Scenario:
         """Stable hash of what determines the upstream traffic: task, workspace, script, agent."""
         payload = json.dumps(
             {"task": self.task, "workspace": self.workspace, "script": self.script_data, "agent": self.agent},
-            sort_keys=True, ensure_ascii=False, default=str,
+            sort_keys=True,
+            ensure_ascii=False,
+            default=str,
         )
         return "sha256:" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -84,20 +85,31 @@ class Cell:
 
     def agent_config(self) -> AgentConfig:
         """The scenario's ``agent:`` settings with this cell's axes applied: what its agent runs with."""
-        return self.scenario.agent_config.with_overrides(route=self.provider, streaming=self.streaming,
-                                                         tool_mode=self.tool_mode)
+        return self.scenario.agent_config.with_overrides(
+            route=self.provider, streaming=self.streaming, tool_mode=self.tool_mode
+        )
 
     @property
     def cassette_relpath(self) -> Path:
         """``<scenario>/<provider>/<model>/<stream|nostream>-<native|text>-<fault id>.yaml``"""
         provider, model = self.provider.split("/", 1)
         fault = self.fault.id.replace("/", "_")
-        return Path(self.scenario.name, provider, *model.split("/"),
-                    f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml")
+        return Path(
+            self.scenario.name,
+            provider,
+            *model.split("/"),
+            f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml",
+        )
 
     def report_key(self) -> dict[str, Any]:
-        return {"scenario": self.scenario.name, "provider": self.provider, "streaming": self.streaming,
-                "tools": self.tool_mode, "fault": self.fault.id, "cell": self.id}
+        return {
+            "scenario": self.scenario.name,
+            "provider": self.provider,
+            "streaming": self.streaming,
+            "tools": self.tool_mode,
+            "fault": self.fault.id,
+            "cell": self.id,
+        }
 
     def axes(self) -> dict[str, Any]:
         return {"provider": self.provider, "streaming": self.streaming, "tools": self.tool_mode, "fault": self.fault}

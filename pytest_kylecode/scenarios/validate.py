@@ -15,18 +15,41 @@ from agent_runtime.config import parse_agent_config
 from agent_runtime.errors import CATEGORIES, ConfigError
 from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
-
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
 from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario
 
-TOP_KEYS: Final = ("name", "description", "task", "workspace", "agent", "requires", "script", "matrix",
-                   "exclude", "expect", "overrides", "snapshot")
+TOP_KEYS: Final = (
+    "name",
+    "description",
+    "task",
+    "workspace",
+    "agent",
+    "requires",
+    "script",
+    "matrix",
+    "exclude",
+    "expect",
+    "overrides",
+    "snapshot",
+)
 MATRIX_AXES: Final = ("provider", "streaming", "tools", "fault")
 OUTCOMES: Final = ("completed", "failed", "max_steps", "loop_guard")
 COMPLETION_REASONS: Final = ("tool_finish", "text_sentinel", "provider_signal")
-EXPECT_KEYS: Final = ("outcome", "completion_reason", "error_category", "steps", "retries", "fallbacks",
-                      "final_route", "circuit_opened", "tool_calls_paired", "tool_errors", "tool_sequence",
-                      "files", "metrics")
+EXPECT_KEYS: Final = (
+    "outcome",
+    "completion_reason",
+    "error_category",
+    "steps",
+    "retries",
+    "fallbacks",
+    "final_route",
+    "circuit_opened",
+    "tool_calls_paired",
+    "tool_errors",
+    "tool_sequence",
+    "files",
+    "metrics",
+)
 COUNT_KEYS: Final = ("steps", "retries", "fallbacks", "tool_errors")
 COMPARISON: Final = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -48,22 +71,26 @@ class _Checker:
 
     def choice(self, value: Any, choices: tuple[str, ...], keypath: KeyPath, what: str) -> str:
         if value not in choices:
-            raise self.error(keypath, f"unknown {what} {_show(value)}{did_you_mean(value, choices)}; "
-                                      f"expected one of: {', '.join(choices)}")
+            raise self.error(
+                keypath,
+                f"unknown {what} {_show(value)}{did_you_mean(value, choices)}; expected one of: {', '.join(choices)}",
+            )
         return value
 
     def keys(self, data: dict[str, Any], allowed: tuple[str, ...], keypath: KeyPath) -> None:
         for key in data:
             if key not in allowed:
-                raise self.error((*keypath, key), f"unknown key {_show(key)}{did_you_mean(key, allowed)}; "
-                                                  f"allowed keys: {', '.join(allowed)}")
+                raise self.error(
+                    (*keypath, key),
+                    f"unknown key {_show(key)}{did_you_mean(key, allowed)}; allowed keys: {', '.join(allowed)}",
+                )
 
     def reraise(self, exc: ConfigError, prefix: KeyPath = ()) -> ConfigError:
         """Give a ConfigError raised with a dotted key (config/script parsers) its file:line."""
         keypath = (*prefix, *parse_keypath(exc.key)) if exc.key else prefix
         message = str(exc)
         if exc.key and message.startswith(f"{exc.key}: "):
-            message = message[len(exc.key) + 2:]
+            message = message[len(exc.key) + 2 :]
         return self.error(keypath, message)
 
 
@@ -142,13 +169,28 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     exclude = tuple(_parse_when(c, entry, ("exclude", i)) for i, entry in enumerate(_listify(data.get("exclude", []))))
     expect = parse_expect(c, data.get("expect") or {}, ("expect",))
     expect_where = expect_sources(c, expect, ("expect",))
-    overrides = tuple(_parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", []))))
+    overrides = tuple(
+        _parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", [])))
+    )
     snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
     return Scenario(
-        name=name, path=doc.path, description=description, task=task, workspace=dict(workspace),
-        agent=dict(agent_data), agent_config=agent_config, requires=requires, script=tuple(script),
-        script_data=script_data, matrix=matrix, exclude=exclude, expect=expect, overrides=overrides,
-        snapshot=snapshot, agent_factory=factory, expect_where=expect_where,
+        name=name,
+        path=doc.path,
+        description=description,
+        task=task,
+        workspace=dict(workspace),
+        agent=dict(agent_data),
+        agent_config=agent_config,
+        requires=requires,
+        script=tuple(script),
+        script_data=script_data,
+        matrix=matrix,
+        exclude=exclude,
+        expect=expect,
+        overrides=overrides,
+        snapshot=snapshot,
+        agent_factory=factory,
+        expect_where=expect_where,
     )
 
 
@@ -179,8 +221,12 @@ def _parse_matrix(c: _Checker, data: Any) -> Matrix:
     for i, value in enumerate(tools):
         c.choice(value, ("native", "text"), (*kp, "tools", i), "tool mode")
     faults = tuple(parse_fault(c, f, (*kp, "fault", i)) for i, f in enumerate(_listify(data.get("fault", ["none"]))))
-    for axis, values in (("provider", providers), ("streaming", streaming), ("tools", tools),
-                         ("fault", [f.id for f in faults])):
+    for axis, values in (
+        ("provider", providers),
+        ("streaming", streaming),
+        ("tools", tools),
+        ("fault", [f.id for f in faults]),
+    ):
         if not values:
             raise c.error((*kp, axis), f"the matrix is empty: 'matrix.{axis}' lists no value")
         seen: set[Any] = set()
@@ -318,6 +364,6 @@ def expect_sources(c: _Checker, expect: dict[str, Any], keypath: KeyPath) -> dic
 
 def check_number_or_comparison(c: _Checker, value: Any, keypath: KeyPath) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise c.error(keypath, f"expected a number or a comparison such as \">=1\", got {_show(value)}")
+        raise c.error(keypath, f'expected a number or a comparison such as ">=1", got {_show(value)}')
     if isinstance(value, str) and not COMPARISON.match(value):
-        raise c.error(keypath, f"expected a number or a comparison such as \">=1\" or \"<=6\", got {value!r}")
+        raise c.error(keypath, f'expected a number or a comparison such as ">=1" or "<=6", got {value!r}')

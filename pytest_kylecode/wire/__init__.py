@@ -48,5 +48,16 @@ def for_provider(provider: str) -> ModuleType:
     return MODULES[PROVIDERS[provider].protocol]
 
 
-__all__ = ["DEFAULT_TIMING", "IMMEDIATE", "MODULES", "Plan", "Timing", "WireResponse", "anthropic_messages",
-           "for_protocol", "for_provider", "openai_chat", "openai_responses"]
+__all__ = [
+    "DEFAULT_TIMING",
+    "IMMEDIATE",
+    "MODULES",
+    "Plan",
+    "Timing",
+    "WireResponse",
+    "anthropic_messages",
+    "for_protocol",
+    "for_provider",
+    "openai_chat",
+    "openai_responses",
+]

@@ -16,13 +16,26 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pytest_kylecode.wire.common import CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse, stable_token
+from pytest_kylecode.wire.common import (
+    CUT_JSON,
+    DEFAULT_TIMING,
+    Plan,
+    Timing,
+    WireResponse,
+    dumps,
+    html_page,
+    sse,
+    stable_token,
+)
 
 PROTOCOL: Final = "anthropic_messages"
 FINISH: Final = {"stop": "end_turn", "tool_calls": "tool_use", "length": "max_tokens", "content_filter": "refusal"}
 PING: Final = b'event: ping\ndata: {"type": "ping"}\n\n'
-_REFUSAL_DETAILS: Final = {"type": "refusal", "category": "cyber",
-                           "explanation": "This request was declined by the emulated content filter."}
+_REFUSAL_DETAILS: Final = {
+    "type": "refusal",
+    "category": "cyber",
+    "explanation": "This request was declined by the emulated content filter.",
+}
 
 
 def validate(body: Mapping[str, Any]) -> str | None:
@@ -46,7 +59,7 @@ def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING)
 
 
 class _Ids:
-    __slots__ = ("message", "request", "calls", "signature")
+    __slots__ = ("calls", "message", "request", "signature")
 
     def __init__(self, plan: Plan) -> None:
         self.message = "msg_01" + stable_token(plan.seed("msg"), 22)
@@ -80,10 +93,20 @@ def _blocks(plan: Plan, ids: _Ids) -> list[dict[str, Any]]:
 
 def _message(plan: Plan, ids: _Ids) -> dict[str, Any]:
     message: dict[str, Any] = {
-        "id": ids.message, "type": "message", "role": "assistant", "model": plan.model,
-        "content": _blocks(plan, ids), "stop_reason": FINISH[plan.finish], "stop_sequence": None,
-        "usage": {"input_tokens": plan.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": plan.output_tokens, "service_tier": "standard"},
+        "id": ids.message,
+        "type": "message",
+        "role": "assistant",
+        "model": plan.model,
+        "content": _blocks(plan, ids),
+        "stop_reason": FINISH[plan.finish],
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": plan.input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": plan.output_tokens,
+            "service_tier": "standard",
+        },
     }
     if plan.finish == "content_filter":
         message["stop_details"] = _REFUSAL_DETAILS
@@ -98,11 +121,28 @@ def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
         pad = " " * ((len(events) * 5 + 3) % 16)  # Anthropic pads 0-15 spaces before the final brace
         events.append(sse(text[:-1] + pad + "}", name))
 
-    event("message_start", {"type": "message_start", "message": {
-        "model": plan.model, "id": ids.message, "type": "message", "role": "assistant", "content": [],
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": plan.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": 1, "service_tier": "standard"}}})
+    event(
+        "message_start",
+        {
+            "type": "message_start",
+            "message": {
+                "model": plan.model,
+                "id": ids.message,
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": plan.input_tokens,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 1,
+                    "service_tier": "standard",
+                },
+            },
+        },
+    )
     index = 0
 
     def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
@@ -116,20 +156,34 @@ def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
         index += 1
 
     if plan.reasoning:
-        block({"type": "thinking", "thinking": "", "signature": ""},
-              [{"type": "thinking_delta", "thinking": p} for p in plan.reasoning_pieces]
-              + [{"type": "signature_delta", "signature": ids.signature}])
+        block(
+            {"type": "thinking", "thinking": "", "signature": ""},
+            [{"type": "thinking_delta", "thinking": p} for p in plan.reasoning_pieces]
+            + [{"type": "signature_delta", "signature": ids.signature}],
+        )
     if plan.text:
         block({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in plan.text_pieces])
     for i, call in enumerate(plan.calls):
-        block({"type": "tool_use", "id": ids.calls[i], "name": call.name, "input": {}},
-              [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)])
+        block(
+            {"type": "tool_use", "id": ids.calls[i], "name": call.name, "input": {}},
+            [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)],
+        )
     stop: dict[str, Any] = {"stop_reason": FINISH[plan.finish], "stop_sequence": None}
     if plan.finish == "content_filter":
         stop["stop_details"] = _REFUSAL_DETAILS
-    event("message_delta", {"type": "message_delta", "delta": stop, "usage": {
-        "input_tokens": plan.input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-        "output_tokens": plan.output_tokens}})
+    event(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": stop,
+            "usage": {
+                "input_tokens": plan.input_tokens,
+                "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 0,
+                "output_tokens": plan.output_tokens,
+            },
+        },
+    )
     event("message_stop", {"type": "message_stop"})
     return events
 
@@ -141,8 +195,12 @@ _ERRORS: Final[dict[str, tuple[int, str, str]]] = {
     "http_400": (400, "invalid_request_error", "messages.0.content: Input should be a valid list"),
     "http_401": (401, "authentication_error", "invalid x-api-key"),
     "http_404": (404, "not_found_error", "model: {model}"),
-    "http_429": (429, "rate_limit_error", "This request would exceed the rate limit for your organization of "
-                                          "50 requests per minute. Please try again later."),
+    "http_429": (
+        429,
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization of "
+        "50 requests per minute. Please try again later.",
+    ),
     "http_500": (500, "api_error", "Internal server error"),
     "http_503": (503, "api_error", "Service unavailable"),
     "tools_unsupported": (400, "invalid_request_error", "tools: tool use is not supported by this model"),
@@ -150,12 +208,33 @@ _ERRORS: Final[dict[str, tuple[int, str, str]]] = {
 }
 # Anthropic's real 529 body, 75 bytes, without a request_id.
 OVERLOADED_BODY: Final = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
-HTTP_KINDS: Final = ("http_400", "http_401", "http_404", "http_429", "http_500", "http_502", "http_503", "http_529",
-                     "html_200", "html_502", "tools_unsupported", "context_length", "invalid_json", "empty_response")
+HTTP_KINDS: Final = (
+    "http_400",
+    "http_401",
+    "http_404",
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_529",
+    "html_200",
+    "html_502",
+    "tools_unsupported",
+    "context_length",
+    "invalid_json",
+    "empty_response",
+)
 
 
-def error_response(kind: str, *, provider: str = "anthropic", model: str = "", seed: str = "",
-                   message: str | None = None, timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def error_response(
+    kind: str,
+    *,
+    provider: str = "anthropic",
+    model: str = "",
+    seed: str = "",
+    message: str | None = None,
+    timing: Timing = DEFAULT_TIMING,
+) -> WireResponse:
     """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``); every Anthropic-protocol
     provider is answered the same way (no provider-specific shapes are known). ``message``
     replaces the default message of a JSON error."""
@@ -180,8 +259,9 @@ def error_response(kind: str, *, provider: str = "anthropic", model: str = "", s
     return WireResponse(status, [("content-type", "application/json"), *headers], timing.single(payload.encode(), 1))
 
 
-def stream_error_event(provider: str = "anthropic", *, model: str = "", response_id: str = "",
-                       sequence_number: int = 0) -> bytes:
+def stream_error_event(
+    provider: str = "anthropic", *, model: str = "", response_id: str = "", sequence_number: int = 0
+) -> bytes:
     """Anthropic's in-stream error (documented form, spaces included); the stream ends after it."""
     return b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
 

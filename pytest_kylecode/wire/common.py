@@ -19,8 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-
-
 # Fixed so the same request always gets byte-identical output (2026-01-01T00:00:00Z).
 CREATED: Final = 1767225600
 _BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -111,7 +109,7 @@ def pieces(text: str) -> tuple[str, ...]:
     parts = _PIECE.findall(text)
     if len(parts) > MAX_PIECES:
         step = math.ceil(len(parts) / MAX_PIECES)
-        parts = ["".join(parts[i:i + step]) for i in range(0, len(parts), step)]
+        parts = ["".join(parts[i : i + step]) for i in range(0, len(parts), step)]
     return tuple(parts)
 
 

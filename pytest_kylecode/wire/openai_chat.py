@@ -17,8 +17,19 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from pytest_kylecode.wire.common import (CREATED, CUT_JSON, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, html_page, sse,
-                     stable_hex, stable_token)
+from pytest_kylecode.wire.common import (
+    CREATED,
+    CUT_JSON,
+    DEFAULT_TIMING,
+    Plan,
+    Timing,
+    WireResponse,
+    dumps,
+    html_page,
+    sse,
+    stable_hex,
+    stable_token,
+)
 
 PROTOCOL: Final = "openai_chat"
 FINISH: Final = {"stop": "stop", "tool_calls": "tool_calls", "length": "length", "content_filter": "content_filter"}
@@ -45,7 +56,7 @@ def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING)
 
 
 class _Ids:
-    __slots__ = ("completion", "request", "fingerprint", "calls")
+    __slots__ = ("calls", "completion", "fingerprint", "request")
 
     def __init__(self, plan: Plan) -> None:
         self.completion = "chatcmpl-" + stable_token(plan.seed("chatcmpl"), 29)
@@ -68,8 +79,12 @@ def _usage(plan: Plan) -> dict[str, Any]:
         "completion_tokens": plan.output_tokens,
         "total_tokens": plan.input_tokens + plan.output_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
@@ -79,8 +94,10 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation", True) is not False
     # The chunk envelope is the same on every event: build it once, splice each choice in.
-    head = (f'{{"id":"{ids.completion}","object":"chat.completion.chunk","created":{CREATED},'
-            f'"model":{dumps(plan.model)},"service_tier":"default","system_fingerprint":"{ids.fingerprint}","choices":[')
+    head = (
+        f'{{"id":"{ids.completion}","object":"chat.completion.chunk","created":{CREATED},'
+        f'"model":{dumps(plan.model)},"service_tier":"default","system_fingerprint":"{ids.fingerprint}","choices":['
+    )
     events: list[bytes] = []
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
@@ -117,14 +134,18 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
 
 
 def _header(ids: _Ids, plan: Plan, i: int) -> dict[str, Any]:
-    return {"index": i, "id": ids.calls[i], "type": "function",
-            "function": {"name": plan.calls[i].name, "arguments": ""}}
+    return {
+        "index": i,
+        "id": ids.calls[i],
+        "type": "function",
+        "function": {"name": plan.calls[i].name, "arguments": ""},
+    }
 
 
 def _obfuscation(n: int) -> str:
     # Real chunks carry random padding of varying length; ours varies deterministically.
     start = (n * 7) % 20
-    return _OBFUSCATION_PAD[start:start + 3 + (n * 5) % 13]
+    return _OBFUSCATION_PAD[start : start + 3 + (n * 5) % 13]
 
 
 def _completion(plan: Plan, ids: _Ids) -> dict[str, Any]:
@@ -152,41 +173,103 @@ def _completion(plan: Plan, ids: _Ids) -> dict[str, Any]:
 
 # kind -> (status, type, code, param, message). OpenAI's own bodies (WIREFORMATS section 4).
 OPENAI_ERRORS: Final[dict[str, tuple[int, str, str | None, str | None, str]]] = {
-    "http_400": (400, "invalid_request_error", "unsupported_value", "messages[0].role",
-                 "Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', "
-                 "and 'tool'."),
-    "http_401": (401, "invalid_request_error", "invalid_api_key", None,
-                 "Incorrect API key provided: sk-emul************0000. You can find your API key at "
-                 "https://platform.openai.com/account/api-keys."),
-    "http_404": (404, "invalid_request_error", "model_not_found", None,
-                 "The model `{model}` does not exist or you do not have access to it."),
-    "http_429": (429, "tokens", "rate_limit_exceeded", None,
-                 "Rate limit reached for {model} in organization org-emulator on tokens per min (TPM): "
-                 "Limit 30000, Used 30000, Requested 1200. Please try again in 1s."),
-    "http_500": (500, "server_error", None, None,
-                 "The server had an error while processing your request. Sorry about that!"),
-    "http_503": (503, "server_error", None, None,
-                 "That model is currently overloaded with other requests. You can retry your request, "
-                 "or contact us through our help center if the error persists."),
+    "http_400": (
+        400,
+        "invalid_request_error",
+        "unsupported_value",
+        "messages[0].role",
+        "Invalid value: 'developer'. Supported values are: 'system', 'assistant', 'user', 'function', and 'tool'.",
+    ),
+    "http_401": (
+        401,
+        "invalid_request_error",
+        "invalid_api_key",
+        None,
+        "Incorrect API key provided: sk-emul************0000. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+    ),
+    "http_404": (
+        404,
+        "invalid_request_error",
+        "model_not_found",
+        None,
+        "The model `{model}` does not exist or you do not have access to it.",
+    ),
+    "http_429": (
+        429,
+        "tokens",
+        "rate_limit_exceeded",
+        None,
+        "Rate limit reached for {model} in organization org-emulator on tokens per min (TPM): "
+        "Limit 30000, Used 30000, Requested 1200. Please try again in 1s.",
+    ),
+    "http_500": (
+        500,
+        "server_error",
+        None,
+        None,
+        "The server had an error while processing your request. Sorry about that!",
+    ),
+    "http_503": (
+        503,
+        "server_error",
+        None,
+        None,
+        "That model is currently overloaded with other requests. You can retry your request, "
+        "or contact us through our help center if the error persists.",
+    ),
     "http_529": (529, "server_error", None, None, "The server is overloaded. Please try again later."),
-    "context_length": (400, "invalid_request_error", "context_length_exceeded", "messages",
-                       "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-                       "131072 tokens. Please reduce the length of the messages."),
+    "context_length": (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "messages",
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+    ),
 }
 # OpenRouter: numeric code = status, no type (WIREFORMATS section 4).
 _OPENROUTER_MESSAGES: Final = {
-    400: "Bad Request", 401: "No cookie auth credentials found", 404: "No endpoints found for {model}.",
-    429: "Provider returned error", 500: "Internal Server Error", 502: "Provider returned error",
-    503: "Service Unavailable", 529: "Provider returned error",
+    400: "Bad Request",
+    401: "No cookie auth credentials found",
+    404: "No endpoints found for {model}.",
+    429: "Provider returned error",
+    500: "Internal Server Error",
+    502: "Provider returned error",
+    503: "Service Unavailable",
+    529: "Provider returned error",
 }
-TOOLS_UNSUPPORTED_MESSAGE: Final = ("No endpoints found that support tool use. To learn more about provider "
-                                    "routing, visit: https://openrouter.ai/docs/guides/routing/provider-selection")
-HTTP_KINDS: Final = ("http_400", "http_401", "http_404", "http_429", "http_500", "http_502", "http_503", "http_529",
-                     "html_200", "html_502", "tools_unsupported", "context_length", "invalid_json", "empty_response")
+TOOLS_UNSUPPORTED_MESSAGE: Final = (
+    "No endpoints found that support tool use. To learn more about provider "
+    "routing, visit: https://openrouter.ai/docs/guides/routing/provider-selection"
+)
+HTTP_KINDS: Final = (
+    "http_400",
+    "http_401",
+    "http_404",
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_529",
+    "html_200",
+    "html_502",
+    "tools_unsupported",
+    "context_length",
+    "invalid_json",
+    "empty_response",
+)
 
 
-def error_response(kind: str, *, provider: str = "openai", model: str = "", seed: str = "",
-                   message: str | None = None, timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def error_response(
+    kind: str,
+    *,
+    provider: str = "openai",
+    model: str = "",
+    seed: str = "",
+    message: str | None = None,
+    timing: Timing = DEFAULT_TIMING,
+) -> WireResponse:
     """The HTTP answer of ``provider`` (an ``openai_chat`` provider name) for an HTTP fault ``kind``.
 
     ``kind`` is one of ``HTTP_KINDS``; ``seed`` varies the request id (same seed, same bytes);
@@ -217,11 +300,19 @@ def _error_parts(kind: str, provider: str, model: str, message: str | None) -> t
     if provider == "openrouter":
         return _openrouter_error(kind, model, message)
     if kind == "context_length" and provider == "deepseek":
-        message = ("This model's maximum context length is 131072 tokens. However, you requested 131134 tokens "
-                   "(127038 in the messages, 4096 in the completion). Please reduce the length of the messages "
-                   "or completion.")
-        err = {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                         "code": "invalid_request_error"}}
+        message = (
+            "This model's maximum context length is 131072 tokens. However, you requested 131134 tokens "
+            "(127038 in the messages, 4096 in the completion). Please reduce the length of the messages "
+            "or completion."
+        )
+        err = {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        }
         return 400, dumps(err).encode(), "application/json"
     if kind == "context_length" and provider == "zai":
         body = dumps({"error": {"code": "1261", "message": "Prompt exceeds max length"}}).encode()
@@ -239,9 +330,11 @@ def _error_parts(kind: str, provider: str, model: str, message: str | None) -> t
 
 def _openrouter_error(kind: str, model: str, override: str | None) -> tuple[int, bytes, str]:
     if kind == "context_length" and override is None:
-        message = ("This endpoint's maximum context length is 32768 tokens. However, you requested about "
-                   "42832 tokens (38736 of text input, 4096 in the output). Please reduce the length of "
-                   "either one, or use the \"middle-out\" transform to compress your prompt automatically.")
+        message = (
+            "This endpoint's maximum context length is 32768 tokens. However, you requested about "
+            "42832 tokens (38736 of text input, 4096 in the output). Please reduce the length of "
+            'either one, or use the "middle-out" transform to compress your prompt automatically.'
+        )
         return 400, dumps({"error": {"message": message, "code": 400}}).encode(), "application/json"
     status = 400 if kind == "context_length" else int(kind[5:])
     message = _OPENROUTER_MESSAGES[status].replace("{model}", model) if override is None else override
@@ -251,8 +344,9 @@ def _openrouter_error(kind: str, model: str, override: str | None) -> tuple[int,
     return status, dumps({"error": error}).encode(), "application/json"
 
 
-def stream_error_event(provider: str = "openai", *, model: str = "", response_id: str = "",
-                       sequence_number: int = 0) -> bytes:
+def stream_error_event(
+    provider: str = "openai", *, model: str = "", response_id: str = "", sequence_number: int = 0
+) -> bytes:
     """The in-band error ``provider`` sends inside a 200 stream, plus whatever ends the stream after it.
 
     OpenRouter: an error chunk then ``[DONE]``; Groq: ``event: error`` then EOF; every other chat
@@ -260,18 +354,26 @@ def stream_error_event(provider: str = "openai", *, model: str = "", response_id
     signature in every wire module).
     """
     if provider == "openrouter":
-        chunk = {"id": response_id or "gen-" + stable_hex(model, 24), "provider": "Emulated",
-                 "model": model or "emulated-model", "object": "chat.completion.chunk", "created": CREATED,
-                 "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
-                 "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error",
-                              "native_finish_reason": "error"}]}
+        chunk = {
+            "id": response_id or "gen-" + stable_hex(model, 24),
+            "provider": "Emulated",
+            "model": model or "emulated-model",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+            "choices": [
+                {"index": 0, "delta": {"content": ""}, "finish_reason": "error", "native_finish_reason": "error"}
+            ],
+        }
         return sse(dumps(chunk)) + DONE
     if provider == "groq":
         err = {"error": {"message": "Service Unavailable", "type": "internal_server_error", "status_code": 503}}
         return sse(dumps(err), "error")
     # The shape quoted from OpenAI streams keeps Python-style separators.
-    return sse('{"error": {"message": "The server had an error while processing your request. '
-               'Sorry about that!", "type": "server_error"}}')
+    return sse(
+        '{"error": {"message": "The server had an error while processing your request. '
+        'Sorry about that!", "type": "server_error"}}'
+    )
 
 
 def is_finish_event(event: bytes) -> bool:

@@ -17,12 +17,26 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pytest_kylecode.wire import openai_chat
-from pytest_kylecode.wire.common import CREATED, DEFAULT_TIMING, Plan, Timing, WireResponse, dumps, sse, stable_hex, stable_token
+from pytest_kylecode.wire.common import (
+    CREATED,
+    DEFAULT_TIMING,
+    Plan,
+    Timing,
+    WireResponse,
+    dumps,
+    sse,
+    stable_hex,
+    stable_token,
+)
 
 PROTOCOL: Final = "openai_responses"
 # canonical finish -> (status, incomplete reason). Responses has no finish_reason field.
-FINISH: Final = {"stop": ("completed", None), "tool_calls": ("completed", None),
-                 "length": ("incomplete", "max_output_tokens"), "content_filter": ("incomplete", "content_filter")}
+FINISH: Final = {
+    "stop": ("completed", None),
+    "tool_calls": ("completed", None),
+    "length": ("incomplete", "max_output_tokens"),
+    "content_filter": ("incomplete", "content_filter"),
+}
 
 
 def validate(body: Mapping[str, Any]) -> str | None:
@@ -44,7 +58,7 @@ def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING)
 
 
 class _Ids:
-    __slots__ = ("response", "request", "reasoning", "message", "items", "calls", "encrypted")
+    __slots__ = ("calls", "encrypted", "items", "message", "reasoning", "request", "response")
 
     def __init__(self, plan: Plan) -> None:
         self.response = "resp_" + stable_hex(plan.seed("resp"), 50)
@@ -70,13 +84,24 @@ def _text_part(text: str) -> dict[str, Any]:
 
 
 def _message_item(plan: Plan, ids: _Ids, done: bool) -> dict[str, Any]:
-    return {"id": ids.message, "type": "message", "status": "completed" if done else "in_progress",
-            "content": [_text_part(plan.text)] if done else [], "role": "assistant"}
+    return {
+        "id": ids.message,
+        "type": "message",
+        "status": "completed" if done else "in_progress",
+        "content": [_text_part(plan.text)] if done else [],
+        "role": "assistant",
+    }
 
 
 def _call_item(plan: Plan, ids: _Ids, i: int, done: bool) -> dict[str, Any]:
-    return {"id": ids.items[i], "type": "function_call", "status": "completed" if done else "in_progress",
-            "arguments": plan.calls[i].arguments if done else "", "call_id": ids.calls[i], "name": plan.calls[i].name}
+    return {
+        "id": ids.items[i],
+        "type": "function_call",
+        "status": "completed" if done else "in_progress",
+        "arguments": plan.calls[i].arguments if done else "",
+        "call_id": ids.calls[i],
+        "name": plan.calls[i].name,
+    }
 
 
 def _output(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[dict[str, Any]]:
@@ -89,25 +114,53 @@ def _output(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[dict[str, An
     return output
 
 
-def _response(plan: Plan, body: Mapping[str, Any], ids: _Ids, output: list[dict[str, Any]], *,
-              final: bool) -> dict[str, Any]:
+def _response(
+    plan: Plan, body: Mapping[str, Any], ids: _Ids, output: list[dict[str, Any]], *, final: bool
+) -> dict[str, Any]:
     """The response object; before the end it is ``in_progress`` with no output and no usage."""
     status, reason = FINISH[plan.finish] if final else ("in_progress", None)
-    usage = {"input_tokens": plan.input_tokens, "input_tokens_details": {"cached_tokens": 0},
-             "output_tokens": plan.output_tokens, "output_tokens_details": {"reasoning_tokens": 0},
-             "total_tokens": plan.input_tokens + plan.output_tokens} if final else None
+    usage = (
+        {
+            "input_tokens": plan.input_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": plan.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": plan.input_tokens + plan.output_tokens,
+        }
+        if final
+        else None
+    )
     tools = body.get("tools")
     return {
-        "id": ids.response, "object": "response", "created_at": CREATED, "status": status, "background": False,
-        "error": None, "incomplete_details": {"reason": reason} if reason else None,
-        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-        "max_tool_calls": None, "model": plan.model, "output": output if final else [],
-        "parallel_tool_calls": True, "previous_response_id": None, "prompt_cache_key": None,
-        "reasoning": {"effort": None, "summary": None}, "safety_identifier": None, "service_tier": "default",
-        "store": body.get("store", True), "temperature": 1.0,
+        "id": ids.response,
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": {"reason": reason} if reason else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": None,
+        "model": plan.model,
+        "output": output if final else [],
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "prompt_cache_key": None,
+        "reasoning": {"effort": None, "summary": None},
+        "safety_identifier": None,
+        "service_tier": "default",
+        "store": body.get("store", True),
+        "temperature": 1.0,
         "text": {"format": {"type": "text"}, "verbosity": "medium"},
-        "tool_choice": body.get("tool_choice", "auto"), "tools": tools if isinstance(tools, list) else [],
-        "top_logprobs": 0, "top_p": 1.0, "truncation": "disabled", "usage": usage, "user": None, "metadata": {},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": tools if isinstance(tools, list) else [],
+        "top_logprobs": 0,
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": {},
     }
 
 
@@ -124,15 +177,31 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     if plan.reasoning:
         rid = ids.reasoning
         event("response.output_item.added", output_index=index, item=_reasoning_item(plan, body, ids, False))
-        event("response.reasoning_summary_part.added", item_id=rid, output_index=index, summary_index=0,
-              part={"type": "summary_text", "text": ""})
+        event(
+            "response.reasoning_summary_part.added",
+            item_id=rid,
+            output_index=index,
+            summary_index=0,
+            part={"type": "summary_text", "text": ""},
+        )
         for piece in plan.reasoning_pieces:
-            event("response.reasoning_summary_text.delta", item_id=rid, output_index=index, summary_index=0,
-                  delta=piece)
-        event("response.reasoning_summary_text.done", item_id=rid, output_index=index, summary_index=0,
-              text=plan.reasoning)
-        event("response.reasoning_summary_part.done", item_id=rid, output_index=index, summary_index=0,
-              part={"type": "summary_text", "text": plan.reasoning})
+            event(
+                "response.reasoning_summary_text.delta", item_id=rid, output_index=index, summary_index=0, delta=piece
+            )
+        event(
+            "response.reasoning_summary_text.done",
+            item_id=rid,
+            output_index=index,
+            summary_index=0,
+            text=plan.reasoning,
+        )
+        event(
+            "response.reasoning_summary_part.done",
+            item_id=rid,
+            output_index=index,
+            summary_index=0,
+            part={"type": "summary_text", "text": plan.reasoning},
+        )
         event("response.output_item.done", output_index=index, item=_reasoning_item(plan, body, ids, True))
         index += 1
     if plan.text:
@@ -140,12 +209,15 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
         event("response.output_item.added", output_index=index, item=_message_item(plan, ids, False))
         event("response.content_part.added", item_id=mid, output_index=index, content_index=0, part=_text_part(""))
         for piece in plan.text_pieces:
-            event("response.output_text.delta", item_id=mid, output_index=index, content_index=0, delta=piece,
-                  logprobs=[])
-        event("response.output_text.done", item_id=mid, output_index=index, content_index=0, text=plan.text,
-              logprobs=[])
-        event("response.content_part.done", item_id=mid, output_index=index, content_index=0,
-              part=_text_part(plan.text))
+            event(
+                "response.output_text.delta", item_id=mid, output_index=index, content_index=0, delta=piece, logprobs=[]
+            )
+        event(
+            "response.output_text.done", item_id=mid, output_index=index, content_index=0, text=plan.text, logprobs=[]
+        )
+        event(
+            "response.content_part.done", item_id=mid, output_index=index, content_index=0, part=_text_part(plan.text)
+        )
         event("response.output_item.done", output_index=index, item=_message_item(plan, ids, True))
         index += 1
     for i, call in enumerate(plan.calls):
@@ -169,16 +241,33 @@ CONTEXT_MESSAGE: Final = "Your input exceeds the context window of this model. P
 # context-length error names `input`.
 _ERRORS: Final = {
     **openai_chat.OPENAI_ERRORS,
-    "http_400": (400, "invalid_request_error", "decimal_below_min_value", "temperature",
-                 "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got -1 instead."),
-    "tools_unsupported": (400, "invalid_request_error", "unsupported_parameter", "tools",
-                          "Unsupported parameter: 'tools' is not supported with this model."),
+    "http_400": (
+        400,
+        "invalid_request_error",
+        "decimal_below_min_value",
+        "temperature",
+        "Invalid 'temperature': decimal below minimum value. Expected a value >= 0, but got -1 instead.",
+    ),
+    "tools_unsupported": (
+        400,
+        "invalid_request_error",
+        "unsupported_parameter",
+        "tools",
+        "Unsupported parameter: 'tools' is not supported with this model.",
+    ),
     "context_length": (400, "invalid_request_error", "context_length_exceeded", "input", CONTEXT_MESSAGE),
 }
 
 
-def error_response(kind: str, *, provider: str = "openai-responses", model: str = "", seed: str = "",
-                   message: str | None = None, timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def error_response(
+    kind: str,
+    *,
+    provider: str = "openai-responses",
+    model: str = "",
+    seed: str = "",
+    message: str | None = None,
+    timing: Timing = DEFAULT_TIMING,
+) -> WireResponse:
     """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``): OpenAI's error bodies,
     which on this endpoint come with a 2-space indent and no trailing newline. ``message`` replaces
     the default message (and drops ``code``/``param``)."""
@@ -197,27 +286,48 @@ def error_response(kind: str, *, provider: str = "openai-responses", model: str 
     return WireResponse(status, headers, timing.single(json.dumps(err, indent=2).encode(), 1))
 
 
-def stream_error_event(provider: str = "openai-responses", *, model: str = "", response_id: str = "",
-                       sequence_number: int = 0) -> bytes:
+def stream_error_event(
+    provider: str = "openai-responses", *, model: str = "", response_id: str = "", sequence_number: int = 0
+) -> bytes:
     """An ``error`` event then ``response.failed`` (the real nested shape); the stream ends after them.
 
     ``sequence_number`` is the number of events already sent (the error takes that number);
     ``response_id`` should be the id of the interrupted response.
     """
     message = "The server had an error while processing your request. Sorry about that!"
-    error = sse(dumps({"type": "error", "sequence_number": sequence_number, "error": {
-        "type": "server_error", "code": "server_error", "message": message, "param": None}}), "error")
-    failed = {"id": response_id or "resp_" + stable_hex(model, 50), "object": "response", "created_at": CREATED,
-              "status": "failed", "background": False, "error": {"code": "server_error", "message": message},
-              "incomplete_details": None, "model": model or "emulated-model", "output": [], "usage": None}
-    return error + sse(dumps({"type": "response.failed", "sequence_number": sequence_number + 1,
-                              "response": failed}), "response.failed")
+    error = sse(
+        dumps(
+            {
+                "type": "error",
+                "sequence_number": sequence_number,
+                "error": {"type": "server_error", "code": "server_error", "message": message, "param": None},
+            }
+        ),
+        "error",
+    )
+    failed = {
+        "id": response_id or "resp_" + stable_hex(model, 50),
+        "object": "response",
+        "created_at": CREATED,
+        "status": "failed",
+        "background": False,
+        "error": {"code": "server_error", "message": message},
+        "incomplete_details": None,
+        "model": model or "emulated-model",
+        "output": [],
+        "usage": None,
+    }
+    return error + sse(
+        dumps({"type": "response.failed", "sequence_number": sequence_number + 1, "response": failed}),
+        "response.failed",
+    )
 
 
 def is_finish_event(event: bytes) -> bool:
     """Whether ``event`` is the terminal one (completed / incomplete / failed)."""
-    return event.startswith((b"event: response.completed\n", b"event: response.incomplete\n",
-                             b"event: response.failed\n"))
+    return event.startswith(
+        (b"event: response.completed\n", b"event: response.incomplete\n", b"event: response.failed\n")
+    )
 
 
 def malformed_event() -> bytes:

@@ -25,28 +25,51 @@ from agent_runtime.messages import (
     UserMessage,
 )
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
-from agent_runtime.wire.client import ROUTE_EXTENSION, CallRecord
-from agent_runtime.providers import Route, parse_route
 from agent_runtime.observe.runlog import RunLog
+from agent_runtime.providers import Route, parse_route
+from agent_runtime.wire.client import ROUTE_EXTENSION, CallRecord
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
 from pytest_kylecode.emulator.transport import to_httpx
 
 Outcome = Union[str, tuple, Callable[[ModelRequest], Any]]
 
-STATUS = {"rate_limit": 429, "server_error": 500, "overloaded": 529, "auth": 401, "bad_request": 400,
-          "not_found": 404, "tools_unsupported": 404, "html_response": 200, "context_length": 400}
+STATUS = {
+    "rate_limit": 429,
+    "server_error": 500,
+    "overloaded": 529,
+    "auth": 401,
+    "bad_request": 400,
+    "not_found": 404,
+    "tools_unsupported": 404,
+    "html_response": 200,
+    "context_length": 400,
+}
 
 
-def make_record(route: str, *, clock: VirtualClock, outcome: Outcome = "ok", stream: bool = False,
-                latency_s: float = 0.05, request: ModelRequest | None = None,
-                headers: dict[str, str] | None = None, body: dict | None = None, raw: bytes = b"") -> CallRecord:
+def make_record(
+    route: str,
+    *,
+    clock: VirtualClock,
+    outcome: Outcome = "ok",
+    stream: bool = False,
+    latency_s: float = 0.05,
+    request: ModelRequest | None = None,
+    headers: dict[str, str] | None = None,
+    body: dict | None = None,
+    raw: bytes = b"",
+) -> CallRecord:
     started = clock.now()
     clock.sleep(latency_s)
-    record = CallRecord(route=route, url="https://api.example.test/v1/chat/completions",
-                        request_headers=headers if headers is not None else {"authorization": "Bearer sk-test-00000000000"},
-                        request_body=body if body is not None else {"model": route.split("/", 1)[1], "max_tokens": 64},
-                        stream=stream, started=started, latency_ms=latency_s * 1000.0,
-                        ttft_ms=latency_s * 500.0 if stream else None)
+    record = CallRecord(
+        route=route,
+        url="https://api.example.test/v1/chat/completions",
+        request_headers=headers if headers is not None else {"authorization": "Bearer sk-test-00000000000"},
+        request_body=body if body is not None else {"model": route.split("/", 1)[1], "max_tokens": 64},
+        stream=stream,
+        started=started,
+        latency_ms=latency_s * 1000.0,
+        ttft_ms=latency_s * 500.0 if stream else None,
+    )
     retry_after = None
     if isinstance(outcome, tuple):
         outcome, retry_after = outcome
@@ -54,13 +77,20 @@ def make_record(route: str, *, clock: VirtualClock, outcome: Outcome = "ok", str
         record.status = 200
         record.raw = raw or b'{"ok": true}'
         record.response_headers = {"content-type": "application/json"}
-        record.response = ModelResponse(text="fine", finish_reason="stop", raw_finish_reason="stop",
-                                        usage=Usage(10, 5), model=route.split("/", 1)[1])
+        record.response = ModelResponse(
+            text="fine",
+            finish_reason="stop",
+            raw_finish_reason="stop",
+            usage=Usage(10, 5),
+            model=route.split("/", 1)[1],
+        )
     elif outcome == "tool":
         record.status = 200
         record.response = ModelResponse(
             tool_calls=[ToolCall("call_1", "mark_task_complete", {"summary": "done"})],
-            finish_reason="tool_calls", usage=Usage(10, 5))
+            finish_reason="tool_calls",
+            usage=Usage(10, 5),
+        )
     else:
         record.status = STATUS.get(outcome)
         record.raw = raw or (b"<html>bad gateway</html>" if outcome == "html_response" else b'{"error": {}}')
@@ -85,8 +115,9 @@ class FakeClient:
         outcome = queue.pop(0) if len(queue) > 1 else queue[0]
         if callable(outcome):
             outcome = outcome(request)
-        return make_record(name, clock=self.clock, outcome=outcome, stream=request.stream,
-                           latency_s=self.latency_s, request=request)
+        return make_record(
+            name, clock=self.clock, outcome=outcome, stream=request.stream, latency_s=self.latency_s, request=request
+        )
 
     def routes_called(self) -> list[str]:
         return [name for name, _ in self.calls]
@@ -105,8 +136,9 @@ def canary_runlog(clock=None):
     failed = make_record("anthropic/claude", clock=clock, outcome="html_response", headers=headers, body=body, raw=html)
     failed.url = f"https://api.example.test/v1/messages?key={ENV_CANARY}"
     failed.error.message = f"invalid x-api-key {CANARY}"
-    ok = make_record("openai/gpt-4o", clock=clock, outcome="ok", headers=headers, body=body,
-                     raw=f'{{"echo": "{CANARY}"}}'.encode())
+    ok = make_record(
+        "openai/gpt-4o", clock=clock, outcome="ok", headers=headers, body=body, raw=f'{{"echo": "{CANARY}"}}'.encode()
+    )
     log.record_attempt(Attempt(failed, 1, 1))
     log.note(1, "anthropic/claude -> openai/gpt-4o (html_response)", "fallback")
     log.record_attempt(Attempt(ok, 1, 2, fallback=True))
@@ -115,11 +147,14 @@ def canary_runlog(clock=None):
     log.set_metrics(metrics.snapshot())
     log.set_probes({"routes": {"openai/gpt-4o": {"note": CANARY}}})
     log.set_info(outcome="completed", completion_reason="tool_finish", steps=1, config={"key": ENV_CANARY})
-    log.set_conversation([
-        SystemMessage("sys"), UserMessage(f"task {CANARY}"),
-        AssistantMessage(text="done", tool_calls=[ToolCall("c1", "mark_task_complete", {"summary": ENV_CANARY})]),
-        ToolResult("c1", "mark_task_complete", "ok"),
-    ])
+    log.set_conversation(
+        [
+            SystemMessage("sys"),
+            UserMessage(f"task {CANARY}"),
+            AssistantMessage(text="done", tool_calls=[ToolCall("c1", "mark_task_complete", {"summary": ENV_CANARY})]),
+            ToolResult("c1", "mark_task_complete", "ok"),
+        ]
+    )
     return log
 
 
@@ -149,8 +184,9 @@ class RouteFaults(httpx.BaseTransport):
         if kind is None:
             return self.inner.handle_request(request)
         parsed = parse_route(route)
-        wire = for_protocol(parsed.protocol).error_response(kind, provider=parsed.provider.name, model=parsed.model,
-                                                           timing=self.timing)
+        wire = for_protocol(parsed.protocol).error_response(
+            kind, provider=parsed.provider.name, model=parsed.model, timing=self.timing
+        )
         return to_httpx(wire, self.clock, self.clock.now(), request)
 
     def routes(self):

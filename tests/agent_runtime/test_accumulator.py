@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runtime.wire.accumulator import Accumulator, parse_arguments
 from agent_runtime.messages import (
     Finished,
     ReasoningDelta,
@@ -15,6 +14,7 @@ from agent_runtime.messages import (
     ToolCallStarted,
     Usage,
 )
+from agent_runtime.wire.accumulator import Accumulator, parse_arguments
 
 
 def calls(acc: Accumulator) -> list[tuple[str, str, dict, str | None]]:
@@ -276,8 +276,20 @@ def test_whole_arguments_sent_twice_are_one_object() -> None:
 def test_non_streamed_repeated_arguments_parse_to_the_object() -> None:
     from agent_runtime.wire.protocols.openai_chat import parse_response
 
-    body = {"choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}{"a":1}'}}]}}]}
+    body = {
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "tool_calls",
+                "message": {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}{"a":1}'}}
+                    ],
+                },
+            }
+        ]
+    }
     call = parse_response(body).tool_calls[0]
     assert call.arguments == {"a": 1} and call.parse_error is None
 

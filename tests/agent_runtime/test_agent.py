@@ -6,10 +6,12 @@ import threading
 
 import pytest
 
-from agent_runtime.loop.agent import Agent, RunResult, calls_paired
 from agent_runtime.config import AgentConfig, CompletionConfig, LoopGuardConfig, ToolsConfig
 from agent_runtime.dialect import format_tool_call
 from agent_runtime.errors import ProviderError, RunFailed
+from agent_runtime.loop.agent import Agent, RunResult, calls_paired
+from agent_runtime.loop.model import ModelTurn
+from agent_runtime.loop.tools import WORKSPACE_TOOLS, Tool
 from agent_runtime.messages import (
     AssistantMessage,
     ModelResponse,
@@ -19,9 +21,7 @@ from agent_runtime.messages import (
     ToolSpec,
     UserMessage,
 )
-from agent_runtime.loop.model import ModelTurn
 from agent_runtime.testing import ScriptedModel
-from agent_runtime.loop.tools import WORKSPACE_TOOLS, Tool, ToolRegistry
 
 
 def call(name, **arguments):
@@ -95,8 +95,12 @@ def test_text_mode_calls_are_parsed_and_rendered_back_as_text(ws):
     last = model.requests[2]
     assert last.tools is None
     assert "## write_file" in last.messages[0].content
-    assert last.messages[4].text == "Writing it.\n\n" + format_tool_call("write_file", {"content": "hello\n", "path": "greeting.txt"})
-    assert last.messages[5] == UserMessage('<tool_result id="call_t2_1" name="write_file">\nwrote 6 bytes to greeting.txt\n</tool_result>')
+    assert last.messages[4].text == "Writing it.\n\n" + format_tool_call(
+        "write_file", {"content": "hello\n", "path": "greeting.txt"}
+    )
+    assert last.messages[5] == UserMessage(
+        '<tool_result id="call_t2_1" name="write_file">\nwrote 6 bytes to greeting.txt\n</tool_result>'
+    )
 
 
 def test_requests_are_reproducible_in_any_workspace(tmp_path):
@@ -188,12 +192,14 @@ def test_duplicate_ids_are_made_unique_deterministically(ws):
 
 def test_malformed_calls_are_paired_with_error_results(ws):
     turns = [
-        {"tool_calls": [
-            {"name": "write_file", "arguments": '{"path": "x.txt", "content": '},  # invalid JSON
-            call("delete_everything"),  # unknown tool
-            call("read_file", path=7),  # schema violation
-            call("list_dir"),  # fine
-        ]},
+        {
+            "tool_calls": [
+                {"name": "write_file", "arguments": '{"path": "x.txt", "content": '},  # invalid JSON
+                call("delete_everything"),  # unknown tool
+                call("read_file", path=7),  # schema violation
+                call("list_dir"),  # fine
+            ]
+        },
         {"tool_calls": [FINISH]},
     ]
     result, model = run(ws, turns)
@@ -212,8 +218,10 @@ def test_malformed_calls_are_paired_with_error_results(ws):
 
 
 def test_malformed_text_blocks_are_paired_too(ws):
-    turns = [{"text": "Trying.\n<tool_call>\n{not json}\n</tool_call>\n<tool_call>{\"name\": \"list_dir\"}"},
-             {"tool_calls": [FINISH]}]
+    turns = [
+        {"text": 'Trying.\n<tool_call>\n{not json}\n</tool_call>\n<tool_call>{"name": "list_dir"}'},
+        {"tool_calls": [FINISH]},
+    ]
     result, model = run(ws, turns, tool_mode="text")
     first = assistant_turns(result)[0]
     assert first.text == "Trying."
@@ -310,7 +318,12 @@ def test_run_failed_ends_the_run_as_failed(ws):
 
 def test_run_failed_on_first_turn_has_no_route(ws):
     result, _ = run(ws, SCRIPT, fail_at={1: "html_response"})
-    assert (result.outcome, result.error_category, result.steps, result.final_route) == ("failed", "html_response", 0, None)
+    assert (result.outcome, result.error_category, result.steps, result.final_route) == (
+        "failed",
+        "html_response",
+        0,
+        None,
+    )
 
 
 def test_run_failed_outcome_is_honoured(ws):

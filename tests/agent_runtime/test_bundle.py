@@ -7,8 +7,8 @@ import zipfile
 import pytest
 from resilience_fakes import CANARY, ENV_CANARY, canary_runlog
 
-from agent_runtime.observe.bundle import BundleError, build_bundle
 from agent_runtime.errors import KylecodeError
+from agent_runtime.observe.bundle import BundleError, build_bundle
 
 
 @pytest.fixture
@@ -24,8 +24,14 @@ def test_bundle_holds_the_run_files_and_a_manifest(run_dir):
         names = zf.namelist()
         assert names[-1] == "manifest.json"
         manifest = json.loads(zf.read("manifest.json"))
-        assert {"meta/capability_probes.json", "meta/provider_metrics.json", "meta/requests/turn_1_1.json",
-                "raw/responses/turn_1_1.txt", "errors/turn_1_1.json", "conversation/conversation.md"} <= set(names)
+        assert {
+            "meta/capability_probes.json",
+            "meta/provider_metrics.json",
+            "meta/requests/turn_1_1.json",
+            "raw/responses/turn_1_1.txt",
+            "errors/turn_1_1.json",
+            "conversation/conversation.md",
+        } <= set(names)
         assert [f["path"] for f in manifest["files"]] == names[:-1]
         for entry in manifest["files"]:
             data = zf.read(entry["path"])

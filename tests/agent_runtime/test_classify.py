@@ -8,6 +8,7 @@ import inspect
 import httpx
 import pytest
 
+from agent_runtime.errors import CATEGORIES
 from agent_runtime.wire.classify import (
     EXCEPTION_CATEGORIES,
     category_for_status,
@@ -18,16 +19,30 @@ from agent_runtime.wire.classify import (
     message_category,
     parse_retry_after,
 )
-from agent_runtime.errors import CATEGORIES
 
 JSON = {"content-type": "application/json"}
 
 
-@pytest.mark.parametrize(("status", "category"), [
-    (400, "bad_request"), (401, "auth"), (403, "auth"), (404, "not_found"), (408, "timeout"), (413, "context_length"),
-    (418, "bad_request"), (422, "bad_request"), (429, "rate_limit"), (500, "server_error"), (502, "server_error"),
-    (503, "server_error"), (504, "server_error"), (529, "overloaded"), (599, "server_error"),
-])
+@pytest.mark.parametrize(
+    ("status", "category"),
+    [
+        (400, "bad_request"),
+        (401, "auth"),
+        (403, "auth"),
+        (404, "not_found"),
+        (408, "timeout"),
+        (413, "context_length"),
+        (418, "bad_request"),
+        (422, "bad_request"),
+        (429, "rate_limit"),
+        (500, "server_error"),
+        (502, "server_error"),
+        (503, "server_error"),
+        (504, "server_error"),
+        (529, "overloaded"),
+        (599, "server_error"),
+    ],
+)
 def test_status_categories(status: int, category: str) -> None:
     assert category_for_status(status) == category
     error, _ = classify_http(status, JSON, b'{"error": {"message": "nope"}}')
@@ -67,16 +82,19 @@ def test_parsed_body_is_returned_for_refinement() -> None:
     assert parsed == {"error": {"message": "m", "code": 404}}
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"retry-after": "1"}, 1.0),
-    ({"Retry-After": "2.5"}, 2.5),
-    ({"retry-after-ms": "1500"}, 1.5),
-    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # -ms wins, as in the SDKs
-    ({"retry-after-ms": "junk", "retry-after": "4"}, 4.0),
-    ({"retry-after": "-3"}, 0.0),
-    ({"retry-after": "soon"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "1"}, 1.0),
+        ({"Retry-After": "2.5"}, 2.5),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # -ms wins, as in the SDKs
+        ({"retry-after-ms": "junk", "retry-after": "4"}, 4.0),
+        ({"retry-after": "-3"}, 0.0),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_retry_after_seconds(headers: dict[str, str], expected: float | None) -> None:
     assert parse_retry_after(headers) == expected
 
@@ -99,8 +117,9 @@ def test_error_fields_shapes() -> None:
     assert (anthropic["type"], anthropic["message"]) == ("overloaded_error", "Overloaded")
     flat = error_fields({"type": "error", "code": "server_error", "message": "boom"})
     assert (flat["code"], flat["message"]) == ("server_error", "boom")
-    openrouter = error_fields({"error": {"code": 429, "message": "Provider returned error",
-                                         "metadata": {"raw": "upstream rate-limited"}}})
+    openrouter = error_fields(
+        {"error": {"code": 429, "message": "Provider returned error", "metadata": {"raw": "upstream rate-limited"}}}
+    )
     assert (openrouter["code"], openrouter["raw"]) == (429, "upstream rate-limited")
     groq = error_fields({"error": {"message": "m", "code": "tool_use_failed", "status_code": 400}})
     assert groq["status"] == 400
@@ -108,18 +127,21 @@ def test_error_fields_shapes() -> None:
     assert error_fields([1])["message"] == ""
 
 
-@pytest.mark.parametrize(("text", "category"), [
-    ("This model's maximum context length is 4097 tokens.", "context_length"),
-    ("prompt is too long: 200251 tokens > 200000 maximum", "context_length"),
-    ("Prompt exceeds max length", "context_length"),
-    ("Your input exceeds the context window of this model.", "context_length"),
-    ("The engine is currently overloaded", "overloaded"),
-    ("Rate limit reached for gpt-4o on tokens per min (TPM)", "rate_limit"),
-    ("No endpoints found that support tool use. To learn more about provider routing", "tools_unsupported"),
-    ("Unsupported parameter: 'tools' is not supported with this model.", "tools_unsupported"),
-    ("Token limit reached", None),
-    ("Internal server error", None),
-])
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("This model's maximum context length is 4097 tokens.", "context_length"),
+        ("prompt is too long: 200251 tokens > 200000 maximum", "context_length"),
+        ("Prompt exceeds max length", "context_length"),
+        ("Your input exceeds the context window of this model.", "context_length"),
+        ("The engine is currently overloaded", "overloaded"),
+        ("Rate limit reached for gpt-4o on tokens per min (TPM)", "rate_limit"),
+        ("No endpoints found that support tool use. To learn more about provider routing", "tools_unsupported"),
+        ("Unsupported parameter: 'tools' is not supported with this model.", "tools_unsupported"),
+        ("Token limit reached", None),
+        ("Internal server error", None),
+    ],
+)
 def test_message_category(text: str, category: str | None) -> None:
     assert message_category(text) == category
 
@@ -129,20 +151,26 @@ def test_message_category(text: str, category: str | None) -> None:
 REQUEST = httpx.Request("POST", "https://api.openai.com/v1/chat/completions")
 
 
-@pytest.mark.parametrize(("exc", "before", "during"), [
-    (httpx.ConnectError("refused", request=REQUEST), "connection", "connection"),
-    (httpx.ConnectTimeout("slow", request=REQUEST), "timeout", "timeout"),
-    (httpx.ReadTimeout("slow", request=REQUEST), "timeout", "timeout"),
-    (httpx.PoolTimeout("pool", request=REQUEST), "timeout", "timeout"),
-    (httpx.RemoteProtocolError("peer closed connection without sending complete message body", request=REQUEST),
-     "connection", "stream_truncated"),
-    (httpx.ReadError("reset", request=REQUEST), "connection", "stream_truncated"),
-    (httpx.WriteError("broken pipe", request=REQUEST), "connection", "connection"),
-    (httpx.ProxyError("proxy", request=REQUEST), "connection", "connection"),
-    (httpx.UnsupportedProtocol("ftp", request=REQUEST), "connection", "connection"),
-    (httpx.DecodingError("bad gzip", request=REQUEST), "invalid_json", "invalid_json"),
-    (ConnectionResetError("reset by peer"), "connection", "stream_truncated"),
-])
+@pytest.mark.parametrize(
+    ("exc", "before", "during"),
+    [
+        (httpx.ConnectError("refused", request=REQUEST), "connection", "connection"),
+        (httpx.ConnectTimeout("slow", request=REQUEST), "timeout", "timeout"),
+        (httpx.ReadTimeout("slow", request=REQUEST), "timeout", "timeout"),
+        (httpx.PoolTimeout("pool", request=REQUEST), "timeout", "timeout"),
+        (
+            httpx.RemoteProtocolError("peer closed connection without sending complete message body", request=REQUEST),
+            "connection",
+            "stream_truncated",
+        ),
+        (httpx.ReadError("reset", request=REQUEST), "connection", "stream_truncated"),
+        (httpx.WriteError("broken pipe", request=REQUEST), "connection", "connection"),
+        (httpx.ProxyError("proxy", request=REQUEST), "connection", "connection"),
+        (httpx.UnsupportedProtocol("ftp", request=REQUEST), "connection", "connection"),
+        (httpx.DecodingError("bad gzip", request=REQUEST), "invalid_json", "invalid_json"),
+        (ConnectionResetError("reset by peer"), "connection", "stream_truncated"),
+    ],
+)
 def test_transport_exceptions(exc: Exception, before: str, during: str) -> None:
     assert classify_exception(exc).category == before  # type: ignore[union-attr]
     error = classify_exception(exc, mid_stream=True)
@@ -157,8 +185,9 @@ def test_non_transport_exceptions_are_not_classified() -> None:
 
 def test_exception_table_covers_every_httpx_transport_exception() -> None:
     """Every concrete transport exception httpx defines has an entry of its own or its family's."""
-    transport_errors = [obj for _, obj in inspect.getmembers(httpx, inspect.isclass)
-                        if issubclass(obj, httpx.TransportError)]
+    transport_errors = [
+        obj for _, obj in inspect.getmembers(httpx, inspect.isclass) if issubclass(obj, httpx.TransportError)
+    ]
     assert len(transport_errors) >= 15  # the httpx tree is really being walked
     listed = {cls for cls, _, _ in EXCEPTION_CATEGORIES}
     for cls in transport_errors:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from agent_runtime.loop.completion import detect_completion, match_sentinel
 from agent_runtime.config import CompletionConfig
+from agent_runtime.loop.completion import detect_completion, match_sentinel
 
 ALL = CompletionConfig(tool_finish=True, text_sentinels=("DONE",), provider_signals=True)
 NONE = CompletionConfig(tool_finish=False, text_sentinels=(), provider_signals=False)
 
 
 def detect(config, text="", executed=(), had_tool_calls=False, finish_reason=None):
-    return detect_completion(config, text=text, executed=executed, had_tool_calls=had_tool_calls, finish_reason=finish_reason)
+    return detect_completion(
+        config, text=text, executed=executed, had_tool_calls=had_tool_calls, finish_reason=finish_reason
+    )
 
 
 def test_substring_done_does_not_complete():
@@ -59,5 +61,8 @@ def test_provider_signal_needs_stop_without_tool_calls_and_enabled():
 
 
 def test_precedence_tool_then_sentinel_then_provider():
-    assert detect(ALL, text="DONE", executed=["mark_task_complete"], had_tool_calls=True, finish_reason="stop") == "tool_finish"
+    assert (
+        detect(ALL, text="DONE", executed=["mark_task_complete"], had_tool_calls=True, finish_reason="stop")
+        == "tool_finish"
+    )
     assert detect(ALL, text="DONE", finish_reason="stop") == "text_sentinel"

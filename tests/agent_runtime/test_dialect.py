@@ -19,7 +19,11 @@ from agent_runtime.messages import AssistantMessage, SystemMessage, ToolCall, To
 
 TOOLS = [
     ToolSpec("list_dir", "List a directory.", {"type": "object", "properties": {"path": {"type": "string"}}}),
-    ToolSpec("read_file", "Read a file.", {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}),
+    ToolSpec(
+        "read_file",
+        "Read a file.",
+        {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+    ),
 ]
 
 
@@ -51,12 +55,14 @@ def test_parse_round_trips_format_tool_call():
 
 
 def test_parse_several_blocks_in_order_and_text_between():
-    text = "\n\n".join([
-        "First.",
-        format_tool_call("list_dir", {"path": "."}),
-        "Middle.",
-        format_tool_call("read_file", {"path": "b"}),
-    ])
+    text = "\n\n".join(
+        [
+            "First.",
+            format_tool_call("list_dir", {"path": "."}),
+            "Middle.",
+            format_tool_call("read_file", {"path": "b"}),
+        ]
+    )
     rest, calls = parse_tool_calls(text)
     assert [c.name for c in calls] == ["list_dir", "read_file"]
     assert [c.arguments for c in calls] == [{"path": "."}, {"path": "b"}]
@@ -149,7 +155,10 @@ def test_text_request_renders_tools_calls_and_results():
     assert user == UserMessage("List the files.")
     assert isinstance(assistant, AssistantMessage) and assistant.tool_calls == []
     assert assistant.text == (
-        "Looking.\n\n" + format_tool_call("list_dir", {"path": "."}) + "\n" + format_tool_call("read_file", {"path": "a.txt"})
+        "Looking.\n\n"
+        + format_tool_call("list_dir", {"path": "."})
+        + "\n"
+        + format_tool_call("read_file", {"path": "a.txt"})
     )
     # Both results of the turn travel in one user message, in call order.
     assert results == UserMessage(

@@ -1,8 +1,8 @@
 import pytest
 
 from agent_runtime.errors import ConfigError
-from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.providers import PROVIDERS
+from agent_runtime.resilience.failover import resolve_routes
 
 
 def names(routes):
@@ -11,7 +11,10 @@ def names(routes):
 
 def test_none_uses_the_providers_default_chain():
     assert names(resolve_routes("openai/gpt-4o", None)) == ["openai/gpt-4o", "openrouter/openai/gpt-4o"]
-    assert names(resolve_routes("moonshot-anthropic/kimi-k2", None)) == ["moonshot-anthropic/kimi-k2", "moonshot/kimi-k2"]
+    assert names(resolve_routes("moonshot-anthropic/kimi-k2", None)) == [
+        "moonshot-anthropic/kimi-k2",
+        "moonshot/kimi-k2",
+    ]
     assert names(resolve_routes("groq/llama-3.3", None)) == ["groq/llama-3.3"]  # no default chain
 
 

@@ -5,10 +5,32 @@ from resilience_fakes import make_record
 from agent_runtime.clock import VirtualClock
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector, percentile
 
-SUMMARY_KEYS = {"calls", "successes", "errors", "html_errors", "retries", "fallbacks", "circuit_opens",
-                "circuit_skips", "stream_overrides", "tool_overrides", "input_tokens", "output_tokens"}
-ROUTE_KEYS = {"calls", "successes", "errors", "retries", "stream_calls", "latency_ms", "ttft_ms", "input_tokens",
-              "output_tokens", "circuit"}
+SUMMARY_KEYS = {
+    "calls",
+    "successes",
+    "errors",
+    "html_errors",
+    "retries",
+    "fallbacks",
+    "circuit_opens",
+    "circuit_skips",
+    "stream_overrides",
+    "tool_overrides",
+    "input_tokens",
+    "output_tokens",
+}
+ROUTE_KEYS = {
+    "calls",
+    "successes",
+    "errors",
+    "retries",
+    "stream_calls",
+    "latency_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "circuit",
+}
 
 
 def attempt(route, outcome="ok", *, turn=1, n=1, retry=False, stream=False, latency_s=0.05, clock=None):
@@ -86,7 +108,9 @@ def test_html_errors_tokens_events_and_completion():
     assert (s["input_tokens"], s["output_tokens"]) == (10, 5)
     assert snap["routes"]["anthropic/claude"]["circuit"] == "open"
     assert snap["routes"]["openai/gpt-4o"]["circuit"] == "closed"
-    assert snap["fallbacks"] == [{"from": "anthropic/claude", "to": "openai/gpt-4o", "reason": "html_response", "turn": 1}]
+    assert snap["fallbacks"] == [
+        {"from": "anthropic/claude", "to": "openai/gpt-4o", "reason": "html_response", "turn": 1}
+    ]
     assert snap["circuit_events"] == [{"route": "anthropic/claude", "state": "open", "turn": 3}]
     assert snap["completion"] == {"outcome": "completed", "reason": "tool_finish", "steps": 2, "error_category": None}
 

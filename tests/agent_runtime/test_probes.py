@@ -2,19 +2,23 @@ import pytest
 from resilience_fakes import TWO_TURNS, FakeClient, emulated_http
 
 from agent_runtime import probes
-from agent_runtime.resilience import failover, resilient
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import AgentConfig, parse_agent_config
-from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.observe.metrics import ProviderMetricsCollector
+from agent_runtime.observe.runlog import RunLog
 from agent_runtime.probes import PROBE_TOOL, overrides_for, preflight, probe_route, run_probes
 from agent_runtime.providers import parse_route
+from agent_runtime.resilience import failover, resilient
+from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.resilience.resilient import ResilientModel
-from agent_runtime.observe.runlog import RunLog
 
 R = "openrouter/z-ai/glm-4.6"
-KEYS = {"OPENAI_API_KEY": "sk-test-openai-000000", "OPENROUTER_API_KEY": "sk-or-v1-test0000000000",
-        "ANTHROPIC_API_KEY": "sk-ant-test-0000000000", "MOONSHOT_API_KEY": "moonshot-key-000"}
+KEYS = {
+    "OPENAI_API_KEY": "sk-test-openai-000000",
+    "OPENROUTER_API_KEY": "sk-or-v1-test0000000000",
+    "ANTHROPIC_API_KEY": "sk-ant-test-0000000000",
+    "MOONSHOT_API_KEY": "moonshot-key-000",
+}
 
 
 def test_tools_probe_sends_a_tool():
@@ -29,8 +33,9 @@ def test_tools_probe_sends_a_tool():
 
 def test_tools_probe_puts_the_tool_on_the_wire():
     clock = VirtualClock()
-    http, transport = emulated_http([{"tool_calls": [{"name": "kylecode_probe", "arguments": {"value": "ok"}}]}],
-                                    clock=clock)
+    http, transport = emulated_http(
+        [{"tool_calls": [{"name": "kylecode_probe", "arguments": {"value": "ok"}}]}], clock=clock
+    )
     client = probes_client(http, clock)
     checks = probe_route(client, parse_route("openai/gpt-4o-mini"))
     tools_body = transport.seen[1][2]
@@ -74,8 +79,11 @@ def test_failed_stream_becomes_a_stream_override():
 def test_a_dead_route_or_load_is_no_capability_failure():
     dead = {n: {"status": "fail", "category": "auth"} for n in ("stream", "tools", "json")}
     assert overrides_for(dead) == []
-    busy = {"stream": {"status": "fail", "category": "rate_limit"}, "tools": {"status": "fail", "category": "overloaded"},
-            "json": {"status": "pass", "category": None}}
+    busy = {
+        "stream": {"status": "fail", "category": "rate_limit"},
+        "tools": {"status": "fail", "category": "overloaded"},
+        "json": {"status": "pass", "category": None},
+    }
     assert overrides_for(busy) == []
 
 

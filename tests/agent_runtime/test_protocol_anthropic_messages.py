@@ -38,20 +38,35 @@ def ev(kind: str, pad: int = 0, event: str | None = None, **fields: Any) -> str:
     return f"event: {event or kind}\ndata: {data}\n\n"
 
 
-START = ev("message_start", 8, message={"model": "claude-3-5-haiku", "id": "msg_01", "type": "message",
-                                         "role": "assistant", "content": [], "stop_reason": None,
-                                         "usage": {"input_tokens": 702, "output_tokens": 1}})
+START = ev(
+    "message_start",
+    8,
+    message={
+        "model": "claude-3-5-haiku",
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": 702, "output_tokens": 1},
+    },
+)
 PING = 'event: ping\ndata: {"type": "ping"}\n\n'
 
 
 def stop(reason: str = "end_turn", **usage: int) -> str:
-    return (ev("message_delta", delta={"stop_reason": reason, "stop_sequence": None},
-               usage={"output_tokens": 85, **usage}) + ev("message_stop", 6))
+    return ev(
+        "message_delta", delta={"stop_reason": reason, "stop_sequence": None}, usage={"output_tokens": 85, **usage}
+    ) + ev("message_stop", 6)
 
 
 def tool_block(index: int, tool_id: str, name: str, start_input: dict[str, Any], fragments: list[str]) -> str:
-    raw = ev("content_block_start", 8, index=index, content_block={"type": "tool_use", "id": tool_id, "name": name,
-                                                                  "input": start_input})
+    raw = ev(
+        "content_block_start",
+        8,
+        index=index,
+        content_block={"type": "tool_use", "id": tool_id, "name": name, "input": start_input},
+    )
     for fragment in fragments:
         raw += ev("content_block_delta", 3, index=index, delta={"type": "input_json_delta", "partial_json": fragment})
     return raw + ev("content_block_stop", 13, index=index)
@@ -75,10 +90,16 @@ def decode(raw: str) -> tuple[list[StreamEvent], ModelResponse]:
 
 def test_request_system_apart_tool_use_objects_and_results_in_one_user_message() -> None:
     messages = [
-        SystemMessage("sys one"), SystemMessage("sys two"),
+        SystemMessage("sys one"),
+        SystemMessage("sys two"),
         UserMessage("Two names for a pet pelican"),
-        AssistantMessage(text="Sure.", tool_calls=[ToolCall("toolu_1", "pelican_name_generator", {}, "{}"),
-                                                   ToolCall("toolu_2", "pelican_name_generator", {"n": 1}, '{"n":1}')]),
+        AssistantMessage(
+            text="Sure.",
+            tool_calls=[
+                ToolCall("toolu_1", "pelican_name_generator", {}, "{}"),
+                ToolCall("toolu_2", "pelican_name_generator", {"n": 1}, '{"n":1}'),
+            ],
+        ),
         ToolResult("toolu_1", "pelican_name_generator", "Charles"),
         ToolResult("toolu_2", "pelican_name_generator", "boom", is_error=True),
         UserMessage("thanks"),
@@ -90,14 +111,22 @@ def test_request_system_apart_tool_use_objects_and_results_in_one_user_message()
     assert body["tool_choice"] == {"type": "auto"}
     assert body["messages"] == [
         {"role": "user", "content": [{"type": "text", "text": "Two names for a pet pelican"}]},
-        {"role": "assistant", "content": [
-            {"type": "text", "text": "Sure."},
-            {"type": "tool_use", "id": "toolu_1", "name": "pelican_name_generator", "input": {}},
-            {"type": "tool_use", "id": "toolu_2", "name": "pelican_name_generator", "input": {"n": 1}}]},
-        {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Charles"},
-            {"type": "tool_result", "tool_use_id": "toolu_2", "content": "boom", "is_error": True},
-            {"type": "text", "text": "thanks"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Sure."},
+                {"type": "tool_use", "id": "toolu_1", "name": "pelican_name_generator", "input": {}},
+                {"type": "tool_use", "id": "toolu_2", "name": "pelican_name_generator", "input": {"n": 1}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Charles"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "boom", "is_error": True},
+                {"type": "text", "text": "thanks"},
+            ],
+        },
     ]
 
 
@@ -121,23 +150,38 @@ def test_get_protocol() -> None:
 
 
 def test_parse_text_thinking_and_parallel_tool_use() -> None:
-    body = {"id": "msg_1", "model": "claude", "type": "message", "role": "assistant", "stop_reason": "tool_use",
-            "content": [{"type": "thinking", "thinking": "hmm", "signature": "s"},
-                        {"type": "text", "text": "Let me look."},
-                        {"type": "tool_use", "id": "toolu_a", "name": "info", "input": {"name": "Alice"}},
-                        {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"q": "x"}},
-                        {"type": "tool_use", "id": "toolu_b", "name": "info", "input": {"name": "Bob"}}],
-            "usage": {"input_tokens": 423, "output_tokens": 202}}
+    body = {
+        "id": "msg_1",
+        "model": "claude",
+        "type": "message",
+        "role": "assistant",
+        "stop_reason": "tool_use",
+        "content": [
+            {"type": "thinking", "thinking": "hmm", "signature": "s"},
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "toolu_a", "name": "info", "input": {"name": "Alice"}},
+            {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {"q": "x"}},
+            {"type": "tool_use", "id": "toolu_b", "name": "info", "input": {"name": "Bob"}},
+        ],
+        "usage": {"input_tokens": 423, "output_tokens": 202},
+    }
     response = PROTOCOL.parse_response(body)
     assert (response.text, response.reasoning) == ("Let me look.", "hmm")
     assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [
-        ("toolu_a", "info", {"name": "Alice"}), ("toolu_b", "info", {"name": "Bob"})]
-    assert (response.finish_reason, response.raw_finish_reason, response.usage) == ("tool_calls", "tool_use",
-                                                                                      Usage(423, 202))
+        ("toolu_a", "info", {"name": "Alice"}),
+        ("toolu_b", "info", {"name": "Bob"}),
+    ]
+    assert (response.finish_reason, response.raw_finish_reason, response.usage) == (
+        "tool_calls",
+        "tool_use",
+        Usage(423, 202),
+    )
 
 
 def test_parse_error_body_and_bad_shapes() -> None:
-    overloaded = PROTOCOL.parse_response({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    overloaded = PROTOCOL.parse_response(
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    )
     assert overloaded.error is not None and overloaded.error.category == "overloaded"
     api = PROTOCOL.parse_response({"type": "error", "error": {"type": "api_error", "message": "Internal"}})
     assert api.error is not None and api.error.category == "server_error"
@@ -178,13 +222,16 @@ def test_stream_deepseek_parameterless_tool_with_no_delta() -> None:
     assert [(c.id, c.arguments) for c in response.tool_calls] == [("call_0", {})]
 
 
-@pytest.mark.parametrize("fragments", [
-    ['{"path": "a.txt"}'],                          # full start + the object re-sent once
-    ['{"path": ', '"a.txt"}', '{"path": "a.txt"}'],  # re-sent in pieces, then whole again
-    ['{"path": "a.txt"}{"path": "a.txt"}'],          # twice in one fragment: unparseable buffer
-    [],                                              # full start, no deltas
-    [""],                                            # full start, empty delta
-])
+@pytest.mark.parametrize(
+    "fragments",
+    [
+        ['{"path": "a.txt"}'],  # full start + the object re-sent once
+        ['{"path": ', '"a.txt"}', '{"path": "a.txt"}'],  # re-sent in pieces, then whole again
+        ['{"path": "a.txt"}{"path": "a.txt"}'],  # twice in one fragment: unparseable buffer
+        [],  # full start, no deltas
+        [""],  # full start, empty delta
+    ],
+)
 def test_stream_kimi_duplicated_input(fragments: list[str]) -> None:
     raw = START + tool_block(0, "toolu_k", "read_file", {"path": "a.txt"}, fragments) + stop("tool_use")
     response = decode(raw)[1]
@@ -208,14 +255,19 @@ def test_stream_parallel_tool_blocks_emit_done_at_block_stop() -> None:
 
 
 def test_stream_thinking_signature_redacted_and_server_tools() -> None:
-    raw = START + ev("content_block_start", index=0, content_block={"type": "thinking", "thinking": "", "signature": ""})
+    raw = START + ev(
+        "content_block_start", index=0, content_block={"type": "thinking", "thinking": "", "signature": ""}
+    )
     raw += ev("content_block_delta", index=0, delta={"type": "thinking_delta", "thinking": "step 1"})
     raw += ev("content_block_delta", index=0, delta={"type": "signature_delta", "signature": "EqQB"})
     raw += ev("content_block_stop", index=0)
     raw += ev("content_block_start", index=1, content_block={"type": "redacted_thinking", "data": "opaque"})
     raw += ev("content_block_stop", index=1)
-    raw += ev("content_block_start", index=2, content_block={"type": "server_tool_use", "id": "srvtoolu_1",
-                                                              "name": "tool_search_tool_bm25", "input": {}})
+    raw += ev(
+        "content_block_start",
+        index=2,
+        content_block={"type": "server_tool_use", "id": "srvtoolu_1", "name": "tool_search_tool_bm25", "input": {}},
+    )
     raw += ev("content_block_delta", index=2, delta={"type": "input_json_delta", "partial_json": '{"query": "fx"}'})
     raw += ev("content_block_stop", index=2)
     raw += ev("content_block_start", index=3, content_block={"type": "tool_search_tool_result", "content": {}})
@@ -227,8 +279,11 @@ def test_stream_thinking_signature_redacted_and_server_tools() -> None:
 
 
 def test_stream_events_without_event_lines_still_decode() -> None:
-    raw = "".join(f"data: {line.split('data: ', 1)[1]}" for line in (START + text_block(0, "x") + stop()).split("event: ")
-                  if "data: " in line)
+    raw = "".join(
+        f"data: {line.split('data: ', 1)[1]}"
+        for line in (START + text_block(0, "x") + stop()).split("event: ")
+        if "data: " in line
+    )
     response = decode(raw)[1]
     assert (response.text, response.finish_reason) == ("x", "stop")
 
@@ -239,14 +294,21 @@ def test_stream_without_message_delta_is_truncated() -> None:
     assert response.text == "partial"
 
 
-@pytest.mark.parametrize(("error", "category"), [
-    ({"type": "overloaded_error", "message": "Overloaded"}, "overloaded"),
-    ({"type": "rate_limit_error", "message": "Number of request tokens has exceeded your per-minute rate limit"},
-     "rate_limit"),
-    ({"type": "invalid_request_error", "message": "prompt is too long: 200251 tokens > 200000 maximum"},
-     "context_length"),
-    ({"type": "api_error", "message": "Internal server error"}, "stream_error"),
-])
+@pytest.mark.parametrize(
+    ("error", "category"),
+    [
+        ({"type": "overloaded_error", "message": "Overloaded"}, "overloaded"),
+        (
+            {"type": "rate_limit_error", "message": "Number of request tokens has exceeded your per-minute rate limit"},
+            "rate_limit",
+        ),
+        (
+            {"type": "invalid_request_error", "message": "prompt is too long: 200251 tokens > 200000 maximum"},
+            "context_length",
+        ),
+        ({"type": "api_error", "message": "Internal server error"}, "stream_error"),
+    ],
+)
 def test_stream_error_event(error: dict[str, Any], category: str) -> None:
     raw = START + text_block(0, "a") + f"event: error\ndata: {json.dumps({'type': 'error', 'error': error})}\n\n"
     events, response = decode(raw)
@@ -256,9 +318,19 @@ def test_stream_error_event(error: dict[str, Any], category: str) -> None:
 
 
 def test_stream_refusal_is_content_filter() -> None:
-    raw = START + text_block(0, "I can't") + ev("message_delta", delta={
-        "stop_reason": "refusal", "stop_sequence": None,
-        "stop_details": {"type": "refusal", "category": "cyber", "explanation": "x"}}, usage={"output_tokens": 3})
+    raw = (
+        START
+        + text_block(0, "I can't")
+        + ev(
+            "message_delta",
+            delta={
+                "stop_reason": "refusal",
+                "stop_sequence": None,
+                "stop_details": {"type": "refusal", "category": "cyber", "explanation": "x"},
+            },
+            usage={"output_tokens": 3},
+        )
+    )
     response = decode(raw + ev("message_stop"))[1]
     assert (response.finish_reason, response.raw_finish_reason) == ("content_filter", "refusal")
 
@@ -278,28 +350,52 @@ def test_stream_unexpected_event_shape_is_invalid_json() -> None:
 
 
 def test_finish_table() -> None:
-    assert {r: map_finish_reason(r) for r in ("end_turn", "stop_sequence", "pause_turn", "tool_use", "max_tokens",
-                                              "model_context_window_exceeded", "refusal", "new_reason")} == {
-        "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "tool_use": "tool_calls",
-        "max_tokens": "length", "model_context_window_exceeded": "length", "refusal": "content_filter",
-        "new_reason": "stop"}
+    assert {
+        r: map_finish_reason(r)
+        for r in (
+            "end_turn",
+            "stop_sequence",
+            "pause_turn",
+            "tool_use",
+            "max_tokens",
+            "model_context_window_exceeded",
+            "refusal",
+            "new_reason",
+        )
+    } == {
+        "end_turn": "stop",
+        "stop_sequence": "stop",
+        "pause_turn": "stop",
+        "tool_use": "tool_calls",
+        "max_tokens": "length",
+        "model_context_window_exceeded": "length",
+        "refusal": "content_filter",
+        "new_reason": "stop",
+    }
 
 
-@pytest.mark.parametrize(("status", "error_type", "message", "category"), [
-    (400, "invalid_request_error", "This model does not support effort level 'xhigh'.", "bad_request"),
-    (400, "invalid_request_error", "prompt is too long: 200251 tokens > 200000 maximum", "context_length"),
-    (400, "invalid_request_error", "input length and `max_tokens` exceed context limit: 199759 + 8192 > 200000",
-     "context_length"),
-    (401, "authentication_error", "invalid x-api-key", "auth"),
-    (402, "billing_error", "credit balance too low", "auth"),
-    (403, "permission_error", "no access", "auth"),
-    (404, "not_found_error", "model: x", "not_found"),
-    (413, "request_too_large", "Request exceeds the maximum size", "context_length"),
-    (429, "rate_limit_error", "Rate limited", "rate_limit"),
-    (500, "api_error", "Internal server error", "server_error"),
-    (504, "timeout_error", "Request timed out", "timeout"),
-    (529, "overloaded_error", "Overloaded", "overloaded"),
-])
+@pytest.mark.parametrize(
+    ("status", "error_type", "message", "category"),
+    [
+        (400, "invalid_request_error", "This model does not support effort level 'xhigh'.", "bad_request"),
+        (400, "invalid_request_error", "prompt is too long: 200251 tokens > 200000 maximum", "context_length"),
+        (
+            400,
+            "invalid_request_error",
+            "input length and `max_tokens` exceed context limit: 199759 + 8192 > 200000",
+            "context_length",
+        ),
+        (401, "authentication_error", "invalid x-api-key", "auth"),
+        (402, "billing_error", "credit balance too low", "auth"),
+        (403, "permission_error", "no access", "auth"),
+        (404, "not_found_error", "model: x", "not_found"),
+        (413, "request_too_large", "Request exceeds the maximum size", "context_length"),
+        (429, "rate_limit_error", "Rate limited", "rate_limit"),
+        (500, "api_error", "Internal server error", "server_error"),
+        (504, "timeout_error", "Request timed out", "timeout"),
+        (529, "overloaded_error", "Overloaded", "overloaded"),
+    ],
+)
 def test_classify_error_types(status: int, error_type: str, message: str, category: str) -> None:
     body = json.dumps({"type": "error", "error": {"type": error_type, "message": message}}).encode()
     error = PROTOCOL.classify_error(status, {"content-type": "application/json", "request-id": "req_1"}, body)
@@ -322,6 +418,10 @@ def test_stream_message_stop_without_stop_reason_is_complete() -> None:
 
 
 def test_classify_tools_refused_by_an_anthropic_compatible_route() -> None:
-    body = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
-                                                  "message": "tools: tool use is not supported by this model"}})
+    body = json.dumps(
+        {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": "tools: tool use is not supported by this model"},
+        }
+    )
     assert PROTOCOL.classify_error(400, {}, body.encode()).category == "tools_unsupported"

@@ -13,9 +13,9 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts
 from agent_runtime.messages import ModelRequest, ToolSpec, Usage, UserMessage
+from agent_runtime.providers import parse_route
 from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, ProviderClient
 from agent_runtime.wire.protocols import get_protocol
-from agent_runtime.providers import parse_route
 from pytest_kylecode.timed_body import TimedByteStream
 
 TIMEOUTS = Timeouts(connect_s=10, first_byte_s=60, idle_s=30)
@@ -32,13 +32,24 @@ def request(stream: bool = True, tools: bool = True) -> ModelRequest:
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    return ("data: " + json.dumps({"id": "c1", "model": "gpt-4o-mini", "choices": [
-        {"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n").encode()
+    return (
+        "data: "
+        + json.dumps(
+            {"id": "c1", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        )
+        + "\n\n"
+    ).encode()
 
 
 TOOL_STREAM: list[bytes] = [
-    chunk({"role": "assistant", "tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                                "function": {"name": "get_capital", "arguments": ""}}]}),
+    chunk(
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_capital", "arguments": ""}}
+            ],
+        }
+    ),
     chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"country":'}}]}),
     chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"UK"}'}}]}),
     chunk({}, "tool_calls"),
@@ -50,8 +61,12 @@ TOOL_STREAM: list[bytes] = [
 class Harness:
     """A ProviderClient over an httpx MockTransport on a VirtualClock; records what was sent."""
 
-    def __init__(self, handler: Callable[[httpx.Request, VirtualClock], httpx.Response],
-                 env: dict[str, str] | None = None, timeouts: Timeouts = TIMEOUTS) -> None:
+    def __init__(
+        self,
+        handler: Callable[[httpx.Request, VirtualClock], httpx.Response],
+        env: dict[str, str] | None = None,
+        timeouts: Timeouts = TIMEOUTS,
+    ) -> None:
         self.clock = VirtualClock(1000.0)
         self.sent: list[httpx.Request] = []
 
@@ -60,19 +75,26 @@ class Harness:
             return handler(req, self.clock)
 
         self.http = httpx.Client(transport=httpx.MockTransport(transport))
-        self.client = ProviderClient(self.http, clock=self.clock, timeouts=timeouts,
-                                     env={"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "ak-test", **(env or {})})
+        self.client = ProviderClient(
+            self.http,
+            clock=self.clock,
+            timeouts=timeouts,
+            env={"OPENAI_API_KEY": "sk-test", "ANTHROPIC_API_KEY": "ak-test", **(env or {})},
+        )
 
 
-def timed(chunks: Sequence[tuple[float, bytes]], status: int = 200, headers: dict[str, str] | None = None
-          ) -> Callable[[httpx.Request, VirtualClock], httpx.Response]:
+def timed(
+    chunks: Sequence[tuple[float, bytes]], status: int = 200, headers: dict[str, str] | None = None
+) -> Callable[[httpx.Request, VirtualClock], httpx.Response]:
     def handler(req: httpx.Request, clock: VirtualClock) -> httpx.Response:
         return httpx.Response(status, headers=headers or SSE, stream=TimedByteStream(chunks, clock, clock.now()))
+
     return handler
 
 
-def fixed(status: int, body: bytes, headers: dict[str, str] | None = None
-          ) -> Callable[[httpx.Request, VirtualClock], httpx.Response]:
+def fixed(
+    status: int, body: bytes, headers: dict[str, str] | None = None
+) -> Callable[[httpx.Request, VirtualClock], httpx.Response]:
     return lambda req, clock: httpx.Response(status, headers=headers or JSON, content=body)
 
 
@@ -106,16 +128,18 @@ def test_request_as_sent_url_headers_body_and_route_extension() -> None:
     assert isinstance(sent.extensions["timeout"], dict) and sent.extensions["timeout"]["read"] == 60
     assert sent.extensions["timeout"]["connect"] == 10
     body = json.loads(sent.content)
-    assert body == record.request_body == get_protocol("openai_chat").build_request("gpt-4o-mini", request(),
-                                                                                    provider="openai")
+    assert (
+        body
+        == record.request_body
+        == get_protocol("openai_chat").build_request("gpt-4o-mini", request(), provider="openai")
+    )
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert record.request_headers["authorization"] == "Bearer sk-test"
     assert record.route == "openai/gpt-4o-mini" and record.stream is True
 
 
 def test_base_url_override_and_explicit_key() -> None:
-    h = Harness(timed([(0.0, b"".join(TOOL_STREAM))]),
-                env={"KYLECODE_ANTHROPIC_BASE_URL": "http://127.0.0.1:9/v1"})
+    h = Harness(timed([(0.0, b"".join(TOOL_STREAM))]), env={"KYLECODE_ANTHROPIC_BASE_URL": "http://127.0.0.1:9/v1"})
     h.client.call(ANTHROPIC, request(), key="explicit")
     sent = h.sent[0]
     assert str(sent.url) == "http://127.0.0.1:9/v1/messages"
@@ -125,8 +149,14 @@ def test_base_url_override_and_explicit_key() -> None:
 
 
 def test_non_streaming_json_response() -> None:
-    body = {"id": "msg_1", "model": "claude", "type": "message", "stop_reason": "end_turn",
-            "content": [{"type": "text", "text": "London."}], "usage": {"input_tokens": 5, "output_tokens": 2}}
+    body = {
+        "id": "msg_1",
+        "model": "claude",
+        "type": "message",
+        "stop_reason": "end_turn",
+        "content": [{"type": "text", "text": "London."}],
+        "usage": {"input_tokens": 5, "output_tokens": 2},
+    }
     h = Harness(fixed(200, json.dumps(body).encode()))
     record = h.client.call(ANTHROPIC, request(stream=False))
     assert record.ok and record.response is not None and record.response.text == "London."
@@ -143,10 +173,19 @@ def test_gzip_body_is_decoded_and_raw_keeps_decoded_bytes() -> None:
 
 def test_responses_route_streams_through_its_own_decoder() -> None:
     events = [
-        ('response.created', {"response": {"id": "r", "model": "gpt-4.1", "status": "in_progress", "output": []}}),
-        ('response.output_text.delta', {"output_index": 0, "content_index": 0, "item_id": "m", "delta": "Paris"}),
-        ('response.completed', {"response": {"id": "r", "status": "completed", "output": [],
-                                             "usage": {"input_tokens": 3, "output_tokens": 1}}}),
+        ("response.created", {"response": {"id": "r", "model": "gpt-4.1", "status": "in_progress", "output": []}}),
+        ("response.output_text.delta", {"output_index": 0, "content_index": 0, "item_id": "m", "delta": "Paris"}),
+        (
+            "response.completed",
+            {
+                "response": {
+                    "id": "r",
+                    "status": "completed",
+                    "output": [],
+                    "usage": {"input_tokens": 3, "output_tokens": 1},
+                }
+            },
+        ),
     ]
     raw = b"".join(f"event: {t}\ndata: {json.dumps({'type': t, **d})}\n\n".encode() for t, d in events)
     record = Harness(timed([(0.2, raw)])).client.call(RESPONSES, request())
@@ -232,9 +271,11 @@ def test_inband_error_in_a_200_stream() -> None:
 
 
 def test_anthropic_overloaded_error_event() -> None:
-    raw = (b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":'
-           b'{"input_tokens":1,"output_tokens":1}}}\n\n'
-           b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n')
+    raw = (
+        b'event: message_start\ndata: {"type":"message_start","message":{"id":"m","model":"c","usage":'
+        b'{"input_tokens":1,"output_tokens":1}}}\n\n'
+        b'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}\n\n'
+    )
     record = Harness(timed([(0.1, raw)])).client.call(ANTHROPIC, request())
     assert record.error is not None and record.error.category == "overloaded"
 
@@ -273,8 +314,9 @@ def test_html_200() -> None:
 
 
 def test_html_502_gateway_page() -> None:
-    record = Harness(fixed(502, b"<html><body>Bad Gateway</body></html>", {"content-type": "text/html"})
-                     ).client.call(CHAT, request())
+    record = Harness(fixed(502, b"<html><body>Bad Gateway</body></html>", {"content-type": "text/html"})).client.call(
+        CHAT, request()
+    )
     assert record.error is not None and (record.error.category, record.error.status) == ("html_response", 502)
 
 
@@ -288,17 +330,22 @@ def test_invalid_json_and_empty_bodies() -> None:
 
 
 def test_tools_unsupported_404() -> None:
-    body = (b'{"error":{"message":"No endpoints found that support tool use. To learn more about provider routing, '
-            b'visit: https://openrouter.ai/docs/guides/routing/provider-selection","code":404}}')
+    body = (
+        b'{"error":{"message":"No endpoints found that support tool use. To learn more about provider routing, '
+        b'visit: https://openrouter.ai/docs/guides/routing/provider-selection","code":404}}'
+    )
     record = Harness(fixed(404, body)).client.call(parse_route("openrouter/z-ai/glm-4.6"), request())
     assert record.error is not None and record.error.category == "tools_unsupported"
 
 
-@pytest.mark.parametrize(("exc", "category"), [
-    (httpx.ConnectError("connection refused"), "connection"),
-    (httpx.ConnectTimeout("timed out"), "timeout"),
-    (httpx.ReadTimeout("timed out"), "timeout"),
-])
+@pytest.mark.parametrize(
+    ("exc", "category"),
+    [
+        (httpx.ConnectError("connection refused"), "connection"),
+        (httpx.ConnectTimeout("timed out"), "timeout"),
+        (httpx.ReadTimeout("timed out"), "timeout"),
+    ],
+)
 def test_transport_errors_before_the_response(exc: Exception, category: str) -> None:
     def handler(req: httpx.Request, clock: VirtualClock) -> httpx.Response:
         clock.sleep(2.0)
@@ -327,7 +374,7 @@ def test_body_decoder_fed_in_any_chunking_gives_the_same_result() -> None:
     whole = BodyDecoder(protocol, 200, SSE, streaming=True)
     whole.feed(body)
     pieces = BodyDecoder(protocol, 200, SSE, streaming=True)
-    events = [e for i in range(0, len(body), 7) for e in pieces.feed(body[i:i + 7])]
+    events = [e for i in range(0, len(body), 7) for e in pieces.feed(body[i : i + 7])]
     assert whole.finish() == pieces.finish()
     assert [e.kind for e in events][:2] == ["tool_call_started", "tool_call_args"]
 
@@ -347,13 +394,16 @@ def test_json_answer_under_an_event_stream_content_type_is_parsed_as_json() -> N
     assert error is None and response is not None and response.text == "plain"
 
 
-@pytest.mark.parametrize(("body", "category"), [
-    (b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n", "stream_truncated"),
-    (b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hel', "stream_truncated"),
-    (b"", "empty_response"),
-    (b"<html><body>Just a moment</body></html>", "html_response"),
-    (b"garbage", "invalid_json"),
-])
+@pytest.mark.parametrize(
+    ("body", "category"),
+    [
+        (b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n", "stream_truncated"),
+        (b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"Hel', "stream_truncated"),
+        (b"", "empty_response"),
+        (b"<html><body>Just a moment</body></html>", "html_response"),
+        (b"garbage", "invalid_json"),
+    ],
+)
 def test_event_stream_bodies_without_a_complete_event(body: bytes, category: str) -> None:
     decoder = BodyDecoder(get_protocol("openai_chat"), 200, SSE, streaming=True)
     decoder.feed(body)

@@ -14,12 +14,22 @@ NO_ENV: dict[str, str] = {}
 
 
 def test_credential_headers_masked_case_insensitively():
-    out = redact_headers({
-        "Authorization": "Bearer sk-proj-abcdefghijklmnop", "X-Api-Key": "plainsecretvalue", "api-key": "azurekey1",
-        "Cookie": "session=abc", "set-cookie": "id=1", "OpenAI-Organization": "org-123", "content-type": "application/json",
-    }, NO_ENV)
+    out = redact_headers(
+        {
+            "Authorization": "Bearer sk-proj-abcdefghijklmnop",
+            "X-Api-Key": "plainsecretvalue",
+            "api-key": "azurekey1",
+            "Cookie": "session=abc",
+            "set-cookie": "id=1",
+            "OpenAI-Organization": "org-123",
+            "content-type": "application/json",
+        },
+        NO_ENV,
+    )
     assert out["Authorization"] == f"Bearer {MASK}"
-    assert out["X-Api-Key"] == out["api-key"] == out["Cookie"] == out["set-cookie"] == out["OpenAI-Organization"] == MASK
+    assert (
+        out["X-Api-Key"] == out["api-key"] == out["Cookie"] == out["set-cookie"] == out["OpenAI-Organization"] == MASK
+    )
     assert out["content-type"] == "application/json"
 
 
@@ -35,10 +45,14 @@ def test_url_query_credentials_masked():
 
 
 def test_json_fields_masked_at_any_depth_but_counts_survive():
-    body = {"model": "m", "max_tokens": 100, "usage": {"input_tokens": 3},
-            "auth": {"api_key": "abc", "Password": "p", "nested": [{"token": "t", "secret": "s"}]},
-            "tools": [{"parameters": {"properties": {"key": {"type": "string"}}}}],
-            "messages": [{"content": "my key is sk-or-v1-0123456789abcdef"}]}
+    body = {
+        "model": "m",
+        "max_tokens": 100,
+        "usage": {"input_tokens": 3},
+        "auth": {"api_key": "abc", "Password": "p", "nested": [{"token": "t", "secret": "s"}]},
+        "tools": [{"parameters": {"properties": {"key": {"type": "string"}}}}],
+        "messages": [{"content": "my key is sk-or-v1-0123456789abcdef"}],
+    }
     out = redact_json(body, NO_ENV)
     assert out["max_tokens"] == 100 and out["usage"] == {"input_tokens": 3}
     assert out["auth"]["api_key"] == out["auth"]["Password"] == MASK
@@ -48,10 +62,17 @@ def test_json_fields_masked_at_any_depth_but_counts_survive():
     assert body["auth"]["api_key"] == "abc"  # the input is untouched
 
 
-@pytest.mark.parametrize("secret", [
-    "sk-proj-AbCdEfGhIjKlMnOp1234", "sk-ant-api03-Zz9_-aaaaaaaaaa", "sk-or-v1-0123456789abcdef0123",
-    "sk-0123456789abcdefABCDEF", "gsk_0123456789abcdefghij", "AIza" + "B" * 35,
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk-proj-AbCdEfGhIjKlMnOp1234",
+        "sk-ant-api03-Zz9_-aaaaaaaaaa",
+        "sk-or-v1-0123456789abcdef0123",
+        "sk-0123456789abcdefABCDEF",
+        "gsk_0123456789abcdefghij",
+        "AIza" + "B" * 35,
+    ],
+)
 def test_key_shaped_values_found_and_removed(secret):
     text = f'error: "Incorrect API key provided: {secret}." see docs'
     assert find_secrets(text, NO_ENV) == [secret]

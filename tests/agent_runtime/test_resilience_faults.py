@@ -49,8 +49,9 @@ EXPECTED = {
 def run_with(fault: FaultSpec, tmp_path):
     clock = VirtualClock()
     config = parse_agent_config({"route": P, "failover": [F]})
-    transport = FaultTransport(EmulatorTransport(parse_script(TWO_TURNS), clock=clock), fault, primary=P,
-                               clock=clock, timeouts=config.timeouts)
+    transport = FaultTransport(
+        EmulatorTransport(parse_script(TWO_TURNS), clock=clock), fault, primary=P, clock=clock, timeouts=config.timeouts
+    )
     with httpx.Client(transport=transport) as http:
         result = run_agent(config, "write the greeting", tmp_path, http=http, clock=clock, env={})
     return result, clock

@@ -8,8 +8,8 @@ from agent_runtime.config import AgentConfig, Backoff, CircuitConfig, RecoveryRu
 from agent_runtime.errors import ConfigError, RunFailed
 from agent_runtime.messages import SystemMessage, ToolSpec, UserMessage
 from agent_runtime.observe.metrics import ProviderMetricsCollector
-from agent_runtime.resilience.resilient import ResilientModel
 from agent_runtime.observe.runlog import RunLog
+from agent_runtime.resilience.resilient import ResilientModel
 
 P = "openai/gpt-4o"
 F = "openai/gpt-4.1-mini"
@@ -111,8 +111,9 @@ def test_tools_unsupported_switches_route_to_text_dialect_then_succeeds_there():
 
 
 def test_override_stream_switches_route_off_streaming():
-    config = parse_agent_config({"route": P, "failover": [], "recovery": {
-        "stream_truncated": {"action": "override_stream"}}})
+    config = parse_agent_config(
+        {"route": P, "failover": [], "recovery": {"stream_truncated": {"action": "override_stream"}}}
+    )
     model, client, _, metrics, _ = build({P: ["stream_truncated", "ok"]}, config=config)
     assert model.complete(CONVERSATION, TOOLS, 1).route == P
     assert [r.stream for _, r in client.calls] == [True, False]
@@ -145,8 +146,12 @@ def test_calls_equal_successes_plus_errors():
 
 
 def test_circuit_opens_skips_and_half_opens_after_cooldown():
-    config = AgentConfig(route=P, failover=(F,), circuit=CircuitConfig(failure_threshold=2, cooldown_s=60),
-                         recovery={"html_response": RecoveryRule("fallback")})
+    config = AgentConfig(
+        route=P,
+        failover=(F,),
+        circuit=CircuitConfig(failure_threshold=2, cooldown_s=60),
+        recovery={"html_response": RecoveryRule("fallback")},
+    )
     model, client, clock, metrics, _ = build({P: ["html_response", "html_response", "ok"], F: ["ok"]}, config=config)
     model.complete(CONVERSATION, TOOLS, 1)
     model.complete(CONVERSATION, TOOLS, 2)  # second consecutive failure: open
@@ -156,9 +161,11 @@ def test_circuit_opens_skips_and_half_opens_after_cooldown():
     assert model.complete(CONVERSATION, TOOLS, 4).route == P  # the half-open trial succeeds
     snap = metrics.snapshot()
     assert snap["summary"]["circuit_skips"] == 1 and snap["summary"]["circuit_opens"] == 1
-    assert snap["circuit_events"] == [{"route": P, "state": "open", "turn": 2},
-                                      {"route": P, "state": "half_open", "turn": 4},
-                                      {"route": P, "state": "closed", "turn": 4}]
+    assert snap["circuit_events"] == [
+        {"route": P, "state": "open", "turn": 2},
+        {"route": P, "state": "half_open", "turn": 4},
+        {"route": P, "state": "closed", "turn": 4},
+    ]
     assert snap["fallbacks"][-1] == {"from": P, "to": F, "reason": "circuit_open", "turn": 3}
     assert snap["routes"][P]["circuit"] == "closed"
 
@@ -179,8 +186,9 @@ def test_backoff_never_sleeps_for_real(monkeypatch):
 
     monkeypatch.setattr(time, "sleep", forbidden)
     rule = RecoveryRule("retry", max_retries=4, backoff=Backoff(base=8, factor=2, max=60, jitter=0), then="fallback")
-    config = AgentConfig(route=P, failover=(F,), recovery={"server_error": rule},
-                         circuit=CircuitConfig(failure_threshold=10))
+    config = AgentConfig(
+        route=P, failover=(F,), recovery={"server_error": rule}, circuit=CircuitConfig(failure_threshold=10)
+    )
     model, _, clock, _, _ = build({P: ["server_error"], F: ["ok"]}, config=config)
     started = time.monotonic()
     assert model.complete(CONVERSATION, TOOLS, 1).route == F
@@ -232,7 +240,10 @@ def test_runlog_gets_attempts_and_marks():
     model, _, _, _, log = build({P: ["server_error", "server_error"], F: ["ok"]}, runlog=True)
     model.complete(CONVERSATION, TOOLS, 1)
     assert [(a.turn, a.attempt, a.retry, a.fallback) for a in log.attempts] == [
-        (1, 1, False, False), (1, 2, True, False), (1, 3, False, True)]
+        (1, 1, False, False),
+        (1, 2, True, False),
+        (1, 3, False, True),
+    ]
     marks = [e.mark for e in log.timeline if not hasattr(e, "record")]
     assert marks == ["retry", "fallback"]
 
@@ -246,5 +257,6 @@ def test_streaming_and_tool_mode_follow_config():
 
 def test_no_route_is_a_config_error():
     with pytest.raises(ConfigError, match="route"):
-        ResilientModel(FakeClient({}, VirtualClock()), AgentConfig(), clock=VirtualClock(),
-                       metrics=ProviderMetricsCollector())
+        ResilientModel(
+            FakeClient({}, VirtualClock()), AgentConfig(), clock=VirtualClock(), metrics=ProviderMetricsCollector()
+        )

@@ -11,6 +11,7 @@ from agent_runtime.clock import VirtualClock
 from agent_runtime.observe.metrics import Attempt
 from agent_runtime.observe.runlog import RunLog, raw_excerpt, safe_name
 
+
 def all_bytes(root):
     for dirpath, _, files in os.walk(root):
         for name in files:
@@ -20,16 +21,25 @@ def all_bytes(root):
 
 
 def test_run_dir_layout(tmp_path):
-    run_dir = canary_runlog().write(tmp_path, "enumerate_workspace", "openrouter/z-ai/glm-4.6-stream-native-none",
-                                    env={})
+    run_dir = canary_runlog().write(
+        tmp_path, "enumerate_workspace", "openrouter/z-ai/glm-4.6-stream-native-none", env={}
+    )
     assert run_dir.parent == tmp_path
     rel = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
-    assert rel == sorted([
-        "meta/run.json", "meta/capability_probes.json", "meta/provider_metrics.json", "meta/telemetry.jsonl",
-        "meta/requests/turn_1_1.json", "meta/requests/turn_1_2.json",
-        "raw/responses/turn_1_1.txt", "raw/responses/turn_1_2.txt",
-        "errors/turn_1_1.json", "conversation/conversation.md",
-    ])
+    assert rel == sorted(
+        [
+            "meta/run.json",
+            "meta/capability_probes.json",
+            "meta/provider_metrics.json",
+            "meta/telemetry.jsonl",
+            "meta/requests/turn_1_1.json",
+            "meta/requests/turn_1_2.json",
+            "raw/responses/turn_1_1.txt",
+            "raw/responses/turn_1_2.txt",
+            "errors/turn_1_1.json",
+            "conversation/conversation.md",
+        ]
+    )
     run = json.loads((run_dir / "meta/run.json").read_text())
     assert run["scenario"] == "enumerate_workspace" and run["outcome"] == "completed" and run["attempts"] == 2
     assert run["run_id"] == run_dir.name
@@ -44,8 +54,9 @@ def test_run_dir_layout(tmp_path):
 
 
 def test_run_dir_name_sanitized(tmp_path):
-    run_dir = canary_runlog().write(tmp_path, "my/scenario", "openrouter/z-ai/glm-4.6-stream-native-http_503-times=5",
-                                    env={})
+    run_dir = canary_runlog().write(
+        tmp_path, "my/scenario", "openrouter/z-ai/glm-4.6-stream-native-http_503-times=5", env={}
+    )
     assert "/" not in run_dir.name and run_dir.parent == tmp_path
     stamp, rest = run_dir.name.split("_", 1)
     assert stamp.endswith("Z") and "T" in stamp
@@ -104,12 +115,16 @@ def test_run_dirs_never_collide(tmp_path):
     log = canary_runlog()
     with ThreadPoolExecutor(8) as pool:
         dirs = list(pool.map(lambda _: log.write(tmp_path, "same", "cell", env={}), range(24)))
-    code = ("import sys; sys.path.insert(0, sys.argv[2]);"
-            "from resilience_fakes import canary_runlog;"
-            "[print(canary_runlog().write(sys.argv[1], 'same', 'cell', env={})) for _ in range(10)]")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[2]);"
+        "from resilience_fakes import canary_runlog;"
+        "[print(canary_runlog().write(sys.argv[1], 'same', 'cell', env={})) for _ in range(10)]"
+    )
     here = os.path.dirname(__file__)
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), here], stdout=subprocess.PIPE, text=True)
-             for _ in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path), here], stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
     for p in procs:
         out, _ = p.communicate(timeout=120)
         assert p.returncode == 0

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from agent_runtime.wire.sse import SSEDecoder, SSEEvent, encode_event, iter_events
 
@@ -21,13 +20,14 @@ def test_data_only_events_and_done_sentinel() -> None:
 
 
 def test_typed_events_keep_their_name() -> None:
-    events, _ = decode_all(b'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n')
+    events, _ = decode_all(
+        b'event: message_start\ndata: {"type":"message_start"}\n\nevent: ping\ndata: {"type": "ping"}\n\n'
+    )
     assert events == [SSEEvent("message_start", '{"type":"message_start"}'), SSEEvent("ping", '{"type": "ping"}')]
 
 
 def test_comments_are_ignored_before_between_and_inside_events() -> None:
-    body = (b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\n"
-            b"data: one\n: keep-alive\n\n: \n\ndata: two\n\n")
+    body = b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: one\n: keep-alive\n\n: \n\ndata: two\n\n"
     events, _ = decode_all(body)
     assert events == [SSEEvent(None, "one"), SSEEvent(None, "two")]
 
@@ -77,12 +77,12 @@ def test_utf8_sequence_split_across_chunks() -> None:
 
 def test_unicode_line_separators_are_not_line_ends() -> None:
     # JSON may carry U+2028 raw; str.splitlines() would split there, SSE must not.
-    events, _ = decode_all('data: a\u2028b\x85c\n\n'.encode())
+    events, _ = decode_all("data: a\u2028b\x85c\n\n".encode())
     assert events == [SSEEvent(None, "a\u2028b\x85c")]
 
 
 def test_unterminated_event_at_eof_is_dropped_and_reported() -> None:
-    events, left = decode_all(b"data: complete\n\ndata: {\"id\":\"chatcmpl-x\",\"object\":\"chat.com")
+    events, left = decode_all(b'data: complete\n\ndata: {"id":"chatcmpl-x","object":"chat.com')
     assert events == [SSEEvent(None, "complete")]
     assert left is True
 
@@ -109,25 +109,32 @@ def test_decoder_is_reusable_after_close() -> None:
 def test_long_line_in_tiny_chunks() -> None:
     payload = "x" * 20_000
     raw = f"data: {payload}\n\n".encode()
-    events, _ = decode_all(*(raw[i:i + 3] for i in range(0, len(raw), 3)))
+    events, _ = decode_all(*(raw[i : i + 3] for i in range(0, len(raw), 3)))
     assert events == [SSEEvent(None, payload)]
 
 
 def test_encode_event_round_trips() -> None:
     raw = encode_event("content_block_delta", '{"a": 1}') + encode_event(None, "line1\nline2") + encode_event(None, "")
-    assert raw.startswith(b"event: content_block_delta\ndata: {\"a\": 1}\n\n")
-    assert list(iter_events([raw])) == [SSEEvent("content_block_delta", '{"a": 1}'),
-                                        SSEEvent(None, "line1\nline2"), SSEEvent(None, "")]
+    assert raw.startswith(b'event: content_block_delta\ndata: {"a": 1}\n\n')
+    assert list(iter_events([raw])) == [
+        SSEEvent("content_block_delta", '{"a": 1}'),
+        SSEEvent(None, "line1\nline2"),
+        SSEEvent(None, ""),
+    ]
 
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30)
 _events = st.lists(st.tuples(st.one_of(st.none(), _text.filter(lambda s: s != "")), _text), min_size=1, max_size=6)
 
 
-@given(events=_events, cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
-       newline=st.sampled_from(["\n", "\r\n", "\r"]))
-def test_any_chunking_gives_the_same_events(events: list[tuple[str | None, str]], cuts: list[int],
-                                            newline: str) -> None:
+@given(
+    events=_events,
+    cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=12),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_any_chunking_gives_the_same_events(
+    events: list[tuple[str | None, str]], cuts: list[int], newline: str
+) -> None:
     raw = b"".join(encode_event(name, data) for name, data in events).replace(b"\n", newline.encode())
     points = sorted({c % (len(raw) + 1) for c in cuts})
     chunks = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]

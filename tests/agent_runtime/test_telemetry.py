@@ -82,18 +82,21 @@ for b in range(batches):
 
 def test_many_processes_append_without_interleaving_or_loss(tmp_path):
     path = tmp_path / "shared.jsonl"
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "20"], env=os.environ.copy())
-             for w in range(6)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w), "20"], env=os.environ.copy())
+        for w in range(6)
+    ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b""
     records = [json.loads(line) for line in lines[:-1]]  # every line is whole JSON
     assert len(records) == 6 * 20 * 5
     assert {(r["who"], r["batch"], r["i"]) for r in records} == {
-        (str(w), b, i) for w in range(6) for b in range(20) for i in range(5)}
+        (str(w), b, i) for w in range(6) for b in range(20) for i in range(5)
+    }
     # A batch is written under one lock: its five lines stay together.
     for k in range(0, len(records), 5):
-        assert len({(r["who"], r["batch"]) for r in records[k:k + 5]}) == 1
+        assert len({(r["who"], r["batch"]) for r in records[k : k + 5]}) == 1
 
 
 def test_append_lines_adds_missing_newline(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 
 from agent_runtime.dialect import format_tool_call
 from agent_runtime.errors import RunFailed
-from agent_runtime.messages import UserMessage
 from agent_runtime.loop.model import Model
+from agent_runtime.messages import UserMessage
 from agent_runtime.testing import ScriptedModel, ScriptedTurn
 
 CONV = [UserMessage("hi")]
@@ -22,11 +22,17 @@ def test_plays_turns_in_order_then_repeats_the_last():
 
 
 def test_native_calls_ids_and_raw_arguments():
-    model = ScriptedModel([{"tool_calls": [
-        {"name": "a", "arguments": {"x": 1}},
-        {"name": "b", "arguments": '{"y": 2}', "id": ""},
-        {"name": "c", "arguments": "{broken"},
-    ]}])
+    model = ScriptedModel(
+        [
+            {
+                "tool_calls": [
+                    {"name": "a", "arguments": {"x": 1}},
+                    {"name": "b", "arguments": '{"y": 2}', "id": ""},
+                    {"name": "c", "arguments": "{broken"},
+                ]
+            }
+        ]
+    )
     response = model.complete(CONV, [], 1).response
     a, b, c = response.tool_calls
     assert (a.id, a.arguments, a.parse_error) == ("scripted_1_1", {"x": 1}, None)
@@ -36,8 +42,9 @@ def test_native_calls_ids_and_raw_arguments():
 
 
 def test_text_mode_writes_call_blocks_like_the_emulator():
-    model = ScriptedModel([{"text": "Look.", "tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]}],
-                          tool_mode="text")
+    model = ScriptedModel(
+        [{"text": "Look.", "tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]}], tool_mode="text"
+    )
     turn = model.complete(CONV, [], 1)
     assert turn.tool_mode == "text" and turn.response.tool_calls == []
     assert turn.response.text == "Look.\n\n" + format_tool_call("list_dir", {"path": "."})

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from agent_runtime.config import RunShellConfig, ToolsConfig
-from agent_runtime.messages import ToolCall
 from agent_runtime.loop.tools import ToolContext, default_registry
 from agent_runtime.loop.tools.shell import MAX_OUTPUT_BYTES, effective_timeout
+from agent_runtime.messages import ToolCall
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 
@@ -80,10 +80,7 @@ def test_timeout_is_capped_by_config():
 
 
 def test_timeout_kills_the_child_and_its_grandchildren(tmp_path):
-    command = (
-        "sh -c 'sleep 30 & echo $! > grandchild.pid; sleep 30' & echo $! > child.pid; "
-        "sleep 30"
-    )
+    command = "sh -c 'sleep 30 & echo $! > grandchild.pid; sleep 30' & echo $! > child.pid; sleep 30"
     started = time.monotonic()
     result = shell(tmp_path, command, timeout_s=0.3)
     elapsed = time.monotonic() - started

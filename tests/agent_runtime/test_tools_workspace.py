@@ -7,7 +7,6 @@ import threading
 import pytest
 
 from agent_runtime.config import ToolsConfig
-from agent_runtime.messages import ToolCall, ToolSpec
 from agent_runtime.loop.tools import (
     LIST_DIR,
     READ_FILE,
@@ -18,6 +17,7 @@ from agent_runtime.loop.tools import (
     ToolRegistry,
     default_registry,
 )
+from agent_runtime.messages import ToolCall, ToolSpec
 
 
 @pytest.fixture
@@ -39,9 +39,19 @@ def run(ws, name, **arguments):
 
 
 def test_workspace_tool_specs_and_blocking_flags():
-    assert [t.name for t in WORKSPACE_TOOLS] == ["list_dir", "read_file", "write_file", "run_shell", "mark_task_complete"]
+    assert [t.name for t in WORKSPACE_TOOLS] == [
+        "list_dir",
+        "read_file",
+        "write_file",
+        "run_shell",
+        "mark_task_complete",
+    ]
     assert {t.name: t.blocking for t in WORKSPACE_TOOLS} == {
-        "list_dir": False, "read_file": False, "write_file": True, "run_shell": True, "mark_task_complete": True,
+        "list_dir": False,
+        "read_file": False,
+        "write_file": True,
+        "run_shell": True,
+        "mark_task_complete": True,
     }
     for tool in WORKSPACE_TOOLS:
         assert tool.spec.parameters["type"] == "object" and tool.spec.description
@@ -206,7 +216,9 @@ def _probe_tools(log, barrier=None):
         return f"wrote {args['k']}"
 
     schema = {"type": "object", "properties": {"k": {"type": "string"}}}
-    return ToolRegistry([Tool(ToolSpec("r", "", schema), slow_read, blocking=False), Tool(ToolSpec("w", "", schema), write)])
+    return ToolRegistry(
+        [Tool(ToolSpec("r", "", schema), slow_read, blocking=False), Tool(ToolSpec("w", "", schema), write)]
+    )
 
 
 def test_non_blocking_calls_run_concurrently_and_results_keep_call_order(tmp_path):
@@ -244,8 +256,9 @@ def test_max_parallel_one_runs_sequentially_without_threads(tmp_path):
 
 def test_max_parallel_bounds_calls_in_flight(tmp_path, monkeypatch):
     """A deterministic pool: futures complete only when the registry waits for them."""
-    import agent_runtime.loop.tools.registry as registry_module
     from concurrent.futures import Future
+
+    import agent_runtime.loop.tools.registry as registry_module
 
     class StepPool:
         def __init__(self):

@@ -98,7 +98,7 @@ def test_every_key_path_has_its_line() -> None:
 
 def test_python_tags_are_never_constructed(tmp_path: Path) -> None:
     marker = tmp_path / "PWNED"
-    error = _error(f"a: 1\nb: !!python/object/apply:os.system [\"touch {marker}\"]\n")
+    error = _error(f'a: 1\nb: !!python/object/apply:os.system ["touch {marker}"]\n')
     assert error.where == "f.yaml:2" and "!!python/object/apply:os.system" in error.problem
     assert "never loaded" in error.problem and not marker.exists()
     unknown = _error("a: !custom 3\n")
@@ -138,7 +138,9 @@ def test_an_empty_document_is_none() -> None:
     assert load(Path("f.yaml"), "# only a comment\n").data is None
 
 
-SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "cassettes" / "enumerate_workspace").rglob("*.yaml"))
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted(
+    (ROOT / "cassettes" / "enumerate_workspace").rglob("*.yaml")
+)
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(ROOT).as_posix())

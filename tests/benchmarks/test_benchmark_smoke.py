@@ -16,19 +16,55 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_benchmark_runs_and_reports_every_key(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--cells", "20", "--collect-cells", "20",
-         "--rss-cells", "20", "--repeat", "1", "--workers", "2", "--keep", str(tmp_path / "work"), "-o", str(out)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--cells",
+            "20",
+            "--collect-cells",
+            "20",
+            "--rss-cells",
+            "20",
+            "--repeat",
+            "1",
+            "--workers",
+            "2",
+            "--keep",
+            str(tmp_path / "work"),
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(proc.stdout)
     assert json.loads(out.read_text(encoding="utf-8")) == report
-    assert {"machine", "workload", "cells", "floor", "matrix", "matrix_xdist", "ratio_per_cell_wall",
-            "ratio_per_cell_cpu", "xdist_speedup_wall", "collect", "peak_memory"} <= report.keys()
+    assert {
+        "machine",
+        "workload",
+        "cells",
+        "floor",
+        "matrix",
+        "matrix_xdist",
+        "ratio_per_cell_wall",
+        "ratio_per_cell_cpu",
+        "xdist_speedup_wall",
+        "collect",
+        "peak_memory",
+    } <= report.keys()
     assert report["cells"] == 20
     for run in ("floor", "matrix", "matrix_xdist"):
-        assert {"tests", "wall_s", "cpu_s", "startup_wall_s", "per_cell_wall_ms", "per_cell_cpu_ms",
-                "max_rss_mb"} <= report[run].keys()
+        assert {
+            "tests",
+            "wall_s",
+            "cpu_s",
+            "startup_wall_s",
+            "per_cell_wall_ms",
+            "per_cell_cpu_ms",
+            "max_rss_mb",
+        } <= report[run].keys()
         assert report[run]["tests"] == 20
     assert report["matrix_xdist"]["workers"] == 2
     assert {"cells", "collection_s", "command_start_to_collected_s", "collect_only_wall_s"} <= report["collect"].keys()

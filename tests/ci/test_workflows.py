@@ -43,8 +43,12 @@ def load(path: Path) -> dict[str, Any]:
 
 def run_steps(workflow: dict[str, Any]) -> list[tuple[str, str, str]]:
     """``(job, step name, script)`` of every ``run:`` step."""
-    return [(job_id, step.get("name", step["run"][:40]), step["run"])
-            for job_id, job in workflow["jobs"].items() for step in job["steps"] if "run" in step]
+    return [
+        (job_id, step.get("name", step["run"][:40]), step["run"])
+        for job_id, job in workflow["jobs"].items()
+        for step in job["steps"]
+        if "run" in step
+    ]
 
 
 def workflow_commands(path: Path) -> list[Command]:
@@ -54,16 +58,13 @@ def workflow_commands(path: Path) -> list[Command]:
 # Parse a command line the way `pytest` does (plugins loaded, every option, value and choice
 # checked) and stop before configuring or collecting anything: no file is written, nothing runs.
 _PARSE_ONLY = (
-    "import sys\n"
-    "from _pytest.config import _prepareconfig\n"
-    "_prepareconfig(sys.argv[1:])._ensure_unconfigure()\n"
+    "import sys\nfrom _pytest.config import _prepareconfig\n_prepareconfig(sys.argv[1:])._ensure_unconfigure()\n"
 )
 
 
 def pytest_accepts(argv: list[str]) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"CI": "true"}
-    return subprocess.run([sys.executable, "-c", _PARSE_ONLY, *argv], cwd=ROOT, capture_output=True, text=True,
-                          env=env)
+    return subprocess.run([sys.executable, "-c", _PARSE_ONLY, *argv], cwd=ROOT, capture_output=True, text=True, env=env)
 
 
 def console_scripts() -> frozenset[str]:
@@ -112,8 +113,9 @@ def _pytest_commands() -> list[tuple[str, Command]]:
     return [(path.name, c) for path in WORKFLOW_FILES for c in workflow_commands(path) if c.program == "pytest"]
 
 
-@pytest.mark.parametrize(("workflow", "command"), _pytest_commands(),
-                         ids=[f"{name}:{i}" for i, (name, _) in enumerate(_pytest_commands())])
+@pytest.mark.parametrize(
+    ("workflow", "command"), _pytest_commands(), ids=[f"{name}:{i}" for i, (name, _) in enumerate(_pytest_commands())]
+)
 def test_pytest_accepts_every_option(workflow: str, command: Command) -> None:
     result = pytest_accepts([sample(word) for word in command.argv[1:]])
     assert result.returncode == 0, f"{workflow}: {command.normalized()}\n{result.stderr[-2000:]}"
@@ -200,7 +202,9 @@ def test_the_suite_runs_against_the_latest_and_the_lowest_versions() -> None:
     assert sorted(installs) == ["latest", "lowest"]
     assert [c.argv for c in installs["latest"]] == [("pip", "install", "-e", ".[dev]")]  # what a new user gets
     assert [c.argv for c in installs["lowest"]] == [("pip", "install", "-c", "constraints/lowest.txt", "-e", ".[dev]")]
-    [suite] = [c for _, _, script in run_steps({"jobs": {"tests": job}}) for c in commands(script) if c.program == "pytest"]
+    [suite] = [
+        c for _, _, script in run_steps({"jobs": {"tests": job}}) for c in commands(script) if c.program == "pytest"
+    ]
     assert f"--junitxml=reports/tests-{VAR}.xml" in suite.argv  # one report per side, not one overwriting the other
     uploads = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and all("${{ matrix.deps }}" in s["with"]["name"] for s in uploads)
@@ -250,8 +254,12 @@ def test_rerecord_is_manual_capped_and_proposes_a_pull_request() -> None:
     for _, _, script in run_steps(workflow):
         assert "${{" not in script, "a workflow input is pasted into a shell script (injection)"
     record = next(c for c in workflow_commands(WORKFLOWS / "rerecord.yml") if "--kylecode-record=rewrite" in c.argv)
-    for flag in ("--kylecode-allow-record-in-ci", f"--kylecode-upstream={VAR}", f"--kylecode-max-live-calls={VAR}",
-                 "--snapshot-update"):
+    for flag in (
+        "--kylecode-allow-record-in-ci",
+        f"--kylecode-upstream={VAR}",
+        f"--kylecode-max-live-calls={VAR}",
+        "--snapshot-update",
+    ):
         assert flag in record.argv  # one command re-records and accepts the snapshots, as a failing cell advises
     # The final replay gates the pull request and the job: it may not be allowed to fail.
     replay = next(s for s in job["steps"] if "--kylecode-record=none" in s.get("run", ""))

@@ -26,10 +26,29 @@ def run_examples(tmp_path: Path, *args: str, **env: str) -> subprocess.Completed
     environment = {**os.environ, "CI": "true", **env}
     environment.pop("KYLECODE_TELEMETRY_PATH", None)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "--kylecode-matrix", "scenarios", "test_httpx_agent.py",
-         "--kylecode-runs", str(tmp_path / "runs"), "--kylecode-report", str(tmp_path / "report"),
-         "-p", "no:xdist", "-p", "no:randomly", *args],
-        cwd=EXAMPLES, env=environment, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kylecode-matrix",
+            "scenarios",
+            "test_httpx_agent.py",
+            "--kylecode-runs",
+            str(tmp_path / "runs"),
+            "--kylecode-report",
+            str(tmp_path / "report"),
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:randomly",
+            *args,
+        ],
+        cwd=EXAMPLES,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +77,12 @@ def test_openai_sdk_agent_metrics(replay: dict[str, Any], streaming: str) -> Non
     http_503 = snapshot("openai_sdk_agent", f"{OPENAI}-{streaming}-native-http_503")
     assert http_503["routes"][OPENAI]["errors"] == {"server_error": 1}
     assert (http_503["summary"]["calls"], http_503["summary"]["successes"], http_503["summary"]["retries"]) == (5, 4, 1)
-    assert http_503["completion"] == {"outcome": "completed", "reason": "tool_finish", "steps": 4,
-                                      "error_category": None}
+    assert http_503["completion"] == {
+        "outcome": "completed",
+        "reason": "tool_finish",
+        "steps": 4,
+        "error_category": None,
+    }
     # an HTML page, twice: the SDK has nothing to retry, the agent asks once more, then fails
     html = snapshot("openai_sdk_agent", f"{OPENAI}-{streaming}-native-html_200-times=2")
     assert (html["summary"]["calls"], html["summary"]["html_errors"], html["summary"]["retries"]) == (2, 2, 1)
@@ -106,15 +129,25 @@ def test_without_error_handling_the_fault_cells_turn_red(tmp_path: Path) -> None
     assert result.returncode == 1
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     failed = sorted(row["cell"] for row in report["cells"] if row["outcome"] == "failed")
-    assert failed == sorted([
-        f"{ANTHROPIC}-nostream-native-html_200-times=2", f"{ANTHROPIC}-stream-native-html_200-times=2",
-        f"{ANTHROPIC}-stream-native-stall", f"{OPENAI}-nostream-native-html_200-times=2",
-        f"{OPENAI}-stream-native-html_200-times=2", f"{OPENAI}-stream-native-truncated_stream"])
+    assert failed == sorted(
+        [
+            f"{ANTHROPIC}-nostream-native-html_200-times=2",
+            f"{ANTHROPIC}-stream-native-html_200-times=2",
+            f"{ANTHROPIC}-stream-native-stall",
+            f"{OPENAI}-nostream-native-html_200-times=2",
+            f"{OPENAI}-stream-native-html_200-times=2",
+            f"{OPENAI}-stream-native-truncated_stream",
+        ]
+    )
     out = result.stdout
-    assert ("cell openai_sdk_agent[openai/gpt-4o-mini-nostream-native-html_200-times=2]: the agent raised "
-            "AttributeError: 'str' object has no attribute 'choices'") in out
+    assert (
+        "cell openai_sdk_agent[openai/gpt-4o-mini-nostream-native-html_200-times=2]: the agent raised "
+        "AttributeError: 'str' object has no attribute 'choices'"
+    ) in out
     assert "  raised at " in out and "agents/openai_agent.py" in out
     assert "provider traffic: openai/gpt-4o-mini: 1 call(s), 0 ok, html_response 1, 0 retried" in out
-    assert ("cell anthropic_sdk_agent[anthropic/claude-haiku-4-5-stream-native-stall]: the agent raised "
-            "httpx2.ReadTimeout: stream stalled after 31.02 s (read timeout 30 s, cell clock)") in out
+    assert (
+        "cell anthropic_sdk_agent[anthropic/claude-haiku-4-5-stream-native-stall]: the agent raised "
+        "httpx2.ReadTimeout: stream stalled after 31.02 s (read timeout 30 s, cell clock)"
+    ) in out
     assert "metrics.summary.calls: expected 5, got 4" in out  # the cut stream, no longer asked again

@@ -13,17 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared_dir import REALWORLD
+
 from agent_runtime.errors import CATEGORIES, ProviderError
 from agent_runtime.messages import AssistantMessage, ModelRequest, ModelResponse, ToolResult, ToolSpec, UserMessage
-from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.client import BodyDecoder
+from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.emulator import parse_script, respond
 from pytest_kylecode.wire import for_protocol
 
-from shared_dir import REALWORLD  # noqa: E402
 PROTOCOLS = ("openai_chat", "anthropic_messages", "openai_responses")
-PATHS = {"openai_chat": "/v1/chat/completions", "anthropic_messages": "/v1/messages",
-         "openai_responses": "/v1/responses"}
+PATHS = {
+    "openai_chat": "/v1/chat/completions",
+    "anthropic_messages": "/v1/messages",
+    "openai_responses": "/v1/responses",
+}
 # One provider per protocol, as the emulator and the fault transport name them.
 PROVIDER_OF = {"openai_chat": "openai", "anthropic_messages": "anthropic", "openai_responses": "openai-responses"}
 
@@ -47,15 +51,19 @@ class Source:
         return {k.lower(): v for k, v in self.headers}
 
 
-def decode(source: Source, chunks: Sequence[bytes], *, status: int | None = None,
-           headers: Mapping[str, str] | None = None) -> tuple[dict[str, Any], list[Any]]:
+def decode(
+    source: Source, chunks: Sequence[bytes], *, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], list[Any]]:
     """``chunks`` through the runtime's one decoding path -> (comparable result, canonical events).
 
     Raises whatever the decoder raises: callers assert that nothing does.
     """
-    decoder = BodyDecoder(get_protocol(source.protocol),  # type: ignore[arg-type]
-                          source.status if status is None else status,
-                          source.header_map if headers is None else dict(headers), streaming=source.streaming)
+    decoder = BodyDecoder(
+        get_protocol(source.protocol),  # type: ignore[arg-type]
+        source.status if status is None else status,
+        source.header_map if headers is None else dict(headers),
+        streaming=source.streaming,
+    )
     events: list[Any] = []
     for chunk in chunks:
         events += decoder.feed(chunk)
@@ -67,8 +75,11 @@ def comparable(response: ModelResponse | None, error: ProviderError | None) -> d
     out: dict[str, Any] = {"error": None if error is None else (error.category, error.message)}
     if response is not None:
         out.update(
-            text=response.text, reasoning=response.reasoning, finish=response.finish_reason,
-            raw_finish=response.raw_finish_reason, usage=(response.usage.input_tokens, response.usage.output_tokens),
+            text=response.text,
+            reasoning=response.reasoning,
+            finish=response.finish_reason,
+            raw_finish=response.raw_finish_reason,
+            usage=(response.usage.input_tokens, response.usage.output_tokens),
             calls=[(c.id, c.name, c.arguments, c.parse_error is not None) for c in response.tool_calls],
             inner_error=None if response.error is None else (response.error.category, response.error.message),
         )
@@ -101,31 +112,58 @@ def realworld_sources() -> tuple[Source, ...]:
             if protocol is None:
                 continue
             request = item.request_json
-            streaming = (isinstance(request, dict) and request.get("stream") is True) or \
-                "event-stream" in item.response_headers.get("content-type", "")
-            out.append(Source(f"{path.parent.name}/{path.name}#{index}", protocol, item.status,
-                              tuple(item.response_headers.items()), item.body, streaming))
+            streaming = (
+                isinstance(request, dict) and request.get("stream") is True
+            ) or "event-stream" in item.response_headers.get("content-type", "")
+            out.append(
+                Source(
+                    f"{path.parent.name}/{path.name}#{index}",
+                    protocol,
+                    item.status,
+                    tuple(item.response_headers.items()),
+                    item.body,
+                    streaming,
+                )
+            )
     return tuple(out)
 
 
 # Scripts that make the emulator say every kind of thing a turn can hold.
 EMULATOR_SCRIPTS: dict[str, list[dict[str, Any]]] = {
     "text": [{"text": "Hello there, this is a plain answer.\nWith two lines."}],
-    "reasoning_tools": [{"text": "Looking around.", "reasoning": "Check the tree first, then read.",
-                         "tool_calls": [{"name": "list_dir", "arguments": {"path": "."}},
-                                        {"name": "read_file", "arguments": {"path": "src/fs.c"}}]}],
-    "unicode": [{"text": "Grüße — 你好 🌍 «ok» \u2028 done",
-                 "tool_calls": [{"name": "write_file", "arguments": {"path": "ü/文件.txt", "content": "🌍\n\"q\"\\"}}]}],
+    "reasoning_tools": [
+        {
+            "text": "Looking around.",
+            "reasoning": "Check the tree first, then read.",
+            "tool_calls": [
+                {"name": "list_dir", "arguments": {"path": "."}},
+                {"name": "read_file", "arguments": {"path": "src/fs.c"}},
+            ],
+        }
+    ],
+    "unicode": [
+        {
+            "text": "Grüße — 你好 🌍 «ok» \u2028 done",
+            "tool_calls": [{"name": "write_file", "arguments": {"path": "ü/文件.txt", "content": '🌍\n"q"\\'}}],
+        }
+    ],
     "length": [{"text": "cut short", "finish": "length"}],
     "content_filter": [{"text": "refused", "finish": "content_filter"}],
     "malformed_args": [{"tool_calls": [{"name": "write_file", "raw_arguments": '{"path": "a.txt"'}]}],
-    "long": [{"text": " ".join(f"word{i}" for i in range(300)),
-              "tool_calls": [{"name": "write_file", "arguments": {"path": "big.txt", "content": "x" * 3000}}]}],
+    "long": [
+        {
+            "text": " ".join(f"word{i}" for i in range(300)),
+            "tool_calls": [{"name": "write_file", "arguments": {"path": "big.txt", "content": "x" * 3000}}],
+        }
+    ],
 }
-TOOLS = [ToolSpec("list_dir", "", {"type": "object", "properties": {"path": {"type": "string"}}}),
-         ToolSpec("read_file", "", {"type": "object", "properties": {"path": {"type": "string"}}}),
-         ToolSpec("write_file", "", {"type": "object", "properties": {"path": {"type": "string"},
-                                                                      "content": {"type": "string"}}})]
+TOOLS = [
+    ToolSpec("list_dir", "", {"type": "object", "properties": {"path": {"type": "string"}}}),
+    ToolSpec("read_file", "", {"type": "object", "properties": {"path": {"type": "string"}}}),
+    ToolSpec(
+        "write_file", "", {"type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}}}
+    ),
+]
 
 
 def _finish_end(protocol: str, chunks: list[bytes]) -> int | None:
@@ -152,24 +190,46 @@ def emulator_sources() -> tuple[Source, ...]:
                     body = wire_protocol.build_request("emulated-model", request, provider=PROVIDER_OF[protocol])
                     answer = respond(parse_script(script), "POST", PATHS[protocol], json.dumps(body).encode())
                     chunks = [c for _, c in answer.chunks]
-                    out.append(Source(f"emulator/{protocol}/{name}/{'stream' if stream else 'json'}"
-                                      f"/{'native' if tools else 'text'}", protocol, answer.status,
-                                      tuple(answer.headers), b"".join(chunks), stream,
-                                      _finish_end(protocol, chunks) if stream else None))
+                    out.append(
+                        Source(
+                            f"emulator/{protocol}/{name}/{'stream' if stream else 'json'}"
+                            f"/{'native' if tools else 'text'}",
+                            protocol,
+                            answer.status,
+                            tuple(answer.headers),
+                            b"".join(chunks),
+                            stream,
+                            _finish_end(protocol, chunks) if stream else None,
+                        )
+                    )
         wire = for_protocol(protocol)
         for kind in wire.HTTP_KINDS:
             answer = wire.error_response(kind, model="emulated-model")
-            out.append(Source(f"emulator/{protocol}/error/{kind}", protocol, answer.status, tuple(answer.headers),
-                              answer.body, False))
+            out.append(
+                Source(
+                    f"emulator/{protocol}/error/{kind}",
+                    protocol,
+                    answer.status,
+                    tuple(answer.headers),
+                    answer.body,
+                    False,
+                )
+            )
     # In-stream errors, in each provider's own shape, after two genuine events.
-    for provider, protocol in (("openai", "openai_chat"), ("openrouter", "openai_chat"), ("groq", "openai_chat"),
-                               ("anthropic", "anthropic_messages"), ("openai-responses", "openai_responses")):
+    for provider, protocol in (
+        ("openai", "openai_chat"),
+        ("openrouter", "openai_chat"),
+        ("groq", "openai_chat"),
+        ("anthropic", "anthropic_messages"),
+        ("openai-responses", "openai_responses"),
+    ):
         request = ModelRequest([UserMessage("go")], TOOLS, True)
         body = get_protocol(protocol).build_request("m", request, provider=provider)  # type: ignore[arg-type]
         answer = respond(parse_script(EMULATOR_SCRIPTS["text"]), "POST", PATHS[protocol], json.dumps(body).encode())
         chunks = [c for _, c in answer.chunks][:2] + [for_protocol(protocol).stream_error_event(provider, model="m")]
-        out.append(Source(f"emulator/{provider}/sse_error", protocol, 200, tuple(answer.headers), b"".join(chunks),
-                          True))
+        out.append(
+            Source(f"emulator/{provider}/sse_error", protocol, 200, tuple(answer.headers), b"".join(chunks), True)
+        )
     return tuple(out)
 
 
@@ -211,8 +271,11 @@ def read_run_dir(run_dir: Path) -> dict[str, Any]:
         "run": json.loads((meta / "run.json").read_text(encoding="utf-8")),
         "probes": json.loads((meta / "capability_probes.json").read_text(encoding="utf-8")),
         "metrics": json.loads((meta / "provider_metrics.json").read_text(encoding="utf-8")),
-        "telemetry": [json.loads(line) for line in
-                      (meta / "telemetry.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()],
+        "telemetry": [
+            json.loads(line)
+            for line in (meta / "telemetry.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ],
         "requests": {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((meta / "requests").iterdir())},
         "raw": {p.stem: p.read_text(encoding="utf-8") for p in sorted((run_dir / "raw" / "responses").iterdir())},
         "errors": {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((run_dir / "errors").iterdir())},

@@ -62,8 +62,12 @@ SCENARIOS: dict[str, list[str]] = {
     "expect_bad_comparison.yaml": [":13", "expect.steps", 'such as ">=1" or "<=6"'],
     "expect_unknown_category.yaml": [":13", "expect.error_category", "did you mean 'rate_limit'?"],
     "expect_unknown_key.yaml": [":13", "expect.outcom", "did you mean 'outcome'?"],
-    "expect_unknown_outcome.yaml": [":13", "expect.outcome", "did you mean 'completed'?",
-                                    "expected one of: completed, failed, max_steps, loop_guard"],
+    "expect_unknown_outcome.yaml": [
+        ":13",
+        "expect.outcome",
+        "did you mean 'completed'?",
+        "expected one of: completed, failed, max_steps, loop_guard",
+    ],
     "failover_unknown_provider.yaml": [":4", "agent.failover[0]", "did you mean 'openrouter'?", KNOWN],
     "fault_at_zero.yaml": [":12", "matrix.fault[0].at", "expected a number >= 1, got 0"],
     "fault_unknown_key.yaml": [":12", "matrix.fault[0].tmes", "did you mean 'times'?"],
@@ -108,10 +112,17 @@ CONFIGS: dict[str, list[str]] = {
     "extends_cycle_other.yaml": ["extends_cycle_other.yaml", "'extends' forms a cycle"],
     "extends_missing.yaml": ["extends_missing.yaml", "extends", "cannot read agent config", "no_such_base.yaml'"],
     "extends_not_a_string.yaml": ["extends_not_a_string.yaml", "extends", "expected a file name"],
-    "failover_unknown_provider.yaml": ["failover_unknown_provider.yaml:2", "failover[1]",
-                                       "did you mean 'anthropic'?", KNOWN],
-    "negative_retries.yaml": ["negative_retries.yaml:2", "recovery.rate_limit.max_retries",
-                              "expected an integer >= 0, got -1"],
+    "failover_unknown_provider.yaml": [
+        "failover_unknown_provider.yaml:2",
+        "failover[1]",
+        "did you mean 'anthropic'?",
+        KNOWN,
+    ],
+    "negative_retries.yaml": [
+        "negative_retries.yaml:2",
+        "recovery.rate_limit.max_retries",
+        "expected an integer >= 0, got -1",
+    ],
     "no_route.yaml": ["no_route.yaml", "no route", "add 'route: provider/model'"],
     "not_utf8.yaml": ["not_utf8.yaml", "not UTF-8", "save the file as UTF-8"],
     "python_tag.yaml": ["python_tag.yaml:2", "python/object/apply:os.system"],
@@ -170,8 +181,14 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     import os
 
     env = {k: v for k, v in os.environ.items() if k not in env_drop}
-    return subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_scenarios_through_kylecode_scenarios_validate(tmp_path: Path) -> None:
@@ -182,8 +199,11 @@ def test_scenarios_through_kylecode_scenarios_validate(tmp_path: Path) -> None:
     assert any(line.startswith("ok ") and "aaa_control.yaml" in line for line in lines)
     problems = []
     for name, expected in [*SCENARIOS.items(), HUGE]:
-        mine = [line for line in lines if line.startswith(f"INVALID {directory / name}:")
-                or line.startswith(f"INVALID {directory / name}: ")]
+        mine = [
+            line
+            for line in lines
+            if line.startswith(f"INVALID {directory / name}:") or line.startswith(f"INVALID {directory / name}: ")
+        ]
         if len(mine) != 1:
             problems.append(f"{name}: expected one INVALID line, got {mine}")
             continue
@@ -207,8 +227,13 @@ def _junit_failures(path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "CI",
-                 "KYLECODE_TELEMETRY_PATH"):
+    for name in (
+        "PYTEST_XDIST_WORKER",
+        "PYTEST_XDIST_WORKER_COUNT",
+        "PYTEST_XDIST_TESTRUNUID",
+        "CI",
+        "KYLECODE_TELEMETRY_PATH",
+    ):
         monkeypatch.delenv(name, raising=False)
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     return pytester
@@ -240,8 +265,18 @@ def test_configs_through_kylecode_run(name: str, tmp_path: Path, capsys: pytest.
     configs = tmp_path / "configs"
     shutil.copytree(CORPUS / "configs", configs)
     (tmp_path / "task.txt").write_text("List the workspace.", encoding="utf-8")
-    code = main(["run", str(configs / name), "--task", str(tmp_path / "task.txt"), "--workspace", str(tmp_path),
-                 "--runs", str(tmp_path / "runs")])
+    code = main(
+        [
+            "run",
+            str(configs / name),
+            "--task",
+            str(tmp_path / "task.txt"),
+            "--workspace",
+            str(tmp_path),
+            "--runs",
+            str(tmp_path / "runs"),
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2, captured
     lines = captured.err.strip().splitlines()
@@ -298,8 +333,10 @@ def test_corrupt_cassettes_fail_their_cell_only_in_replay(project: pytest.Pytest
         expected[f"ms={i}"] = CASSETTES[name][1]
     other = len(cases) + 1  # the Anthropic cell's traffic where the OpenAI cell's should be
     shutil.copyfile(cassette("anthropic/claude-sonnet-4-5", other), cassette("openai/gpt-4o-mini", other))
-    expected[f"ms={other}"] = ["replay miss: no recorded interaction matches POST https://api.openai.com",
-                               "recorded https://api.anthropic.com/v1/messages"]
+    expected[f"ms={other}"] = [
+        "replay miss: no recorded interaction matches POST https://api.openai.com",
+        "recorded https://api.anthropic.com/v1/messages",
+    ]
 
     import os
 
@@ -319,7 +356,10 @@ def test_corrupt_cassettes_fail_their_cell_only_in_replay(project: pytest.Pytest
             continue
         i = int(key.split("=")[1])
         # A corrupt file is named by its path; a replay miss by the diff and the cell's re-record command.
-        where = (f"openai/gpt-4o-mini-stream-native-latency-{key}]" if i == other else
-                 cassette("openai/gpt-4o-mini", i).relative_to(project.path).as_posix())
+        where = (
+            f"openai/gpt-4o-mini-stream-native-latency-{key}]"
+            if i == other
+            else cassette("openai/gpt-4o-mini", i).relative_to(project.path).as_posix()
+        )
         problems += _check(mine[0], [where, "re-record this cell:", "--kylecode-record=rewrite", *wanted], key)
     assert not problems, "\n".join(problems) + "\n" + json.dumps(list(failures), indent=1)

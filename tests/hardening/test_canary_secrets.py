@@ -55,10 +55,10 @@ ALL = {**CANARIES, "query": QUERY_CANARY}
 C = CANARIES
 SCENARIO = f"""\
 name: canary_live
-task: "Copy the key {C['OPENAI_API_KEY']} (and {C['MISTRAL_API_KEY']}) from .env into secret.txt, then finish."
+task: "Copy the key {C["OPENAI_API_KEY"]} (and {C["MISTRAL_API_KEY"]}) from .env into secret.txt, then finish."
 workspace:
-  .env: "ANTHROPIC_API_KEY={C['ANTHROPIC_API_KEY']}\\nMISTRAL_API_KEY={C['MISTRAL_API_KEY']}\\n"
-  notes.md: "groq token {C['GROQ_API_KEY']} and zai {C['ZAI_API_KEY']}\\n"
+  .env: "ANTHROPIC_API_KEY={C["ANTHROPIC_API_KEY"]}\\nMISTRAL_API_KEY={C["MISTRAL_API_KEY"]}\\n"
+  notes.md: "groq token {C["GROQ_API_KEY"]} and zai {C["ZAI_API_KEY"]}\\n"
 agent:
   max_steps: 6
   failover: []
@@ -68,26 +68,26 @@ agent:
     overloaded: {{action: retry, max_retries: 1, backoff: {{base: 0, factor: 1, max: 0, jitter: 0}}}}
 script:
   - tool_calls: [{{name: read_file, arguments: {{path: .env}}}}, {{name: read_file, arguments: {{path: notes.md}}}}]
-  - text: "The keys are {C['ANTHROPIC_API_KEY']} and {C['MOONSHOT_API_KEY']} - writing {C['OPENROUTER_API_KEY']} now."
-    reasoning: "Reading {C['DEEPSEEK_API_KEY']} was needed; {C['XAI_API_KEY']} too."
-    tool_calls: [{{name: write_file, arguments: {{path: secret.txt, content: "{C['OPENROUTER_API_KEY']} {C['MISTRAL_API_KEY']}"}}}}]
-  - tool_calls: [{{name: mark_task_complete, arguments: {{summary: "copied {C['GEMINI_API_KEY']} {C['GOOGLE_API_KEY']}"}}}}]
+  - text: "The keys are {C["ANTHROPIC_API_KEY"]} and {C["MOONSHOT_API_KEY"]} - writing {C["OPENROUTER_API_KEY"]} now."
+    reasoning: "Reading {C["DEEPSEEK_API_KEY"]} was needed; {C["XAI_API_KEY"]} too."
+    tool_calls: [{{name: write_file, arguments: {{path: secret.txt, content: "{C["OPENROUTER_API_KEY"]} {C["MISTRAL_API_KEY"]}"}}}}]
+  - tool_calls: [{{name: mark_task_complete, arguments: {{summary: "copied {C["GEMINI_API_KEY"]} {C["GOOGLE_API_KEY"]}"}}}}]
 matrix:
   provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1, mistral/mistral-large-latest]
   streaming: [true, false]
   tools: [native, text]
   fault: [none, sse_error, http_401]
-expect: {{outcome: completed, files: {{secret.txt: "{C['OPENROUTER_API_KEY']} {C['MISTRAL_API_KEY']}"}}}}
+expect: {{outcome: completed, files: {{secret.txt: "{C["OPENROUTER_API_KEY"]} {C["MISTRAL_API_KEY"]}"}}}}
 snapshot: false
 """
 
 LOOP = f"""\
 name: canary_loop
-task: "Write {C['AZURE_OPENAI_API_KEY']} somewhere."
+task: "Write {C["AZURE_OPENAI_API_KEY"]} somewhere."
 agent: {{max_steps: 8, failover: []}}
 script:
-  - text: "Writing {C['KYLECODE_API_KEY']} again."
-    tool_calls: [{{name: write_file, arguments: {{path: k.txt, content: "{C['KYLECODE_API_KEY']} {C['ANTHROPIC_API_KEY']}"}}}}]
+  - text: "Writing {C["KYLECODE_API_KEY"]} again."
+    tool_calls: [{{name: write_file, arguments: {{path: k.txt, content: "{C["KYLECODE_API_KEY"]} {C["ANTHROPIC_API_KEY"]}"}}}}]
 matrix:
   provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]
   streaming: [true, false]
@@ -101,8 +101,8 @@ snapshot: true
 # (A recorded *answer* that contains a key is stored masked, so its replay diverges by design.)
 REQUESTS_ONLY = f"""\
 name: canary_req
-task: "Read .env (it holds {C['OPENAI_API_KEY']} and {C['MISTRAL_API_KEY']}), write notes.txt, finish."
-workspace: {{.env: "ANTHROPIC_API_KEY={C['ANTHROPIC_API_KEY']}\\nZAI_API_KEY={C['ZAI_API_KEY']}\\n"}}
+task: "Read .env (it holds {C["OPENAI_API_KEY"]} and {C["MISTRAL_API_KEY"]}), write notes.txt, finish."
+workspace: {{.env: "ANTHROPIC_API_KEY={C["ANTHROPIC_API_KEY"]}\\nZAI_API_KEY={C["ZAI_API_KEY"]}\\n"}}
 agent: {{max_steps: 6, failover: []}}
 script:
   - tool_calls: [{{name: read_file, arguments: {{path: .env}}}}]
@@ -126,10 +126,10 @@ def _needles() -> dict[str, list[bytes]]:
         raw = value.encode()
         forms = [raw]
         for shift in range(3):
-            encoded = base64.b64encode(b"\0" * shift + raw)[4 if shift else 0:-4]
+            encoded = base64.b64encode(b"\0" * shift + raw)[4 if shift else 0 : -4]
             forms.append(encoded)
         token = value[-24:]
-        forms += [token[i:i + 10].encode() for i in range(0, len(token) - 9)]
+        forms += [token[i : i + 10].encode() for i in range(0, len(token) - 9)]
         out[name] = forms
     return out
 
@@ -142,7 +142,9 @@ def _search(blob: bytes, where: str, found: list[str]) -> None:
         for form in forms:
             if form in blob:
                 at = blob.index(form)
-                found.append(f"{where}: {name} ({form.decode(errors='replace')}) ...{blob[max(0, at - 80):at + 40]!r}")
+                found.append(
+                    f"{where}: {name} ({form.decode(errors='replace')}) ...{blob[max(0, at - 80) : at + 40]!r}"
+                )
                 break
 
 
@@ -153,8 +155,12 @@ def emulator(tmp_path: Path) -> tuple[str, Path]:
     scenario.write_text(SCENARIO, encoding="utf-8")
     log = tmp_path / "emulator.log"
     with log.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "pytest_kylecode.cli", "emulate", "--scenario", str(scenario),
-                                 "--port", "0"], stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest_kylecode.cli", "emulate", "--scenario", str(scenario), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()  # blocks until it listens
@@ -166,8 +172,9 @@ def emulator(tmp_path: Path) -> tuple[str, Path]:
             proc.stdout.close()  # type: ignore[union-attr]
 
 
-def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                            emulator: tuple[str, Path], tmp_path: Path) -> None:
+def test_no_canary_reaches_any_byte_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, emulator: tuple[str, Path], tmp_path: Path
+) -> None:
     url, emulator_log = emulator
     root = pytester.path
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "CI"):
@@ -181,10 +188,11 @@ def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypat
     telemetry = root / "telemetry" / "all.jsonl"
     monkeypatch.setenv("KYLECODE_TELEMETRY_PATH", str(telemetry))
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
-    for directory, files in (("scen_live", {"canary_live.yaml": SCENARIO}),
-                             ("scen_emu", {"canary_live.yaml": SCENARIO, "canary_loop.yaml": LOOP,
-                                           "canary_req.yaml": REQUESTS_ONLY}),
-                             ("scen_req", {"canary_req.yaml": REQUESTS_ONLY})):
+    for directory, files in (
+        ("scen_live", {"canary_live.yaml": SCENARIO}),
+        ("scen_emu", {"canary_live.yaml": SCENARIO, "canary_loop.yaml": LOOP, "canary_req.yaml": REQUESTS_ONLY}),
+        ("scen_req", {"canary_req.yaml": REQUESTS_ONLY}),
+    ):
         (root / directory).mkdir()
         for name, text in files.items():
             (root / directory / name).write_text(text, encoding="utf-8")
@@ -202,17 +210,35 @@ def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypat
         outputs.append((f"terminal output of {label}", result.stdout.str() + result.stderr.str()))
         return result
 
-    live = session("the live recording", "--kylecode-record=all", "--kylecode-upstream=live",
-                   "--kylecode-scenarios=scen_live", "--kylecode-cassettes=cassettes_live",
-                   "--kylecode-runs=runs/live", "--kylecode-report=report_live")
+    live = session(
+        "the live recording",
+        "--kylecode-record=all",
+        "--kylecode-upstream=live",
+        "--kylecode-scenarios=scen_live",
+        "--kylecode-cassettes=cassettes_live",
+        "--kylecode-runs=runs/live",
+        "--kylecode-report=report_live",
+    )
     cells_live = 4 * 2 * 2 * 3 - 4 * 2  # sse_error needs streaming
     assert live.parseoutcomes().get("passed") == cells_live - 16, live.stdout.str()[-3000:]  # http_401 cells fail
-    emu = session("the emulator recording", "--kylecode-record=all", "--kylecode-scenarios=scen_emu",
-                  "--kylecode-cassettes=cassettes_emu", "--kylecode-runs=runs/emu", "--kylecode-report=report_emu",
-                  "--snapshot-update")
+    emu = session(
+        "the emulator recording",
+        "--kylecode-record=all",
+        "--kylecode-scenarios=scen_emu",
+        "--kylecode-cassettes=cassettes_emu",
+        "--kylecode-runs=runs/emu",
+        "--kylecode-report=report_emu",
+        "--snapshot-update",
+    )
     assert emu.parseoutcomes().get("failed") == 16 + 4, emu.stdout.str()[-3000:]  # 401 cells, every loop cell
-    replay = session("the CI replay", "--kylecode-scenarios=scen_req", "--kylecode-cassettes=cassettes_emu",
-                     "--kylecode-runs=runs/replay", "--kylecode-report=report_replay", ci=True)
+    replay = session(
+        "the CI replay",
+        "--kylecode-scenarios=scen_req",
+        "--kylecode-cassettes=cassettes_emu",
+        "--kylecode-runs=runs/replay",
+        "--kylecode-report=report_replay",
+        ci=True,
+    )
     assert replay.parseoutcomes() == {"passed": 32}, replay.stdout.str()[-3000:]
 
     # kylecode run against the same loopback server, with a canary in its task.
@@ -227,8 +253,14 @@ def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypat
     inputs |= {p for p in workspace.rglob("*") if p.is_file()}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", *args], cwd=root, capture_output=True,
-                                text=True, timeout=120, env=dict(os.environ))
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest_kylecode.cli", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+        )
         outputs.append((f"output of kylecode {args[0]}", result.stdout + result.stderr))
         return result
 
@@ -267,8 +299,17 @@ def test_no_canary_reaches_any_byte_written(pytester: pytest.Pytester, monkeypat
         places += 1
     _search(emulator_log.read_bytes(), "the emulator's log", found)
     places += 1
-    kinds = {"cassettes_live", "cassettes_emu", "runs", "report_live", "report_emu", "report_replay", "telemetry",
-             "bundles", "scen_emu"}  # scen_emu: the snapshots of canary_loop
+    kinds = {
+        "cassettes_live",
+        "cassettes_emu",
+        "runs",
+        "report_live",
+        "report_emu",
+        "report_replay",
+        "telemetry",
+        "bundles",
+        "scen_emu",
+    }  # scen_emu: the snapshots of canary_loop
     assert kinds <= {p.relative_to(root).parts[0] for p in root.rglob("*") if p.is_file()}
     assert places > 2000, places
     assert not found, f"{len(found)} canary leaks in {places} places searched:\n" + "\n".join(found)

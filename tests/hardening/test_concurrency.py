@@ -26,7 +26,8 @@ BIG_LINES = 12  # per process, ~200 KB each
 RUNS = 3  # agent runs per process
 WRITES = 15  # run directories per process
 
-_WORKER = textwrap.dedent('''
+_WORKER = textwrap.dedent(
+    """
     import json, os, sys
     from pathlib import Path
     import httpx
@@ -67,14 +68,23 @@ _WORKER = textwrap.dedent('''
             log.set_info(worker=worker, seq=i)
             log.set_metrics({"schema": 1, "worker": worker, "seq": i})
             log.write(target, "same_scenario", "same-cell")
-''' % {"big": BIG_LINES, "runs": RUNS, "writes": WRITES})
+"""
+    % {"big": BIG_LINES, "runs": RUNS, "writes": WRITES}
+)
 
 
 def _race(mode: str, target: Path, scratch: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "KYLECODE_TELEMETRY_PATH"}
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(n), mode, str(target), str(scratch)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-             for n in range(PROCESSES)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(n), mode, str(target), str(scratch)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for n in range(PROCESSES)
+    ]
     try:
         for proc in procs:  # release them all at once
             assert proc.stdin is not None
@@ -148,8 +158,9 @@ snapshot: false
 """
 
 
-def test_matrix_under_xdist_writes_every_row_run_directory_and_span(pytester: pytest.Pytester,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_matrix_under_xdist_writes_every_row_run_directory_and_span(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("xdist")
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID", "CI"):
         monkeypatch.delenv(name, raising=False)
@@ -163,8 +174,9 @@ def test_matrix_under_xdist_writes_every_row_run_directory_and_span(pytester: py
     record = pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "-n", "2")
     record.assert_outcomes(passed=cells)
     telemetry.unlink()  # count the replay only
-    result = pytester.runpytest_subprocess("--kylecode-matrix", "-n", "2", "--kylecode-keep-runs",
-                                           "--kylecode-report", "report")
+    result = pytester.runpytest_subprocess(
+        "--kylecode-matrix", "-n", "2", "--kylecode-keep-runs", "--kylecode-report", "report"
+    )
     result.assert_outcomes(passed=cells)
     report = json.loads((pytester.path / "report" / "report.json").read_text())
     rows = report["rows"] if isinstance(report, dict) and "rows" in report else report

@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from agent_runtime.config import ToolsConfig
-from agent_runtime.messages import ToolCall
 from agent_runtime.loop.tools import ToolContext, default_registry
+from agent_runtime.messages import ToolCall
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "OUTSIDE-THE-WORKSPACE-9f3c"
@@ -47,13 +47,13 @@ def box(tmp_path: Path) -> dict[str, Path]:
     ws.mkdir()
     (ws / "inside.txt").write_text("inside\n", encoding="utf-8")
     (ws / "dir").mkdir()
-    (ws / "file_link").symlink_to(outside / "secret.txt")          # a file link that escapes
-    (ws / "dir_link").symlink_to(outside)                          # a directory link that escapes
-    (ws / "dir" / "up_link").symlink_to("../../outside")           # relative, from a subdirectory
+    (ws / "file_link").symlink_to(outside / "secret.txt")  # a file link that escapes
+    (ws / "dir_link").symlink_to(outside)  # a directory link that escapes
+    (ws / "dir" / "up_link").symlink_to("../../outside")  # relative, from a subdirectory
     (ws / "dangling").symlink_to(outside / "created_through_link.txt")  # target does not exist yet
     (ws / "loop_a").symlink_to(ws / "loop_b")
     (ws / "loop_b").symlink_to(ws / "loop_a")
-    (ws / "ok_link").symlink_to(ws / "inside.txt")                 # stays inside: allowed
+    (ws / "ok_link").symlink_to(ws / "inside.txt")  # stays inside: allowed
     return {"ws": ws, "outside": outside}
 
 
@@ -64,15 +64,31 @@ def _run(ws: Path, name: str, **arguments: Any) -> tuple[bool, str]:
 
 
 def _outside_untouched(outside: Path) -> None:
-    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == \
-        ["secret.txt", "sub", "sub/deep.txt"]
+    assert sorted(p.relative_to(outside).as_posix() for p in outside.rglob("*")) == [
+        "secret.txt",
+        "sub",
+        "sub/deep.txt",
+    ]
     assert (outside / "secret.txt").read_text() == SECRET and (outside / "sub" / "deep.txt").read_text() == SECRET
 
 
 ESCAPES = [
-    "../outside/secret.txt", "dir/../../outside/secret.txt", "./../outside/secret.txt", "..", "../",
-    "dir/../..", "file_link", "dir_link/secret.txt", "dir_link/sub/deep.txt", "dir/up_link/secret.txt",
-    "dir_link", "dir/up_link", "dangling", "loop_a", "dir_link/new.txt", "dir/up_link/sub/new.txt",
+    "../outside/secret.txt",
+    "dir/../../outside/secret.txt",
+    "./../outside/secret.txt",
+    "..",
+    "../",
+    "dir/../..",
+    "file_link",
+    "dir_link/secret.txt",
+    "dir_link/sub/deep.txt",
+    "dir/up_link/secret.txt",
+    "dir_link",
+    "dir/up_link",
+    "dangling",
+    "loop_a",
+    "dir_link/new.txt",
+    "dir/up_link/sub/new.txt",
 ]
 ABSOLUTE = ["/etc/passwd", "/tmp", "\\\\server\\share\\x", "\\windows\\x"]
 
@@ -137,8 +153,7 @@ def _shell(ws: Path, command: str, timeout_s: float) -> tuple[bool, str, float]:
 
 def test_run_shell_timeout_kills_the_command_its_child_and_grandchild(tmp_path: Path) -> None:
     # The shell starts a child shell that starts a grandchild; both write their pids and wait forever.
-    command = ("sh -c 'sleep 300 & echo $! > grandchild.pid; wait' & echo $! > child.pid; "
-               "echo started; wait")
+    command = "sh -c 'sleep 300 & echo $! > grandchild.pid; wait' & echo $! > child.pid; echo started; wait"
     is_error, content, elapsed = _shell(tmp_path, command, 0.5)
     assert is_error and "timed out after 0.5 s" in content and "started" in content
     assert elapsed < 5, f"the call took {elapsed:.1f} s for a 0.5 s timeout"
@@ -155,8 +170,11 @@ def test_a_grandchild_holding_the_output_open_does_not_hold_the_call(tmp_path: P
     assert _gone(int((tmp_path / "bg.pid").read_text()))
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation: a grandchild that leaves the process group with "
-                                        "setsid escapes the group kill (needs a cgroup or a subreaper)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known limitation: a grandchild that leaves the process group with "
+    "setsid escapes the group kill (needs a cgroup or a subreaper)",
+)
 def test_a_grandchild_that_calls_setsid_is_killed_too(tmp_path: Path) -> None:
     _shell(tmp_path, "setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & wait", 0.3)
     pid = int((tmp_path / "escaped.pid").read_text())
@@ -206,10 +224,12 @@ def test_a_clean_run_directory_bundles(run_dir: Path, tmp_path: Path) -> None:
     assert code == 0 and SECRET not in _zip_text(tmp_path / "ok.zip")
 
 
-@pytest.mark.parametrize("plant", ["file_link", "dir_link", "dir_link_top", "relative_link", "run_dir_link",
-                                   "zip_inside", "inside_link"])
-def test_bundle_refuses_symlinks_and_outside_files(run_dir: Path, tmp_path: Path, plant: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "plant", ["file_link", "dir_link", "dir_link_top", "relative_link", "run_dir_link", "zip_inside", "inside_link"]
+)
+def test_bundle_refuses_symlinks_and_outside_files(
+    run_dir: Path, tmp_path: Path, plant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     private = tmp_path / "elsewhere" / "private.txt"
     target = run_dir
     out = tmp_path / "bundle.zip"
@@ -257,8 +277,11 @@ def test_no_unsafe_yaml_loading_anywhere_in_the_product() -> None:
     for path in _product_files():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         safe_names = {
-            t.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-            for t in node.targets if isinstance(t, ast.Name)
+            t.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
             and "SafeLoader" in ast.unparse(node.value)
             and not any(n in ast.unparse(node.value).replace("SafeLoader", "") for n in ("Loader",))
         }
@@ -266,33 +289,42 @@ def test_no_unsafe_yaml_loading_anywhere_in_the_product() -> None:
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "yaml":
                 if node.attr in _UNSAFE_NAMES or node.attr in _UNSAFE_CALLS:
                     problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: yaml.{node.attr}")
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    isinstance(node.func.value, ast.Name) and node.func.value.id == "yaml" and \
-                    node.func.attr in ("load", "load_all"):
-                loader = next((k.value for k in node.keywords if k.arg == "Loader"),
-                              node.args[1] if len(node.args) > 1 else None)
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "yaml"
+                and node.func.attr in ("load", "load_all")
+            ):
+                loader = next(
+                    (k.value for k in node.keywords if k.arg == "Loader"), node.args[1] if len(node.args) > 1 else None
+                )
                 text = ast.unparse(loader) if loader is not None else ""
                 if not (text in safe_names or text.endswith(("SafeLoader", "CSafeLoader"))):
-                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: yaml.{node.func.attr} with "
-                                    f"Loader={text or '(none)'}")
+                    problems.append(
+                        f"{path.relative_to(ROOT)}:{node.lineno}: yaml.{node.func.attr} with Loader={text or '(none)'}"
+                    )
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _UNSAFE_NAMES:
                 problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.func.id}(...)")
     assert not problems, "unsafe YAML loading:\n" + "\n".join(problems)
 
 
 def _payload(marker: Path) -> str:
-    return f"!!python/object/apply:os.system [\"touch {marker}\"]"
+    return f'!!python/object/apply:os.system ["touch {marker}"]'
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_python_tags_are_refused_in_scenarios(tmp_path: Path) -> None:
     marker = tmp_path / "PWNED_SCENARIO"
-    (tmp_path / "evil.yaml").write_text(f"name: evil\ntask: {_payload(marker)}\nscript: [{{text: hi}}]\n"
-                                        "matrix: {provider: [openai/gpt-4o-mini]}\n", encoding="utf-8")
+    (tmp_path / "evil.yaml").write_text(
+        f"name: evil\ntask: {_payload(marker)}\nscript: [{{text: hi}}]\nmatrix: {{provider: [openai/gpt-4o-mini]}}\n",
+        encoding="utf-8",
+    )
     result = _cli("scenarios", "validate", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 1 and not marker.exists()
     assert "evil.yaml:2" in result.stdout and "python/object" in result.stdout and "Traceback" not in result.stderr
@@ -315,7 +347,9 @@ def test_python_tags_are_refused_in_cassettes(tmp_path: Path, flavour: str) -> N
     (tmp_path / "c.yaml").write_text(
         f"version: 1\n{'kylecode: {}' if flavour == 'ours' else 'x: 1'}\ninteractions:\n"
         f"- request: {{method: POST, uri: {_payload(marker)}, headers: {{}}}}\n"
-        f"  response: {{status: {{code: 200, message: OK}}, headers: {{}}, {body}}}\n", encoding="utf-8")
+        f"  response: {{status: {{code: 200, message: OK}}, headers: {{}}, {body}}}\n",
+        encoding="utf-8",
+    )
     result = _cli("inspect", "c.yaml", cwd=tmp_path)
     assert result.returncode == 2 and not marker.exists()
     assert "c.yaml:4" in result.stderr and "Traceback" not in result.stderr
@@ -338,8 +372,13 @@ def test_python_tags_are_refused_by_emulate(tmp_path: Path) -> None:
 
 # -- templates ------------------------------------------------------------------------------------------------
 
-TEMPLATE_BAITS = ["{{ 7*7 }}", "{% for x in range(3) %}{{x}}{% endfor %}", "{{ ''.__class__.__mro__ }}",
-                  "{{ config }}", "{# comment #}"]
+TEMPLATE_BAITS = [
+    "{{ 7*7 }}",
+    "{% for x in range(3) %}{{x}}{% endfor %}",
+    "{{ ''.__class__.__mro__ }}",
+    "{{ config }}",
+    "{# comment #}",
+]
 
 
 def test_user_text_is_never_compiled_as_a_template(tmp_path: Path) -> None:
@@ -367,6 +406,7 @@ def test_the_only_template_environment_loads_the_package_templates() -> None:
                 uses.append((path.relative_to(ROOT).as_posix(), node.attr))
             if isinstance(node, ast.Attribute) and node.attr in ("from_string", "FileSystemLoader", "Template"):
                 uses.append((path.relative_to(ROOT).as_posix(), node.attr))
-    assert set(uses) <= {("agent_runtime/dialect/prompts.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined",
-                                                                   "Template")}, uses
+    assert set(uses) <= {
+        ("agent_runtime/dialect/prompts.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined", "Template")
+    }, uses
     assert ("agent_runtime/dialect/prompts.py", "from_string") not in uses and all(a != "from_string" for _, a in uses)

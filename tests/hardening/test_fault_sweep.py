@@ -33,23 +33,27 @@ from pytest_kylecode.faults.transport import FaultTransport
 
 # One provider per protocol, plus every provider whose faults have a shape of their own.
 PROVIDERS = (
-    "openai/gpt-4o-mini",             # openai_chat
-    "anthropic/claude-sonnet-4-5",    # anthropic_messages
-    "openai-responses/gpt-4.1",       # openai_responses
-    "openrouter/z-ai/glm-4.6",        # JSON 502/503 with Retry-After, 404 "No endpoints found that support tool use"
-    "groq/llama-3.3-70b-versatile",   # `event: error` inside the stream
-    "moonshot-anthropic/kimi-k2",     # Kimi: Anthropic protocol, Bearer auth
-    "deepseek/deepseek-chat",         # its own context-length body
-    "zai/glm-4.6",                    # context length as code 1261
+    "openai/gpt-4o-mini",  # openai_chat
+    "anthropic/claude-sonnet-4-5",  # anthropic_messages
+    "openai-responses/gpt-4.1",  # openai_responses
+    "openrouter/z-ai/glm-4.6",  # JSON 502/503 with Retry-After, 404 "No endpoints found that support tool use"
+    "groq/llama-3.3-70b-versatile",  # `event: error` inside the stream
+    "moonshot-anthropic/kimi-k2",  # Kimi: Anthropic protocol, Bearer auth
+    "deepseek/deepseek-chat",  # its own context-length body
+    "zai/glm-4.6",  # context length as code 1261
 )
 FAILOVER = "mistral/mistral-large-latest"  # a provider without special shapes, on the chat protocol
 
-SCRIPT = parse_script([
-    {"tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]},
-    {"text": "Writing the notes.", "tool_calls": [{"name": "write_file", "arguments": {"path": "notes.txt",
-                                                                                          "content": "hi\n"}}]},
-    {"tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "notes written"}}]},
-])
+SCRIPT = parse_script(
+    [
+        {"tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]},
+        {
+            "text": "Writing the notes.",
+            "tool_calls": [{"name": "write_file", "arguments": {"path": "notes.txt", "content": "hi\n"}}],
+        },
+        {"tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "notes written"}}]},
+    ]
+)
 
 # The category one faulted call is classified as (DESIGN.md section 5; shapes of WIREFORMATS.md section 6).
 # None: the fault is no transport error (the response is fine, or its tool calls are what is wrong).
@@ -60,7 +64,7 @@ CATEGORY: dict[str, str | None] = {
     "http_404": "not_found",
     "http_429": "rate_limit",
     "http_500": "server_error",
-    "http_502": "html_response",         # an HTML gateway page...
+    "http_502": "html_response",  # an HTML gateway page...
     "http_503": "server_error",
     "http_529": "overloaded",
     "html_200": "html_response",
@@ -69,30 +73,40 @@ CATEGORY: dict[str, str | None] = {
     "empty_response": "empty_response",
     "connect_error": "connection",
     "timeout": "timeout",
-    "stall": "timeout",                  # the idle timeout trips mid-stream
+    "stall": "timeout",  # the idle timeout trips mid-stream
     "truncated_stream": "stream_truncated",
     "sse_error": "stream_error",
     "malformed_sse": "invalid_json",
-    "malformed_tool_args": None,         # an error tool result, not a transport error
-    "duplicate_tool_args": None,         # the re-sent arguments are recognised
-    "missing_tool_call_id": None,        # the loop synthesizes an id
+    "malformed_tool_args": None,  # an error tool result, not a transport error
+    "duplicate_tool_args": None,  # the re-sent arguments are recognised
+    "missing_tool_call_id": None,  # the loop synthesizes an id
     "tools_unsupported": "tools_unsupported",
     "context_length": "context_length",
     "content_filter": "content_filter",
-    "latency": None,                     # 1 s before the first byte is below every timeout
+    "latency": None,  # 1 s before the first byte is below every timeout
 }
 # Providers whose wire shape says something else (WIREFORMATS.md sections 4-6).
 PROVIDER_CATEGORY: dict[tuple[str, str], str] = {
-    ("openrouter", "http_502"): "server_error",        # OpenRouter answers 502 as JSON {code: 502}
-    ("anthropic", "sse_error"): "overloaded",          # Anthropic's in-stream error is overloaded_error
+    ("openrouter", "http_502"): "server_error",  # OpenRouter answers 502 as JSON {code: 502}
+    ("anthropic", "sse_error"): "overloaded",  # Anthropic's in-stream error is overloaded_error
     ("moonshot-anthropic", "sse_error"): "overloaded",
 }
 # DESIGN.md section 6, the default policy: category -> (action, retries before `then`, then).
 POLICY: dict[str, tuple[str, int, str | None]] = {
     "rate_limit": ("retry", 3, "fallback"),
     "overloaded": ("retry", 2, "fallback"),
-    **{c: ("retry", 1, "fallback") for c in ("server_error", "invalid_json", "empty_response", "timeout",
-                                             "connection", "stream_truncated", "stream_error")},
+    **{
+        c: ("retry", 1, "fallback")
+        for c in (
+            "server_error",
+            "invalid_json",
+            "empty_response",
+            "timeout",
+            "connection",
+            "stream_truncated",
+            "stream_error",
+        )
+    },
     "html_response": ("fallback", 0, None),
     "tools_unsupported": ("override_tools", 0, "retry"),
     **{c: ("fail", 0, None) for c in ("auth", "bad_request", "not_found", "context_length", "content_filter")},
@@ -130,13 +144,17 @@ class Counting(httpx.BaseTransport):
 def run_cell(route: str, fault: FaultSpec, streaming: bool, tool_mode: str, tmp: Path) -> tuple[Any, int, Path]:
     clock = VirtualClock()
     config = parse_agent_config({"route": route, "failover": [FAILOVER], "max_steps": 8}).with_overrides(
-        streaming=streaming, tool_mode=tool_mode)
+        streaming=streaming, tool_mode=tool_mode
+    )
     workspace = tmp / "ws"
     workspace.mkdir()
     (workspace / "README.md").write_text("# demo\n", encoding="utf-8")
     env = {"KYLECODE_TELEMETRY_PATH": str(tmp / "telemetry.jsonl")}
-    counting = Counting(FaultTransport(EmulatorTransport(SCRIPT, clock=clock), fault, primary=route, clock=clock,
-                                       timeouts=config.timeouts))
+    counting = Counting(
+        FaultTransport(
+            EmulatorTransport(SCRIPT, clock=clock), fault, primary=route, clock=clock, timeouts=config.timeouts
+        )
+    )
     with httpx.Client(transport=counting) as http:
         result = run_agent(config, "List, write notes.txt, finish.", workspace, http=http, clock=clock, env=env)
     assert result.runlog is not None
@@ -157,8 +175,11 @@ def invariant_problems(result: Any, requests: int, run_dir: Path, tmp: Path) -> 
             problems.append(f"route {name}: calls {r['calls']} != successes {r['successes']} + errors {r['errors']}")
     if sum(r["calls"] for r in m["routes"].values()) != s["calls"]:
         problems.append("per-route calls do not add up to the summary")
-    telemetry = [json.loads(line) for line in (tmp / "telemetry.jsonl").read_text().splitlines()] \
-        if (tmp / "telemetry.jsonl").exists() else []
+    telemetry = (
+        [json.loads(line) for line in (tmp / "telemetry.jsonl").read_text().splitlines()]
+        if (tmp / "telemetry.jsonl").exists()
+        else []
+    )
     if len(telemetry) != s["calls"]:
         problems.append(f"telemetry has {len(telemetry)} spans for {s['calls']} calls")
     try:
@@ -166,8 +187,9 @@ def invariant_problems(result: Any, requests: int, run_dir: Path, tmp: Path) -> 
     except (OSError, ValueError) as exc:
         return [*problems, f"run directory incomplete or unreadable: {exc}"]
     if len(files["requests"]) != s["calls"] or len(files["raw"]) != s["calls"]:
-        problems.append(f"run dir: {len(files['requests'])} requests, {len(files['raw'])} raw excerpts "
-                        f"for {s['calls']} calls")
+        problems.append(
+            f"run dir: {len(files['requests'])} requests, {len(files['raw'])} raw excerpts for {s['calls']} calls"
+        )
     if len(files["errors"]) != s["errors"]:
         problems.append(f"run dir: {len(files['errors'])} error files for {s['errors']} failed calls")
     if files["metrics"] != m:
@@ -187,15 +209,38 @@ def expected_single(kind: str, route: str) -> dict[str, Any]:
     category = category_of(kind, route)
     if category is None:
         errors: dict[str, int] = {}
-        return {"outcome": "completed", "error_category": None, "retries": 0, "fallbacks": 0, "tool_overrides": 0,
-                "primary_errors": errors, "calls": 3, "tool_errors": 1 if kind == "malformed_tool_args" else 0}
+        return {
+            "outcome": "completed",
+            "error_category": None,
+            "retries": 0,
+            "fallbacks": 0,
+            "tool_overrides": 0,
+            "primary_errors": errors,
+            "calls": 3,
+            "tool_errors": 1 if kind == "malformed_tool_args" else 0,
+        }
     action = POLICY[category][0]
     if action == "fail":
-        return {"outcome": "failed", "error_category": category, "retries": 0, "fallbacks": 0, "tool_overrides": 0,
-                "primary_errors": {category: 1}, "calls": 1, "tool_errors": 0}
-    return {"outcome": "completed", "error_category": None, "retries": int(action == "retry"),
-            "fallbacks": int(action == "fallback"), "tool_overrides": int(action == "override_tools"),
-            "primary_errors": {category: 1}, "calls": 4, "tool_errors": 0}
+        return {
+            "outcome": "failed",
+            "error_category": category,
+            "retries": 0,
+            "fallbacks": 0,
+            "tool_overrides": 0,
+            "primary_errors": {category: 1},
+            "calls": 1,
+            "tool_errors": 0,
+        }
+    return {
+        "outcome": "completed",
+        "error_category": None,
+        "retries": int(action == "retry"),
+        "fallbacks": int(action == "fallback"),
+        "tool_overrides": int(action == "override_tools"),
+        "primary_errors": {category: 1},
+        "calls": 4,
+        "tool_errors": 0,
+    }
 
 
 def _calls_until_left(category: str) -> int:
@@ -220,9 +265,14 @@ def expected_persistent(kind: str, route: str) -> dict[str, Any]:
     primary, failover = _calls_until_left(category), _calls_until_left(last)
     if POLICY[last][0] == "fail":
         return {"outcome": "failed", "error_category": last, "calls": primary + failover}
-    return {"outcome": "failed", "error_category": last, "calls": primary + failover,
-            "retries": (primary - 1 if POLICY[category][0] == "retry" else 0)
-            + (failover - 1 if POLICY[last][0] == "retry" else 0), "fallbacks": 1}
+    return {
+        "outcome": "failed",
+        "error_category": last,
+        "calls": primary + failover,
+        "retries": (primary - 1 if POLICY[category][0] == "retry" else 0)
+        + (failover - 1 if POLICY[last][0] == "retry" else 0),
+        "fallbacks": 1,
+    }
 
 
 MODES = [(s, t) for s in (True, False) for t in ("native", "text")]
@@ -243,13 +293,22 @@ def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, FaultSpec(kind=kind), streaming, tool_mode, tmp)
         m, s = result.metrics, result.metrics["summary"]
-        got = {"outcome": result.outcome, "error_category": result.error_category, "retries": s["retries"],
-               "fallbacks": s["fallbacks"], "tool_overrides": s["tool_overrides"],
-               "primary_errors": m["routes"][route]["errors"], "calls": s["calls"], "tool_errors": result.tool_errors}
+        got = {
+            "outcome": result.outcome,
+            "error_category": result.error_category,
+            "retries": s["retries"],
+            "fallbacks": s["fallbacks"],
+            "tool_overrides": s["tool_overrides"],
+            "primary_errors": m["routes"][route]["errors"],
+            "calls": s["calls"],
+            "tool_errors": result.tool_errors,
+        }
         if want["calls"] == 4:  # one failed call plus the three the script needs
             got["calls"] = s["calls"]
         problems += [f"{cell}: {p}" for p in invariant_problems(result, requests, run_dir, tmp)]
-        problems += [f"{cell}: {key}: expected {want[key]!r}, got {got[key]!r}" for key in want if got[key] != want[key]]
+        problems += [
+            f"{cell}: {key}: expected {want[key]!r}, got {got[key]!r}" for key in want if got[key] != want[key]
+        ]
         if result.outcome == "completed":
             if result.final_route != route or result.steps != 3:
                 problems.append(f"{cell}: final route {result.final_route}, steps {result.steps}")
@@ -274,10 +333,17 @@ def test_persistent_fault_on_every_route(route: str, kind: str, tmp_path: Path) 
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, fault, streaming, tool_mode, tmp)
         s = result.metrics["summary"]
-        got = {"outcome": result.outcome, "error_category": result.error_category, "calls": s["calls"],
-               "retries": s["retries"], "fallbacks": s["fallbacks"]}
+        got = {
+            "outcome": result.outcome,
+            "error_category": result.error_category,
+            "calls": s["calls"],
+            "retries": s["retries"],
+            "fallbacks": s["fallbacks"],
+        }
         problems += [f"{cell}: {p}" for p in invariant_problems(result, requests, run_dir, tmp)]
-        problems += [f"{cell}: {key}: expected {want[key]!r}, got {got[key]!r}" for key in want if got[key] != want[key]]
+        problems += [
+            f"{cell}: {key}: expected {want[key]!r}, got {got[key]!r}" for key in want if got[key] != want[key]
+        ]
         if result.outcome == "loop_guard" and result.tool_errors != result.steps:
             problems.append(f"{cell}: {result.tool_errors} tool errors in {result.steps} steps")
     assert not problems, f"{route} x {kind} (every call, every route):\n" + "\n".join(problems)

@@ -25,15 +25,18 @@ from typing import Any
 
 import pytest
 from hardening_helpers import PROTOCOLS, Source, all_sources, assert_classified, decode, realworld_sources
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from agent_runtime.errors import CATEGORIES
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import SSEDecoder, SSEEvent
 
-SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 SOURCES = all_sources()
 STREAMS = tuple(s for s in SOURCES if s.streaming and s.status == 200)
 FULL = {s.name: decode(s, [s.body]) for s in SOURCES}
@@ -61,8 +64,9 @@ def test_realworld_recordings_are_included() -> None:
 
 _field_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=20)
 _data = st.lists(_field_text, min_size=1, max_size=4)  # the lines of one data field
-_event = st.tuples(st.none() | _field_text.filter(lambda s: not s.startswith(" ")), _data,
-                   st.lists(_field_text, max_size=2))  # (event name, data lines, comments before it)
+_event = st.tuples(
+    st.none() | _field_text.filter(lambda s: not s.startswith(" ")), _data, st.lists(_field_text, max_size=2)
+)  # (event name, data lines, comments before it)
 
 
 def _encode(events: list[tuple[str | None, list[str], list[str]]], eol: str) -> bytes:
@@ -77,10 +81,14 @@ def _encode(events: list[tuple[str | None, list[str], list[str]]], eol: str) -> 
 
 
 @SETTINGS
-@given(events=st.lists(_event, max_size=8), eol=st.sampled_from(["\n", "\r\n", "\r"]),
-       cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=20))
+@given(
+    events=st.lists(_event, max_size=8),
+    eol=st.sampled_from(["\n", "\r\n", "\r"]),
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=20),
+)
 def test_sse_decoder_any_chunking_any_line_ending_gives_the_events_written(
-        events: list[tuple[str | None, list[str], list[str]]], eol: str, cuts: list[int]) -> None:
+    events: list[tuple[str | None, list[str], list[str]]], eol: str, cuts: list[int]
+) -> None:
     body = _encode(events, eol)
     decoder = SSEDecoder()
     got: list[SSEEvent] = []
@@ -96,7 +104,7 @@ def test_sse_decoder_any_chunking_any_line_ending_gives_the_events_written(
 @pytest.mark.parametrize("source", SOURCES, ids=[s.name for s in SOURCES])
 def test_byte_by_byte_equals_whole_body(source: Source) -> None:
     """The extreme re-chunking, for every source: one byte per chunk."""
-    assert decode(source, [source.body[i:i + 1] for i in range(len(source.body))]) == FULL[source.name]
+    assert decode(source, [source.body[i : i + 1] for i in range(len(source.body))]) == FULL[source.name]
 
 
 @SETTINGS
@@ -109,8 +117,11 @@ def test_any_rechunking_gives_the_same_message_and_events(source: Source, cuts: 
 
 
 @SETTINGS
-@given(source=st.sampled_from(SOURCES), at=st.integers(min_value=0, max_value=200_000),
-       cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=6))
+@given(
+    source=st.sampled_from(SOURCES),
+    at=st.integers(min_value=0, max_value=200_000),
+    cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=6),
+)
 def test_truncation_never_raises_and_never_invents_a_message(source: Source, at: int, cuts: list[int]) -> None:
     body = source.body[: at % (len(source.body) + 1)]
     result, _ = decode(source, _cut(body, cuts))
@@ -125,8 +136,11 @@ def test_truncation_never_raises_and_never_invents_a_message(source: Source, at:
         assert same == {k: v for k, v in full.items() if k != "usage"}
 
 
-@pytest.mark.parametrize("source", [s for s in STREAMS if s.finish_end is not None],
-                         ids=[s.name for s in STREAMS if s.finish_end is not None])
+@pytest.mark.parametrize(
+    "source",
+    [s for s in STREAMS if s.finish_end is not None],
+    ids=[s.name for s in STREAMS if s.finish_end is not None],
+)
 def test_every_cut_before_the_finish_event_is_an_error(source: Source) -> None:
     """Exhaustive for emulator streams: each byte offset before the finish event's end."""
     assert source.finish_end is not None
@@ -138,10 +152,21 @@ def test_every_cut_before_the_finish_event_is_an_error(source: Source) -> None:
 # -- mutation ------------------------------------------------------------------------------------------------
 
 _INTERESTING = b'{}[]":,\\\n\r 0123456789-.eEtrufalsn\x00\xff\xc3\xa9\xe2\x80'
-_edit = st.tuples(st.sampled_from(["replace", "insert", "delete"]), st.integers(min_value=0, max_value=200_000),
-                  st.sampled_from(list(_INTERESTING)) | st.integers(min_value=0, max_value=255))
-_CONTENT_TYPES = [None, "application/json", "text/event-stream", "text/event-stream; charset=utf-8", "text/html",
-                  "text/plain", "application/octet-stream", ""]
+_edit = st.tuples(
+    st.sampled_from(["replace", "insert", "delete"]),
+    st.integers(min_value=0, max_value=200_000),
+    st.sampled_from(list(_INTERESTING)) | st.integers(min_value=0, max_value=255),
+)
+_CONTENT_TYPES = [
+    None,
+    "application/json",
+    "text/event-stream",
+    "text/event-stream; charset=utf-8",
+    "text/html",
+    "text/plain",
+    "application/octet-stream",
+    "",
+]
 
 
 def _mutate(body: bytes, edits: list[tuple[str, int, int]]) -> bytes:
@@ -158,13 +183,16 @@ def _mutate(body: bytes, edits: list[tuple[str, int, int]]) -> bytes:
 
 
 @SETTINGS
-@given(source=st.sampled_from(SOURCES), edits=st.lists(_edit, min_size=1, max_size=8),
-       cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=8),
-       status=st.sampled_from([None, 200, 201, 204, 400, 404, 429, 500, 502, 503, 529]),
-       content_type=st.sampled_from(_CONTENT_TYPES))
+@given(
+    source=st.sampled_from(SOURCES),
+    edits=st.lists(_edit, min_size=1, max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=8),
+    status=st.sampled_from([None, 200, 201, 204, 400, 404, 429, 500, 502, 503, 529]),
+    content_type=st.sampled_from(_CONTENT_TYPES),
+)
 def test_mutated_bytes_status_and_content_type_give_a_classified_result(
-        source: Source, edits: list[tuple[str, int, int]], cuts: list[int], status: int | None,
-        content_type: str | None) -> None:
+    source: Source, edits: list[tuple[str, int, int]], cuts: list[int], status: int | None, content_type: str | None
+) -> None:
     body = _mutate(source.body, edits)
     headers = source.header_map
     if content_type is not None:
@@ -177,26 +205,122 @@ def test_mutated_bytes_status_and_content_type_give_a_classified_result(
 
 # -- structure-aware fuzzing of the payload parsers -----------------------------------------------------------
 
-_KEYS = ["type", "choices", "delta", "message", "content", "tool_calls", "index", "id", "function", "name",
-         "arguments", "finish_reason", "usage", "prompt_tokens", "completion_tokens", "error", "code", "status",
-         "output", "output_index", "item", "call_id", "response", "content_block", "input", "partial_json", "text",
-         "stop_reason", "input_tokens", "output_tokens", "reasoning", "reasoning_content", "thinking", "summary",
-         "incomplete_details", "reason", "x_groq", "model", "metadata", "raw", "param", "status_code", "role",
-         "refusal", "delta_type", "item_id", "sequence_number"]
-_WORDS = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta",
-          "message_stop", "error", "ping", "text", "tool_use", "text_delta", "input_json_delta", "thinking_delta",
-          "thinking", "response.created", "response.output_text.delta", "response.function_call_arguments.delta",
-          "response.function_call_arguments.done", "response.output_item.added", "response.output_item.done",
-          "response.completed", "response.failed", "response.incomplete", "response.reasoning_summary_part.added",
-          "function_call", "message", "output_text", "reasoning", "stop", "tool_calls", "length", "end_turn",
-          "failed", "incomplete", "completed", "content_filter", "refusal", "max_output_tokens", "server_error",
-          "overloaded_error", "rate_limit_exceeded", "context_length_exceeded", "tool_use_failed",
-          "unsupported_parameter", "tools", "[DONE]", "{", '{"a":1}', "", "assistant"]
-_scalar = (st.none() | st.booleans() | st.integers(min_value=-2, max_value=2**40) | st.floats(allow_nan=True)
-           | st.sampled_from(_WORDS) | st.text(max_size=8))
-_json = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4)
-                     | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=4), inner, max_size=6),
-                     max_leaves=30)
+_KEYS = [
+    "type",
+    "choices",
+    "delta",
+    "message",
+    "content",
+    "tool_calls",
+    "index",
+    "id",
+    "function",
+    "name",
+    "arguments",
+    "finish_reason",
+    "usage",
+    "prompt_tokens",
+    "completion_tokens",
+    "error",
+    "code",
+    "status",
+    "output",
+    "output_index",
+    "item",
+    "call_id",
+    "response",
+    "content_block",
+    "input",
+    "partial_json",
+    "text",
+    "stop_reason",
+    "input_tokens",
+    "output_tokens",
+    "reasoning",
+    "reasoning_content",
+    "thinking",
+    "summary",
+    "incomplete_details",
+    "reason",
+    "x_groq",
+    "model",
+    "metadata",
+    "raw",
+    "param",
+    "status_code",
+    "role",
+    "refusal",
+    "delta_type",
+    "item_id",
+    "sequence_number",
+]
+_WORDS = [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+    "error",
+    "ping",
+    "text",
+    "tool_use",
+    "text_delta",
+    "input_json_delta",
+    "thinking_delta",
+    "thinking",
+    "response.created",
+    "response.output_text.delta",
+    "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.output_item.added",
+    "response.output_item.done",
+    "response.completed",
+    "response.failed",
+    "response.incomplete",
+    "response.reasoning_summary_part.added",
+    "function_call",
+    "message",
+    "output_text",
+    "reasoning",
+    "stop",
+    "tool_calls",
+    "length",
+    "end_turn",
+    "failed",
+    "incomplete",
+    "completed",
+    "content_filter",
+    "refusal",
+    "max_output_tokens",
+    "server_error",
+    "overloaded_error",
+    "rate_limit_exceeded",
+    "context_length_exceeded",
+    "tool_use_failed",
+    "unsupported_parameter",
+    "tools",
+    "[DONE]",
+    "{",
+    '{"a":1}',
+    "",
+    "assistant",
+]
+_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-2, max_value=2**40)
+    | st.floats(allow_nan=True)
+    | st.sampled_from(_WORDS)
+    | st.text(max_size=8)
+)
+_json = st.recursive(
+    _scalar,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=4), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
 
 
 @SETTINGS
@@ -208,8 +332,10 @@ def test_parse_response_never_raises_on_any_json(protocol: str, body: Any) -> No
 
 
 @SETTINGS
-@given(protocol=st.sampled_from(PROTOCOLS),
-       events=st.lists(st.tuples(st.none() | st.sampled_from(_WORDS), _json | st.text(max_size=10)), max_size=10))
+@given(
+    protocol=st.sampled_from(PROTOCOLS),
+    events=st.lists(st.tuples(st.none() | st.sampled_from(_WORDS), _json | st.text(max_size=10)), max_size=10),
+)
 def test_stream_decoders_never_raise_on_any_events(protocol: str, events: list[tuple[str | None, Any]]) -> None:
     decoder = get_protocol(protocol).stream_decoder()  # type: ignore[arg-type]
     for name, payload in events:
@@ -307,8 +433,8 @@ def _call(source: Source, chunks: list[bytes], *, gzip_encoded: bool) -> Any:
     from agent_runtime.clock import VirtualClock
     from agent_runtime.config import Timeouts
     from agent_runtime.messages import ModelRequest, UserMessage
-    from agent_runtime.wire.client import ProviderClient
     from agent_runtime.providers import parse_route
+    from agent_runtime.wire.client import ProviderClient
 
     headers = {k: v for k, v in source.header_map.items() if k not in ("content-length", "content-encoding")}
     if gzip_encoded:
@@ -317,8 +443,11 @@ def _call(source: Source, chunks: list[bytes], *, gzip_encoded: bool) -> Any:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(source.status, headers=headers, stream=_ChunkStream(chunks))
 
-    route = parse_route({"openai_chat": "openai/m", "anthropic_messages": "anthropic/m",
-                         "openai_responses": "openai-responses/m"}[source.protocol])
+    route = parse_route(
+        {"openai_chat": "openai/m", "anthropic_messages": "anthropic/m", "openai_responses": "openai-responses/m"}[
+            source.protocol
+        ]
+    )
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         client = ProviderClient(http, clock=VirtualClock(), timeouts=Timeouts(), env={})
         return client.call(route, ModelRequest([UserMessage("hi")], None, source.streaming))
@@ -343,10 +472,14 @@ _ChunkStream = _chunk_stream_class()
 
 
 @SETTINGS
-@given(source=st.sampled_from(SOURCES), cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=12),
-       edits=st.lists(_edit, max_size=3))
+@given(
+    source=st.sampled_from(SOURCES),
+    cuts=st.lists(st.integers(min_value=0, max_value=200_000), max_size=12),
+    edits=st.lists(_edit, max_size=3),
+)
 def test_the_client_never_raises_on_gzip_bodies_intact_or_corrupt(
-        source: Source, cuts: list[int], edits: list[tuple[str, int, int]]) -> None:
+    source: Source, cuts: list[int], edits: list[tuple[str, int, int]]
+) -> None:
     import gzip
 
     from agent_runtime.errors import ProviderError

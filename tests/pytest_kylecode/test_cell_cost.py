@@ -20,8 +20,9 @@ from pytest_kylecode.workspaces import WorkspacePool
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_replayed_cells_build_no_ssl_context_and_reuse_their_workspace(monkeypatch: pytest.MonkeyPatch,
-                                                                      tmp_path: Path) -> None:
+def test_replayed_cells_build_no_ssl_context_and_reuse_their_workspace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     made: list[type] = []
     original = ssl.SSLContext.__new__
 
@@ -32,14 +33,24 @@ def test_replayed_cells_build_no_ssl_context_and_reuse_their_workspace(monkeypat
     monkeypatch.setattr(ssl.SSLContext, "__new__", counting)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")  # env proxies must not matter either
     monkeypatch.setenv("CI", "true")
-    cells = [c for c in expand(load_scenario(ROOT / "scenarios" / "enumerate_workspace.yaml")).cells
-             if c.xfail is None and c.skip is None][:6]
+    cells = [
+        c
+        for c in expand(load_scenario(ROOT / "scenarios" / "enumerate_workspace.yaml")).cells
+        if c.xfail is None and c.skip is None
+    ][:6]
     pool = WorkspacePool()
     workspaces = set()
     try:
         for cell in cells:
-            run = execute_cell(cell, cassettes=ROOT / "cassettes", record="none", upstream_kind="emulator",
-                               upstream=emulator_upstream, driver=RuntimeDriver(), workspaces=pool)
+            run = execute_cell(
+                cell,
+                cassettes=ROOT / "cassettes",
+                record="none",
+                upstream_kind="emulator",
+                upstream=emulator_upstream,
+                driver=RuntimeDriver(),
+                workspaces=pool,
+            )
             assert run.cassette_problems == []
             assert run.result.outcome == "completed"
             workspaces.add(run.workspace)

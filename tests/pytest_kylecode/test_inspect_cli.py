@@ -8,13 +8,24 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_dir import REALWORLD
 
 from pytest_kylecode.cli import main
 
-from shared_dir import REALWORLD  # noqa: E402
 needs_realworld = pytest.mark.skipif(not REALWORLD.is_dir(), reason=f"real-world recordings not found at {REALWORLD}")
-KEYS = {"index", "protocol", "status", "streaming", "text", "reasoning", "tool_calls", "finish_reason",
-        "raw_finish_reason", "usage", "error"}
+KEYS = {
+    "index",
+    "protocol",
+    "status",
+    "streaming",
+    "text",
+    "reasoning",
+    "tool_calls",
+    "finish_reason",
+    "raw_finish_reason",
+    "usage",
+    "error",
+}
 
 
 def inspect_json(path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -28,8 +39,9 @@ def test_json_records_of_a_streamed_tool_call_cassette(capsys: pytest.CaptureFix
     assert len(records) == 2 and all(set(r) == KEYS for r in records)
     first, second = records
     assert first["protocol"] == "openai_chat" and first["streaming"] is True and first["status"] == 200
-    assert first["tool_calls"] == [{"id": "call_ZR5UUuTt3pf61kjwAJIYdVMj", "name": "get_capital",
-                                    "arguments": {"country": "UK"}}]
+    assert first["tool_calls"] == [
+        {"id": "call_ZR5UUuTt3pf61kjwAJIYdVMj", "name": "get_capital", "arguments": {"country": "UK"}}
+    ]
     assert (first["finish_reason"], first["raw_finish_reason"]) == ("tool_calls", "tool_calls")
     assert first["usage"] == {"input_tokens": 53, "output_tokens": 15} and first["error"] is None
     assert second["text"] == "The capital of the UK is London."
@@ -66,12 +78,15 @@ def test_not_a_model_call_is_shown_as_such(capsys: pytest.CaptureFixture[str]) -
     assert "not a model call" in capsys.readouterr().out
 
 
-def test_corrupt_cassette_is_one_line_naming_file_and_interaction(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_cassette_is_one_line_naming_file_and_interaction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "broken.yaml"
-    path.write_text("interactions:\n- request: {method: POST, uri: 'https://api.openai.com/v1/chat/completions'}\n"
-                    "  response: {status: {code: 200}, body: {string: ok}}\n"
-                    "- request: {method: POST}\n  response: {status: {code: 200}}\nversion: 1\n")
+    path.write_text(
+        "interactions:\n- request: {method: POST, uri: 'https://api.openai.com/v1/chat/completions'}\n"
+        "  response: {status: {code: 200}, body: {string: ok}}\n"
+        "- request: {method: POST}\n  response: {status: {code: 200}}\nversion: 1\n"
+    )
     assert main(["inspect", str(path)]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -93,13 +108,22 @@ def test_invalid_yaml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFix
 def test_our_own_cassette_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps
 
-    events = [b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n',
-              b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
-              b'"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n', b"data: [DONE]\n\n"]
-    recorded = Interaction(method="POST", uri="https://api.openai.com/v1/chat/completions", request_headers={},
-                        request_json={"model": "m", "stream": True}, status=200, reason="OK",
-                        response_headers={"content-type": "text/event-stream"},
-                        chunks=[(0.1 * i, e) for i, e in enumerate(events)])
+    events = [
+        b'data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],'
+        b'"usage":{"prompt_tokens":3,"completion_tokens":1}}\n\n',
+        b"data: [DONE]\n\n",
+    ]
+    recorded = Interaction(
+        method="POST",
+        uri="https://api.openai.com/v1/chat/completions",
+        request_headers={},
+        request_json={"model": "m", "stream": True},
+        status=200,
+        reason="OK",
+        response_headers={"content-type": "text/event-stream"},
+        chunks=[(0.1 * i, e) for i, e in enumerate(events)],
+    )
     path = tmp_path / "ours.yaml"
     path.write_text(dumps(CassetteFile({"scenario": "demo"}, [recorded])))
     [record] = inspect_json(path, capsys)
@@ -110,7 +134,12 @@ def test_our_own_cassette_format(tmp_path: Path, capsys: pytest.CaptureFixture[s
 @needs_realworld
 def test_the_installed_command(tmp_path: Path) -> None:
     path = REALWORLD / "openai" / "pydantic-ai__test_run_stream_sync_streams_real_model.yaml"
-    done = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", "inspect", str(path), "--json"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", "inspect", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["interactions"]) == 2

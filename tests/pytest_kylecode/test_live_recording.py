@@ -55,7 +55,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     scenario.write_text(SCENARIO, encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest_kylecode.cli", "emulate", "--scenario", str(scenario), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -87,8 +89,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def _record(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "--kylecode-upstream=live",
-                                        "-p", "no:cacheprovider", *args)
+    return project.runpytest_subprocess(
+        "--kylecode-matrix", "--kylecode-record=all", "--kylecode-upstream=live", "-p", "no:cacheprovider", *args
+    )
 
 
 def _cassettes(project: pytest.Pytester) -> list[Path]:
@@ -113,43 +116,68 @@ def test_live_recording_stores_canonical_urls_and_no_keys(project: pytest.Pytest
     recorded = files[0].read_text(encoding="utf-8")
     assert "[REDACTED]" in recorded
     # The terminal summary lists what changed, relative to the project, for a git review.
-    result.stdout.fnmatch_lines(["kylecode: 6 cassettes changed (review them with git diff):",
-                                 "  cassettes/live_basic/*.yaml"])
+    result.stdout.fnmatch_lines(
+        ["kylecode: 6 cassettes changed (review them with git diff):", "  cassettes/live_basic/*.yaml"]
+    )
 
 
-def test_recorded_live_cassettes_replay_offline(project: pytest.Pytester, live_env: str,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recorded_live_cassettes_replay_offline(
+    project: pytest.Pytester, live_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _record(project).assert_outcomes(passed=6)
     # Replay on a CI machine: no base-URL override, no key, CI set.
-    for name in ("KYLECODE_OPENAI_BASE_URL", "KYLECODE_ANTHROPIC_BASE_URL", "KYLECODE_OPENAI_RESPONSES_BASE_URL",
-                 "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    for name in (
+        "KYLECODE_OPENAI_BASE_URL",
+        "KYLECODE_ANTHROPIC_BASE_URL",
+        "KYLECODE_OPENAI_RESPONSES_BASE_URL",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+    ):
         monkeypatch.delenv(name)
     monkeypatch.setenv("CI", "true")
     project.runpytest_subprocess("--kylecode-matrix", "-p", "no:cacheprovider").assert_outcomes(passed=6)
 
 
 def _request_headers(runs: Path) -> list[dict[str, str]]:
-    return [json.loads(p.read_text(encoding="utf-8"))["headers"] for p in sorted(runs.rglob("turn_*_*.json"))
-            if p.parent.name == "requests"]
+    return [
+        json.loads(p.read_text(encoding="utf-8"))["headers"]
+        for p in sorted(runs.rglob("turn_*_*.json"))
+        if p.parent.name == "requests"
+    ]
 
 
-def test_keys_reach_the_runtime_only_when_it_talks_to_the_live_upstream(project: pytest.Pytester,
-                                                                       live_env: str) -> None:
+def test_keys_reach_the_runtime_only_when_it_talks_to_the_live_upstream(
+    project: pytest.Pytester, live_env: str
+) -> None:
     _record(project, "--kylecode-keep-runs", "--kylecode-runs=live-runs", "-k", "anthropic").assert_outcomes(passed=2)
     live = _request_headers(project.path / "live-runs")
     assert live and all(h.get("x-api-key") == "[REDACTED]" for h in live)
 
     # Replaying the same cassettes (record mode none): the runtime never sees the key.
-    project.runpytest_subprocess("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-keep-runs",
-                                 "--kylecode-runs=replay-runs", "-k", "anthropic", "-p", "no:cacheprovider",
-                                 ).assert_outcomes(passed=2)
+    project.runpytest_subprocess(
+        "--kylecode-matrix",
+        "--kylecode-upstream=live",
+        "--kylecode-keep-runs",
+        "--kylecode-runs=replay-runs",
+        "-k",
+        "anthropic",
+        "-p",
+        "no:cacheprovider",
+    ).assert_outcomes(passed=2)
     replay = _request_headers(project.path / "replay-runs")
     assert replay and not any("x-api-key" in h or "authorization" in h for h in replay)
 
     # Recording from the in-process emulator: no key either.
-    project.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "--kylecode-keep-runs",
-                                 "--kylecode-runs=emulator-runs", "-k", "anthropic", "-p", "no:cacheprovider",
-                                 ).assert_outcomes(passed=2)
+    project.runpytest_subprocess(
+        "--kylecode-matrix",
+        "--kylecode-record=all",
+        "--kylecode-keep-runs",
+        "--kylecode-runs=emulator-runs",
+        "-k",
+        "anthropic",
+        "-p",
+        "no:cacheprovider",
+    ).assert_outcomes(passed=2)
     emulated = _request_headers(project.path / "emulator-runs")
     assert emulated and not any("x-api-key" in h or "authorization" in h for h in emulated)
 
@@ -158,10 +186,12 @@ def test_call_cap_stops_recording_with_a_clear_failure(project: pytest.Pytester,
     result = _record(project, "--kylecode-max-live-calls=3")
     # Cell 1 takes two calls, cell 2 gets one more and is refused the next: the session stops.
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "live call budget exhausted: 3 calls to live providers (--kylecode-max-live-calls 3) *",
-        "no cassette was written for this cell; raise the cap with --kylecode-max-live-calls N and re-record it",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "live call budget exhausted: 3 calls to live providers (--kylecode-max-live-calls 3) *",
+            "no cassette was written for this cell; raise the cap with --kylecode-max-live-calls N and re-record it",
+        ]
+    )
     result.stdout.fnmatch_lines(["*kylecode: live call budget exhausted*"])  # the reason the session stopped
     # Only the complete recording was written; the refused cell left nothing behind.
     assert [p.name for p in _cassettes(project)] == ["stream-native-none.yaml"]
@@ -180,8 +210,9 @@ def test_call_cap_is_shared_by_xdist_workers(project: pytest.Pytester, live_env:
 
 
 @pytest.mark.parametrize("args", [("--kylecode-upstream=live",), ("--kylecode-upstream=live", "--kylecode-record=all")])
-def test_ci_refuses_the_live_upstream(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                      args: tuple[str, ...]) -> None:
+def test_ci_refuses_the_live_upstream(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
     monkeypatch.setenv("CI", "true")
     result = project.runpytest_subprocess("--kylecode-matrix", "-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -189,16 +220,18 @@ def test_ci_refuses_the_live_upstream(project: pytest.Pytester, monkeypatch: pyt
     assert _cassettes(project) == []
 
 
-def test_ci_allows_the_live_upstream_when_told_to(project: pytest.Pytester, live_env: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ci_allows_the_live_upstream_when_told_to(
+    project: pytest.Pytester, live_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CI", "true")
     result = _record(project, "--kylecode-allow-record-in-ci", "-k", "openai-responses")
     result.assert_outcomes(passed=2)
     assert len(_cassettes(project)) == 2
 
 
-def test_scrubbing_removes_key_values_known_only_from_the_environment(project: pytest.Pytester, live_env: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scrubbing_removes_key_values_known_only_from_the_environment(
+    project: pytest.Pytester, live_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A key that matches no key pattern is still known by value from the environment: scrubbed.
     monkeypatch.setenv("OPENAI_API_KEY", "plainvalue-without-prefix-123456")
     scenario = SCENARIO.replace(CANARY_OPENAI, "plainvalue-without-prefix-123456")
@@ -208,17 +241,19 @@ def test_scrubbing_removes_key_values_known_only_from_the_environment(project: p
         assert "plainvalue-without-prefix" not in path.read_text(encoding="utf-8")
 
 
-
-def test_a_key_split_over_stream_events_is_never_written(pytester: pytest.Pytester,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_key_split_over_stream_events_is_never_written(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # No variable holds this key, so only its shape betrays it; streamed, the model's text arrives
     # as "sk", "-", "proj", "-", "..." and no single event looks like a key.
     monkeypatch.delenv("CI", raising=False)
     leaky = SCENARIO.replace(CANARY_ANTHROPIC, "sk-proj-LEAKEDLEAKED1234567890").replace(
-        "streaming: [true, false]", "streaming: [true]")
+        "streaming: [true, false]", "streaming: [true]"
+    )
     pytester.makefile(".yaml", **{"scenarios/live_basic": leaky})
-    result = pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "-p", "no:cacheprovider",
-                                           "-k", "openai/gpt-4o-mini")
+    result = pytester.runpytest_subprocess(
+        "--kylecode-matrix", "--kylecode-record=all", "-p", "no:cacheprovider", "-k", "openai/gpt-4o-mini"
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*refusing to write *: key-shaped values survived scrubbing (sk-pro…)"])
     assert not list((pytester.path / "cassettes").rglob("*.yaml"))

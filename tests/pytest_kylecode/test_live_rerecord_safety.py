@@ -52,14 +52,16 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
         monkeypatch.delenv(name, raising=False)
     pytester.makefile(".yaml", **{"scenarios/relive": SCENARIO})
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
-    pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "--snapshot-update"
-                                  ).assert_outcomes(passed=8)
+    pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-record=all", "--snapshot-update").assert_outcomes(
+        passed=8
+    )
     return pytester
 
 
 def _rerecord(project: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return project.runpytest_subprocess("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=rewrite",
-                                        "--snapshot-update", *args)
+    return project.runpytest_subprocess(
+        "--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=rewrite", "--snapshot-update", *args
+    )
 
 
 def _point_at(monkeypatch: pytest.MonkeyPatch, url: str, *, keys: bool = True) -> None:
@@ -71,8 +73,16 @@ def _point_at(monkeypatch: pytest.MonkeyPatch, url: str, *, keys: bool = True) -
 
 
 def _unauthorized(request: httpx.Request) -> httpx.Response:
-    return httpx.Response(401, json={"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                               "code": "invalid_api_key"}})
+    return httpx.Response(
+        401,
+        json={
+            "error": {
+                "message": "Incorrect API key provided",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
+        },
+    )
 
 
 @pytest.fixture
@@ -93,8 +103,9 @@ def test_an_upstream_answering_401_changes_nothing(project: pytest.Pytester, mon
     result.stdout.fnmatch_lines(["kylecode: kept 8 cassettes as they were: the cells failed (first: auth: *"])
 
 
-def test_an_upstream_refusing_connections_changes_nothing(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
-                                                          refusing_port: int) -> None:
+def test_an_upstream_refusing_connections_changes_nothing(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, refusing_port: int
+) -> None:
     before = _tree(project.path)
     _point_at(monkeypatch, f"http://127.0.0.1:{refusing_port}")
     started = time.monotonic()
@@ -112,8 +123,12 @@ def test_a_provider_without_its_key_gets_no_request(project: pytest.Pytester, mo
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEYS["ANTHROPIC_API_KEY"])
     result = _rerecord(project, "-k", "openai")
     result.assert_outcomes(failed=4)
-    result.stdout.fnmatch_lines(["recording openai/gpt-4o-mini from the live provider needs OPENAI_API_KEY in the "
-                                 "environment (or KYLECODE_OPENAI_BASE_URL pointing elsewhere): no request was sent*"])
+    result.stdout.fnmatch_lines(
+        [
+            "recording openai/gpt-4o-mini from the live provider needs OPENAI_API_KEY in the "
+            "environment (or KYLECODE_OPENAI_BASE_URL pointing elsewhere): no request was sent*"
+        ]
+    )
     assert _tree(project.path) == before
 
 
@@ -124,30 +139,43 @@ def test_a_spent_live_budget_changes_nothing(project: pytest.Pytester, monkeypat
         _point_at(monkeypatch, server.url)
         result = _rerecord(project, "--kylecode-max-live-calls=0")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["kylecode: kept 1 cassettes as they were: the cells failed (first: live call budget "
-                                 "exhausted)*", "*Interrupted: kylecode: live call budget exhausted*"])
+    result.stdout.fnmatch_lines(
+        [
+            "kylecode: kept 1 cassettes as they were: the cells failed (first: live call budget exhausted)*",
+            "*Interrupted: kylecode: live call budget exhausted*",
+        ]
+    )
     assert _tree(project.path) == before
 
 
-def test_a_keyless_failover_route_is_refused_before_sending(pytester: pytest.Pytester,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_keyless_failover_route_is_refused_before_sending(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The primary route is pointed at a loopback upstream that fails; its failover route has no key
     and no override, so its call is refused instead of reaching the real host."""
     monkeypatch.delenv("CI", raising=False)
     for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "KYLECODE_OPENROUTER_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    scenario = SCENARIO.replace("agent: {failover: [], max_steps: 4}",
-                                "agent: {failover: [openrouter/openai/gpt-4o-mini], max_steps: 4}").replace(
-        "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]", "provider: [openai/gpt-4o-mini]").replace(
-        "fault: [none, http_429]", "fault: [html_200]")
+    scenario = (
+        SCENARIO.replace(
+            "agent: {failover: [], max_steps: 4}", "agent: {failover: [openrouter/openai/gpt-4o-mini], max_steps: 4}"
+        )
+        .replace("provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]", "provider: [openai/gpt-4o-mini]")
+        .replace("fault: [none, http_429]", "fault: [html_200]")
+    )
     pytester.makefile(".yaml", **{"scenarios/relive": scenario})
     with EmulatorServer(httpx.MockTransport(_unauthorized)) as server:
         monkeypatch.setenv("KYLECODE_OPENAI_BASE_URL", f"{server.url}/v1")
-        result = pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-upstream=live",
-                                               "--kylecode-record=rewrite", "-p", "no:cacheprovider")
+        result = pytester.runpytest_subprocess(
+            "--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=rewrite", "-p", "no:cacheprovider"
+        )
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["OPENROUTER_API_KEY is not set: refused POST https://openrouter.ai/api/v1/chat/"
-                                 "completions (a openrouter endpoint) before sending it*"])
+    result.stdout.fnmatch_lines(
+        [
+            "OPENROUTER_API_KEY is not set: refused POST https://openrouter.ai/api/v1/chat/"
+            "completions (a openrouter endpoint) before sending it*"
+        ]
+    )
     assert not (pytester.path / "cassettes").exists()
 
 
@@ -159,21 +187,29 @@ def live_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield server.url
 
 
-def test_synthetic_delays_cost_no_wall_time_when_recording_live(pytester: pytest.Pytester,
-                                                                monkeypatch: pytest.MonkeyPatch,
-                                                                live_emulator: str) -> None:
+def test_synthetic_delays_cost_no_wall_time_when_recording_live(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, live_emulator: str
+) -> None:
     """A 61 s latency, a first-byte timeout (61 s) and a stall (31 s) plus Retry-After and backoff:
     minutes on a real clock, a few seconds here."""
     monkeypatch.delenv("CI", raising=False)
-    scenario = SCENARIO.replace("fault: [none, http_429]",
-                                "fault: [{kind: latency, ms: 61000}, timeout, stall, {kind: http_429, times: 2}]"
-                                ).replace("provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]",
-                                          "provider: [openai/gpt-4o-mini]").replace("streaming: [true, false]",
-                                                                                   "streaming: [true]")
+    scenario = (
+        SCENARIO.replace(
+            "fault: [none, http_429]", "fault: [{kind: latency, ms: 61000}, timeout, stall, {kind: http_429, times: 2}]"
+        )
+        .replace("provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]", "provider: [openai/gpt-4o-mini]")
+        .replace("streaming: [true, false]", "streaming: [true]")
+    )
     pytester.makefile(".yaml", **{"scenarios/relive": scenario})
     started = time.monotonic()
-    result = pytester.runpytest_subprocess("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=all",
-                                           "-p", "no:cacheprovider", "--snapshot-update")
+    result = pytester.runpytest_subprocess(
+        "--kylecode-matrix",
+        "--kylecode-upstream=live",
+        "--kylecode-record=all",
+        "-p",
+        "no:cacheprovider",
+        "--snapshot-update",
+    )
     elapsed = time.monotonic() - started
     result.assert_outcomes(passed=4)
     assert elapsed < 30, f"{elapsed:.1f} s of wall time for {61 + 61 + 31 + 2} s of synthetic delay"

@@ -12,11 +12,23 @@ from pytest_kylecode.cassettes.provenance import HEAD_BYTES, read_provenance
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "cassettes").rglob("*.yaml"))
-META = {"scenario": "basic", "cell": "openai/gpt-4o-mini-stream-native-none", "scenario_hash": "sha256:0123456789abcdef",
-        "upstream": "emulator", "runtime_version": "0.1.0", "recorded_at": "2026-11-23T13:12:49Z"}
-INTERACTION = {"request": {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions", "headers": {},
-                           "parsed_body": {"model": "gpt-4o-mini"}},
-               "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "parsed_body": {"ok": True}}}
+META = {
+    "scenario": "basic",
+    "cell": "openai/gpt-4o-mini-stream-native-none",
+    "scenario_hash": "sha256:0123456789abcdef",
+    "upstream": "emulator",
+    "runtime_version": "0.1.0",
+    "recorded_at": "2026-11-23T13:12:49Z",
+}
+INTERACTION = {
+    "request": {
+        "method": "POST",
+        "uri": "https://api.openai.com/v1/chat/completions",
+        "headers": {},
+        "parsed_body": {"model": "gpt-4o-mini"},
+    },
+    "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "parsed_body": {"ok": True}},
+}
 
 
 def test_every_shipped_cassette_reads_as_a_full_load_does() -> None:
@@ -29,8 +41,9 @@ def test_what_the_writer_writes_is_answered_from_the_head(tmp_path: Path) -> Non
     path.write_text(dumps(CassetteFile(META, [])), encoding="utf-8")
     assert read_provenance(path) == META
     # A body the head never reaches is not parsed: a broken one goes unnoticed here (replay tells).
-    path.write_text(dumps(CassetteFile(META, [])).replace("interactions: []", "interactions: [ {broken"),
-                    encoding="utf-8")
+    path.write_text(
+        dumps(CassetteFile(META, [])).replace("interactions: []", "interactions: [ {broken"), encoding="utf-8"
+    )
     assert read_provenance(path) == META
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_dir import REALWORLD
 
 from pytest_kylecode.cassettes.vcr_reader import parse_cassette, read_cassette
 from pytest_kylecode.failures import CassetteError
-
-from shared_dir import REALWORLD  # noqa: E402
 
 SSE_TEXT = 'event: message_stop\ndata: {"type":"message_stop"}\n\n'
 
@@ -29,14 +28,24 @@ def cassette(*interactions: dict, version: int = 1) -> dict:
 
 
 def interaction(response: dict, request: dict | None = None) -> dict:
-    return {"request": request or {"method": "post", "uri": "https://api.anthropic.com/v1/messages",
-                                   "body": '{"stream": true}', "headers": {"Content-Type": ["application/json"]}},
-            "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, **response}}
+    return {
+        "request": request
+        or {
+            "method": "post",
+            "uri": "https://api.anthropic.com/v1/messages",
+            "body": '{"stream": true}',
+            "headers": {"Content-Type": ["application/json"]},
+        },
+        "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, **response},
+    }
 
 
 def test_plain_string_body_and_header_lists(tmp_path: Path) -> None:
-    data = cassette(interaction({"headers": {"Content-Type": ["text/event-stream"], "X-Multi": ["a", "b"]},
-                                 "body": {"string": SSE_TEXT}}))
+    data = cassette(
+        interaction(
+            {"headers": {"Content-Type": ["text/event-stream"], "X-Multi": ["a", "b"]}, "body": {"string": SSE_TEXT}}
+        )
+    )
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
     assert (it.method, it.uri) == ("POST", "https://api.anthropic.com/v1/messages")
     assert it.request_headers == {"content-type": "application/json"}
@@ -48,11 +57,14 @@ def test_plain_string_body_and_header_lists(tmp_path: Path) -> None:
 
 def test_binary_gzip_body_with_content_encoding(tmp_path: Path) -> None:
     packed = base64.encodebytes(gzip.compress(SSE_TEXT.encode())).decode()
-    text = ("interactions:\n- request: {method: POST, uri: 'https://x/v1/messages', body: null, headers: {}}\n"
-            "  response:\n    status: {code: 200, message: OK}\n"
-            "    headers: {Content-Encoding: [gzip], Content-Length: ['99'], Content-Type: [text/event-stream]}\n"
-            "    body:\n      string: !!binary |\n" + "".join(f"        {line}\n" for line in packed.splitlines())
-            + "version: 1\n")
+    text = (
+        "interactions:\n- request: {method: POST, uri: 'https://x/v1/messages', body: null, headers: {}}\n"
+        "  response:\n    status: {code: 200, message: OK}\n"
+        "    headers: {Content-Encoding: [gzip], Content-Length: ['99'], Content-Type: [text/event-stream]}\n"
+        "    body:\n      string: !!binary |\n"
+        + "".join(f"        {line}\n" for line in packed.splitlines())
+        + "version: 1\n"
+    )
     [it] = read_cassette(write(tmp_path, text))
     assert it.body == SSE_TEXT.encode()
     # the body is no longer encoded: the headers must not say so any more
@@ -67,36 +79,56 @@ def test_gzip_detected_by_magic_without_a_header(tmp_path: Path) -> None:
 
 
 def test_parsed_body_on_request_and_response(tmp_path: Path) -> None:
-    request = {"method": "POST", "uri": "https://api.openai.com/v1/chat/completions", "headers": {},
-               "parsed_body": {"model": "gpt-4o", "stream": False}}
-    data = cassette(interaction({"headers": {"content-type": ["application/json"]},
-                                 "parsed_body": {"choices": [], "id": "x"}}, request))
+    request = {
+        "method": "POST",
+        "uri": "https://api.openai.com/v1/chat/completions",
+        "headers": {},
+        "parsed_body": {"model": "gpt-4o", "stream": False},
+    }
+    data = cassette(
+        interaction(
+            {"headers": {"content-type": ["application/json"]}, "parsed_body": {"choices": [], "id": "x"}}, request
+        )
+    )
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
     assert json.loads(it.body) == {"choices": [], "id": "x"}
     assert it.request_json == {"model": "gpt-4o", "stream": False}
 
 
 def test_status_as_plain_int_and_missing_headers(tmp_path: Path) -> None:
-    data = cassette({"request": {"method": "GET", "uri": "https://openrouter.ai/api/v1/models"},
-                     "response": {"status": 404, "body": {"string": ""}}})
+    data = cassette(
+        {
+            "request": {"method": "GET", "uri": "https://openrouter.ai/api/v1/models"},
+            "response": {"status": 404, "body": {"string": ""}},
+        }
+    )
     [it] = read_cassette(write(tmp_path, yaml.safe_dump(data)))
     assert (it.status, it.reason, it.response_headers, it.body) == (404, "", {}, b"")
     assert it.request_json is None
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("interactions: [\n", "c.yaml:2: corrupt cassette (invalid YAML"),
-    ("- just\n- a list\n", "not a vcrpy cassette"),
-    ("interactions: []\nversion: 2\n", "unsupported cassette version 2"),
-    ("interactions:\n- request: {method: GET}\n  response: {status: {code: 200}}\nversion: 1\n",
-     "interaction 0 is corrupt (missing key 'uri')"),
-    ("interactions:\n- request: {method: GET, uri: u}\n  response: {status: {code: 200}, body: {string: x}}\n"
-     "- request: {method: GET, uri: u}\n  response: {status: {code: 200}, body: {string: [1]}}\nversion: 1\n",
-     "interaction 1 is corrupt (TypeError"),
-    ("interactions:\n- request: {method: GET, uri: u}\n  response:\n    status: {code: 200}\n"
-     "    headers: {content-encoding: [gzip]}\n    body: {string: not gzip}\nversion: 1\n",
-     "interaction 0 is corrupt"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("interactions: [\n", "c.yaml:2: corrupt cassette (invalid YAML"),
+        ("- just\n- a list\n", "not a vcrpy cassette"),
+        ("interactions: []\nversion: 2\n", "unsupported cassette version 2"),
+        (
+            "interactions:\n- request: {method: GET}\n  response: {status: {code: 200}}\nversion: 1\n",
+            "interaction 0 is corrupt (missing key 'uri')",
+        ),
+        (
+            "interactions:\n- request: {method: GET, uri: u}\n  response: {status: {code: 200}, body: {string: x}}\n"
+            "- request: {method: GET, uri: u}\n  response: {status: {code: 200}, body: {string: [1]}}\nversion: 1\n",
+            "interaction 1 is corrupt (TypeError",
+        ),
+        (
+            "interactions:\n- request: {method: GET, uri: u}\n  response:\n    status: {code: 200}\n"
+            "    headers: {content-encoding: [gzip]}\n    body: {string: not gzip}\nversion: 1\n",
+            "interaction 0 is corrupt",
+        ),
+    ],
+)
 def test_corrupt_cassettes_name_the_file_and_interaction(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(CassetteError) as info:

@@ -33,6 +33,7 @@ openai = pytest.importorskip("openai")
 anthropic = pytest.importorskip("anthropic")
 
 from openai.lib.streaming.chat import ChatCompletionStreamState  # noqa: E402
+from shared_dir import REALWORLD  # noqa: E402
 
 from agent_runtime.wire.protocols.anthropic_messages import map_finish_reason as anthropic_finish  # noqa: E402
 from agent_runtime.wire.protocols.openai_chat import map_finish_reason as chat_finish  # noqa: E402
@@ -42,24 +43,35 @@ from pytest_kylecode.cassettes.format import Interaction  # noqa: E402
 from pytest_kylecode.cassettes.vcr_reader import read_cassette  # noqa: E402
 from pytest_kylecode.normalize import normalize_interaction  # noqa: E402
 
-from shared_dir import REALWORLD  # noqa: E402
 CHUNKS_FILE = "openai_responses/vercel-ai__openai-error.1.chunks.txt"
 MISSING = f"real-world recordings not found at {REALWORLD} (they live outside the repository)"
 
 # What an SDK exception for an HTTP status means in our categories (DESIGN.md §5).
-SDK_STATUS_CATEGORY = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found", 429: "rate_limit",
-                       500: "server_error", 502: "server_error", 503: "server_error", 529: "overloaded"}
+SDK_STATUS_CATEGORY = {
+    400: "bad_request",
+    401: "auth",
+    403: "auth",
+    404: "not_found",
+    429: "rate_limit",
+    500: "server_error",
+    502: "server_error",
+    503: "server_error",
+    529: "overloaded",
+}
 # An SDK ``APIError`` raised from inside a 200 stream, unless the body is more specific.
 SDK_INBAND_CATEGORY = "stream_error"
 
 # Where the error body says more than the SDK's exception class, our category follows the body.
 EXPECTED_ERRORS: dict[tuple[str, int], tuple[str, str]] = {
-    ("groq/pydantic-ai__test_tool_use_failed_error.yaml", 0):
-        ("malformed_tool_call", "HTTP 400 code tool_use_failed: the model's tool call failed Groq's schema check"),
-    ("groq/pydantic-ai__test_tool_use_failed_error_streaming.yaml", 0):
-        ("malformed_tool_call", "event: error with code tool_use_failed inside a 200 stream"),
-    (CHUNKS_FILE, 0):
-        ("rate_limit", "in-stream insufficient_quota: the HTTP form of that code is a 429"),
+    ("groq/pydantic-ai__test_tool_use_failed_error.yaml", 0): (
+        "malformed_tool_call",
+        "HTTP 400 code tool_use_failed: the model's tool call failed Groq's schema check",
+    ),
+    ("groq/pydantic-ai__test_tool_use_failed_error_streaming.yaml", 0): (
+        "malformed_tool_call",
+        "event: error with code tool_use_failed inside a 200 stream",
+    ),
+    (CHUNKS_FILE, 0): ("rate_limit", "in-stream insufficient_quota: the HTTP form of that code is a 429"),
 }
 
 
@@ -77,17 +89,26 @@ class Prefix:
 # (cassette, interaction) -> {field: (ours, sdk, why we are right)}
 KNOWN_DISAGREEMENTS: dict[tuple[str, int], dict[str, tuple[Any, Any, str]]] = {
     ("openrouter/pydantic-ai__test_openrouter_streaming_reasoning.yaml", 0): {
-        "role": ("assistant", "assistant" * 14,
-                 "OpenRouter repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)"),
+        "role": (
+            "assistant",
+            "assistant" * 14,
+            "OpenRouter repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)",
+        ),
     },
     ("zai/pydantic-ai__test_zai_thinking_stream.yaml", 0): {
-        "role": ("assistant", "assistant" * 93,
-                 "Z.ai repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)"),
+        "role": (
+            "assistant",
+            "assistant" * 93,
+            "Z.ai repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)",
+        ),
     },
     ("mistral/pydantic-ai__test_mistral_model_thinking_part_iter.yaml", 0): {
-        "reasoning": (Prefix("Okay, the user is asking how to cross the street.", 421), "",
-                      "Mistral streams thinking as a list-valued delta.content; the SDK helper cannot "
-                      "append a list to a string and drops every thinking part"),
+        "reasoning": (
+            Prefix("Okay, the user is asking how to cross the street.", 421),
+            "",
+            "Mistral streams thinking as a list-valued delta.content; the SDK helper cannot "
+            "append a list to a string and drops every thinking part",
+        ),
     },
 }
 
@@ -125,8 +146,11 @@ class SdkView:
 
 def _http(interaction: Interaction) -> Any:
     # The reader already decompressed the body; lengths of re-serialized JSON bodies differ.
-    headers = {k: v for k, v in interaction.response_headers.items()
-               if k not in ("content-length", "content-encoding", "transfer-encoding")}
+    headers = {
+        k: v
+        for k, v in interaction.response_headers.items()
+        if k not in ("content-length", "content-encoding", "transfer-encoding")
+    }
 
     def handler(request: Any) -> Any:
         return httpx2.Response(interaction.status, headers=headers, content=interaction.body)
@@ -142,8 +166,9 @@ def _arguments(text: str) -> Any:
 
 
 def _chat(interaction: Interaction, streaming: bool) -> SdkView:
-    client = openai.OpenAI(api_key="test", base_url="http://sdk.invalid/v1", http_client=_http(interaction),
-                           max_retries=0)
+    client = openai.OpenAI(
+        api_key="test", base_url="http://sdk.invalid/v1", http_client=_http(interaction), max_retries=0
+    )
     ask = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     if streaming:
         state = ChatCompletionStreamState()
@@ -167,8 +192,9 @@ def _chat(interaction: Interaction, streaming: bool) -> SdkView:
 
 
 def _messages(interaction: Interaction, streaming: bool) -> SdkView:
-    client = anthropic.Anthropic(api_key="test", base_url="http://sdk.invalid", http_client=_http(interaction),
-                                 max_retries=0)
+    client = anthropic.Anthropic(
+        api_key="test", base_url="http://sdk.invalid", http_client=_http(interaction), max_retries=0
+    )
     ask = {"model": "m", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
     if streaming:
         with client.messages.stream(**ask) as stream:
@@ -188,8 +214,9 @@ def _messages(interaction: Interaction, streaming: bool) -> SdkView:
 
 
 def _responses(interaction: Interaction, streaming: bool) -> SdkView:
-    client = openai.OpenAI(api_key="test", base_url="http://sdk.invalid/v1", http_client=_http(interaction),
-                           max_retries=0)
+    client = openai.OpenAI(
+        api_key="test", base_url="http://sdk.invalid/v1", http_client=_http(interaction), max_retries=0
+    )
     if streaming:
         with client.responses.stream(model="m", input="hi") as stream:
             response = stream.get_final_response()
@@ -326,10 +353,16 @@ def test_responses_chunks_file_in_the_sdk() -> None:
         pytest.skip(MISSING)
     lines = _chunk_lines()
     body = b"".join(encode_event(json.loads(line)["type"], line) for line in lines)
-    interaction = Interaction(method="POST", uri="https://api.openai.com/v1/responses", request_headers={},
-                              request_json={"stream": True}, status=200, reason="OK",
-                              response_headers={"content-type": "text/event-stream; charset=utf-8"},
-                              chunks=[(0.0, body)])
+    interaction = Interaction(
+        method="POST",
+        uri="https://api.openai.com/v1/responses",
+        request_headers={},
+        request_json={"stream": True},
+        status=200,
+        reason="OK",
+        response_headers={"content-type": "text/event-stream; charset=utf-8"},
+        chunks=[(0.0, body)],
+    )
     sdk = sdk_view("openai_responses", interaction, True)
     assert isinstance(sdk.error, openai.APIError) and not isinstance(sdk.error, openai.APIStatusError)
     ours = normalize_interaction(interaction, 0)
@@ -346,8 +379,15 @@ def test_corpus_counts_and_agreement_summary() -> None:
     if not REALWORLD.is_dir():
         pytest.skip(MISSING)
     paths = sorted(REALWORLD.glob("*/*.yaml"))
-    tally = {"interactions": 0, "not_model_calls": 0, "sdk_errors_agreed": 0, "responses_compared": 0,
-             "fields_compared": 0, "fields_agreed": 0, "fields_known_disagreement": 0}
+    tally = {
+        "interactions": 0,
+        "not_model_calls": 0,
+        "sdk_errors_agreed": 0,
+        "responses_compared": 0,
+        "fields_compared": 0,
+        "fields_agreed": 0,
+        "fields_known_disagreement": 0,
+    }
     for path in paths:
         rel = path.relative_to(REALWORLD).as_posix()
         for index, interaction in enumerate(_read(path)):
@@ -358,8 +398,7 @@ def test_corpus_counts_and_agreement_summary() -> None:
                 continue
             sdk = sdk_view(ours["protocol"], interaction, ours["streaming"])
             if sdk.error is not None:
-                tally["sdk_errors_agreed"] += ours["error"]["category"] == expected_category((rel, index),
-                                                                                              sdk.error)
+                tally["sdk_errors_agreed"] += ours["error"]["category"] == expected_category((rel, index), sdk.error)
                 continue
             tally["responses_compared"] += 1
             pairs = comparable(ours, sdk)
@@ -369,6 +408,12 @@ def test_corpus_counts_and_agreement_summary() -> None:
             tally["fields_known_disagreement"] += len(found)
     assert len(paths) == EXPECTED_CASSETTES
     assert (REALWORLD / CHUNKS_FILE).is_file()
-    assert tally == {"interactions": EXPECTED_INTERACTIONS, "not_model_calls": 1, "sdk_errors_agreed": 12,
-                     "responses_compared": 46, "fields_compared": 314, "fields_agreed": 311,
-                     "fields_known_disagreement": 3}, tally
+    assert tally == {
+        "interactions": EXPECTED_INTERACTIONS,
+        "not_model_calls": 1,
+        "sdk_errors_agreed": 12,
+        "responses_compared": 46,
+        "fields_compared": 314,
+        "fields_agreed": 311,
+        "fields_known_disagreement": 3,
+    }, tally

@@ -52,7 +52,8 @@ def modules(package: str, root: Path = ROOT) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def imports(module: str, path: Path) -> Iterator[Import]:
@@ -66,7 +67,7 @@ def imports(module: str, path: Path) -> Iterator[Import]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".") if is_package else module.split(".")[:-1]
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 target = ".".join([*base, node.module] if node.module else base)
             else:
                 target = node.module or ""
@@ -163,10 +164,13 @@ FORBIDDEN_IN_RUNTIME = frozenset({"pytest", "_pytest", "pluggy", "xdist", "pytes
 BOTTOM = ("errors", "clock", "messages", "providers", "config", "yamlsource", "version")
 RANKS: dict[str, int] = {
     **{name: 0 for name in BOTTOM},
-    "wire": 1, "dialect": 1,
-    "loop": 2, "observe": 2,
+    "wire": 1,
+    "dialect": 1,
+    "loop": 2,
+    "observe": 2,
     "resilience": 3,
-    "probes": 4, "testing": 4,
+    "probes": 4,
+    "testing": 4,
     "runner": 5,
     "facade": 6,
 }
@@ -186,8 +190,9 @@ RUNTIME_EDGES: dict[str, frozenset[str]] = {
     "dialect": frozenset({"messages"}),
     "loop": frozenset({"config", "dialect", "errors", "messages"}),
     "observe": frozenset({"errors", "messages", "providers", "wire"}),
-    "resilience": frozenset({"clock", "config", "dialect", "errors", "loop", "messages", "observe", "providers",
-                             "wire"}),
+    "resilience": frozenset(
+        {"clock", "config", "dialect", "errors", "loop", "messages", "observe", "providers", "wire"}
+    ),
     "probes": frozenset({"clock", "config", "messages", "observe", "providers", "resilience", "wire"}),
     "testing": frozenset({"dialect", "errors", "loop", "messages"}),
     "runner": frozenset({"clock", "config", "loop", "observe", "probes", "resilience", "version", "wire"}),
@@ -201,10 +206,12 @@ def layer(module: str) -> str:
 
 
 def test_the_runtime_never_imports_pytest_or_the_plugin() -> None:
-    offences = [f"{path.relative_to(ROOT)}:{imp.line} imports {imp.target} ({imp.where})"
-                for name, path in modules("agent_runtime").items()
-                for imp in imports(name, path)
-                if imp.target.split(".")[0] in FORBIDDEN_IN_RUNTIME]
+    offences = [
+        f"{path.relative_to(ROOT)}:{imp.line} imports {imp.target} ({imp.where})"
+        for name, path in modules("agent_runtime").items()
+        for imp in imports(name, path)
+        if imp.target.split(".")[0] in FORBIDDEN_IN_RUNTIME
+    ]
     assert not offences, "\n".join(offences)
 
 
@@ -228,8 +235,12 @@ def test_runtime_layers_import_only_downward() -> None:
 
 
 def test_the_allowed_edges_point_downward() -> None:
-    upward = [f"{source} -> {target}" for source, targets in RUNTIME_EDGES.items() for target in targets
-              if RANKS[target] >= RANKS[source] and not (RANKS[source] == 0 and RANKS[target] == 0)]
+    upward = [
+        f"{source} -> {target}"
+        for source, targets in RUNTIME_EDGES.items()
+        for target in targets
+        if RANKS[target] >= RANKS[source] and not (RANKS[source] == 0 and RANKS[target] == 0)
+    ]
     assert not upward, upward
     assert set(RUNTIME_EDGES) == set(RANKS)
 
@@ -238,8 +249,11 @@ def test_the_facade_declares_for_the_type_checker_exactly_what_it_loads_lazily()
     """``agent_runtime.__init__`` names every lazy export under ``TYPE_CHECKING`` (so that
     ``from agent_runtime import Agent`` is typed), and nothing else."""
     path = ROOT / "agent_runtime" / "__init__.py"
-    declared = {imp.target.rsplit(".", 1)[1]: imp.target.rsplit(".", 1)[0].removeprefix("agent_runtime.")
-                for imp in imports("agent_runtime", path) if imp.where == "TYPE_CHECKING"}
+    declared = {
+        imp.target.rsplit(".", 1)[1]: imp.target.rsplit(".", 1)[0].removeprefix("agent_runtime.")
+        for imp in imports("agent_runtime", path)
+        if imp.where == "TYPE_CHECKING"
+    }
     assert declared == agent_runtime._EXPORTS
 
 
@@ -253,7 +267,8 @@ def test_a_cycle_through_lazy_and_type_checking_imports_is_found(tmp_path: Path)
     (package / "a.py").write_text("def f():\n    from .sub import b\n")
     (package / "sub" / "__init__.py").write_text("")
     (package / "sub" / "b.py").write_text(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n")
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ..c import C\n"
+    )
     (package / "c.py").write_text("import pkg.a\n")
     (package / "d.py").write_text("from pkg import a\n")  # into the cycle, not part of it
     graph = import_graph("pkg", tmp_path)

@@ -105,8 +105,15 @@ class Tool:
         return f"Tool({self.name!r}, blocking={self.blocking})"
 
 
-_JSON_TYPES: Final = {"string": "a string", "number": "a number", "integer": "an integer", "boolean": "true or false",
-                      "object": "an object", "array": "an array", "null": "null"}
+_JSON_TYPES: Final = {
+    "string": "a string",
+    "number": "a number",
+    "integer": "an integer",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
 _BOUNDS: Final = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
 
 
@@ -123,8 +130,11 @@ def _violation(error: Any) -> str:
     if keyword == "additionalProperties" and isinstance(got, dict):
         allowed = list(error.schema.get("properties", {}))
         extra = [name for name in got if name not in allowed]
-        return f"unexpected argument {extra[0]!r}{inside} (expected: {', '.join(allowed) or 'none'})" if extra \
+        return (
+            f"unexpected argument {extra[0]!r}{inside} (expected: {', '.join(allowed) or 'none'})"
+            if extra
             else error.message
+        )
     if keyword == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
         return f"{subject} must be {' or '.join(_JSON_TYPES.get(n, n) for n in names)}, got {got!r}"
@@ -207,8 +217,9 @@ class ToolRegistry:
         self._run_group(group, calls, ctx, outcomes)
         return [o for o in outcomes if o is not None]
 
-    def _run_group(self, group: list[int], calls: list[ToolCall], ctx: ToolContext,
-                   outcomes: list[ToolOutcome | None]) -> None:
+    def _run_group(
+        self, group: list[int], calls: list[ToolCall], ctx: ToolContext, outcomes: list[ToolOutcome | None]
+    ) -> None:
         workers = min(len(group), ctx.config.max_parallel)
         if workers < 2:  # one call, or parallelism disabled: no thread
             for i in group:

@@ -135,8 +135,10 @@ WRITE_FILE: Final = Tool(
     ToolSpec(
         "write_file",
         "Create or overwrite a workspace file with the given content (parent directories are created).",
-        _object({"path": _PATH, "content": {"type": "string", "description": "The complete new file content."}},
-                ["path", "content"]),
+        _object(
+            {"path": _PATH, "content": {"type": "string", "description": "The complete new file content."}},
+            ["path", "content"],
+        ),
     ),
     _write_file,
 )

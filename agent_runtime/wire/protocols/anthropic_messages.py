@@ -145,8 +145,9 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
     if system:
         body["system"] = "\n\n".join(system)
     if request.tools:
-        body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters}
-                         for t in request.tools]
+        body["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+        ]
         body["tool_choice"] = {"type": "auto"}
     if request.stream:
         body["stream"] = True
@@ -186,8 +187,7 @@ def parse_response(body: Any) -> ModelResponse:
         elif kind == "tool_use":
             start = block.get("input")
             if start is None or isinstance(start, dict):
-                acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="start_input",
-                              start_input=start)
+                acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="start_input", start_input=start)
             else:
                 # ``input`` must be an object; anything else (a JSON string, a list) is judged as
                 # argument text, so a broken one reaches the agent as a malformed call, not as {}.
@@ -267,8 +267,13 @@ class MessagesStreamDecoder:
         if kind == "tool_use":
             self._tools.add(index)
             start = block.get("input")
-            return self._acc.tool_call(index, id=block.get("id"), name=block.get("name"), mode="start_input",
-                                       start_input=start if isinstance(start, dict) else None)
+            return self._acc.tool_call(
+                index,
+                id=block.get("id"),
+                name=block.get("name"),
+                mode="start_input",
+                start_input=start if isinstance(start, dict) else None,
+            )
         return []
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[StreamEvent]:

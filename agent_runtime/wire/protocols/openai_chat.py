@@ -152,9 +152,12 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
             out: JSONObject = {"role": "assistant", "content": m.text or None}
             if m.tool_calls:
                 out["tool_calls"] = [
-                    {"id": c.id, "type": "function",
-                     # the original string goes back verbatim, malformed or not
-                     "function": {"name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)}}
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        # the original string goes back verbatim, malformed or not
+                        "function": {"name": c.name, "arguments": c.raw_arguments or json.dumps(c.arguments)},
+                    }
                     for c in m.tool_calls
                 ]
             if provider == "deepseek" and m.reasoning:

@@ -74,8 +74,15 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
         elif m.kind == "assistant":
             if m.text:
                 items.append({"role": "assistant", "content": m.text})
-            items += [{"type": "function_call", "call_id": c.id, "name": c.name,
-                       "arguments": c.raw_arguments or json.dumps(c.arguments)} for c in m.tool_calls]
+            items += [
+                {
+                    "type": "function_call",
+                    "call_id": c.id,
+                    "name": c.name,
+                    "arguments": c.raw_arguments or json.dumps(c.arguments),
+                }
+                for c in m.tool_calls
+            ]
         elif m.kind == "tool_result":
             items.append({"type": "function_call_output", "call_id": m.call_id, "output": m.content})
         else:
@@ -84,8 +91,10 @@ def build_request(model: str, request: ModelRequest, *, provider: str | None = N
     if instructions:
         body["instructions"] = "\n\n".join(instructions)
     if request.tools:
-        body["tools"] = [{"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters}
-                         for t in request.tools]
+        body["tools"] = [
+            {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters}
+            for t in request.tools
+        ]
         body["tool_choice"] = "auto"
     if request.json_mode:
         body["text"] = {"format": {"type": "json_object"}}
@@ -131,8 +140,11 @@ def _terminal(acc: Accumulator, response: Mapping[str, Any]) -> list[StreamEvent
     reason, raw = derive_finish(response, acc.has_tool_calls)
     acc.finish(reason, raw)
     if reason == "error":
-        return acc.fail(*inband_error(response, "stream_error")) if response.get("error") else \
-            acc.fail("stream_error", "the response failed without an error object")
+        return (
+            acc.fail(*inband_error(response, "stream_error"))
+            if response.get("error")
+            else acc.fail("stream_error", "the response failed without an error object")
+        )
     return []
 
 

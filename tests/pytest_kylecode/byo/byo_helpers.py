@@ -35,8 +35,9 @@ matrix:
 """
 
 
-def make_cell(tmp_path: Path, provider: str = "openai/gpt-4o-mini", streaming: bool = True,
-              fault: str = "none") -> Cell:
+def make_cell(
+    tmp_path: Path, provider: str = "openai/gpt-4o-mini", streaming: bool = True, fault: str = "none"
+) -> Cell:
     path = tmp_path / "demo.yaml"
     text = SCENARIO.replace("{provider}", provider).replace("{streaming}", str(streaming).lower())
     path.write_text(textwrap.dedent(text.replace("{fault}", fault)).lstrip(), encoding="utf-8")
@@ -49,18 +50,31 @@ class Bound:
     def __init__(self, tmp_path: Path, *, live: bool = False, env: dict[str, str] | None = None, **cell: Any) -> None:
         self.cell = make_cell(tmp_path, **cell)
         config = self.cell.scenario.agent_config.with_overrides(
-            route=self.cell.provider, streaming=self.cell.streaming, tool_mode=self.cell.tool_mode)
+            route=self.cell.provider, streaming=self.cell.streaming, tool_mode=self.cell.tool_mode
+        )
         self.clock = VirtualClock()
-        self.fault = FaultTransport(EmulatorTransport(self.cell.scenario.script, clock=self.clock), self.cell.fault,
-                                    primary=self.cell.provider, clock=self.clock, timeouts=config.timeouts)
+        self.fault = FaultTransport(
+            EmulatorTransport(self.cell.scenario.script, clock=self.clock),
+            self.cell.fault,
+            primary=self.cell.provider,
+            clock=self.clock,
+            timeouts=config.timeouts,
+        )
         self.collector = ProviderMetricsCollector()
         self.runlog = RunLog()
         self.meter = TrafficMeter(self.clock, self.collector, runlog=self.runlog)
         self.ctx = CellContext(self.cell, config)
         workspace = tmp_path / "ws"
         workspace.mkdir(exist_ok=True)
-        self.ctx.attach(CellWiring(workspace=workspace, clock=self.clock,
-                                   transport=MeteringTransport(self.fault, self.meter), env=env or {}, live=live))
+        self.ctx.attach(
+            CellWiring(
+                workspace=workspace,
+                clock=self.clock,
+                transport=MeteringTransport(self.fault, self.meter),
+                env=env or {},
+                live=live,
+            )
+        )
 
     def waits(self) -> list[float]:
         """Clock seconds between the end of each call and the start of the next."""

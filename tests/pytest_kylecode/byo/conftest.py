@@ -3,16 +3,17 @@ from __future__ import annotations
 import anthropic  # noqa: F401
 import openai  # noqa: F401
 import pytest
+import yaml  # noqa: F401
+
+import pytest_kylecode.byo.driver
 
 # Imported here, in the outer process, so pytester's in-process runs keep them (PyYAML's C
 # extension and the SDKs' pydantic models do not survive being dropped and re-imported).
-import pytest_kylecode.byo.fixture  # noqa: F401
-import pytest_kylecode.byo.driver  # noqa: F401
-import pytest_kylecode.cell.runner  # noqa: F401
-import pytest_kylecode.collect  # noqa: F401
-import pytest_kylecode.scenarios.matrix  # noqa: F401
+import pytest_kylecode.byo.fixture
+import pytest_kylecode.cell.runner
+import pytest_kylecode.collect
+import pytest_kylecode.scenarios.matrix
 import pytest_kylecode.snapshot  # noqa: F401
-import yaml  # noqa: F401
 
 # pytester comes from pyproject's addopts (-p pytester): `pytest_plugins` is refused in a
 # conftest below the rootdir when the whole suite runs.

@@ -49,8 +49,12 @@ class Recorder(httpx.BaseTransport):
         self.requests.append(request)
         if self.raises is not None:
             raise self.raises
-        return httpx.Response(201, headers=[("content-type", "text/event-stream"), ("x-one", "a"), ("x-one", "b")],
-                              stream=self.body, extensions={"reason_phrase": b"Created", "http_version": b"HTTP/1.1"})
+        return httpx.Response(
+            201,
+            headers=[("content-type", "text/event-stream"), ("x-one", "a"), ("x-one", "b")],
+            stream=self.body,
+            extensions={"reason_phrase": b"Created", "http_version": b"HTTP/1.1"},
+        )
 
     def close(self) -> None:
         self.closed = True
@@ -59,8 +63,13 @@ class Recorder(httpx.BaseTransport):
 def test_httpx2_client_over_an_httpx_transport() -> None:
     inner = Recorder()
     with httpx2.Client(transport=Httpx2Transport(inner)) as client:
-        with client.stream("POST", "https://api.example/v1/x?q=1", json={"a": 1}, headers={"x-key": "k"},
-                           timeout=httpx2.Timeout(7, connect=3)) as response:
+        with client.stream(
+            "POST",
+            "https://api.example/v1/x?q=1",
+            json={"a": 1},
+            headers={"x-key": "k"},
+            timeout=httpx2.Timeout(7, connect=3),
+        ) as response:
             raw = response.iter_raw()
             first = next(raw)
             assert inner.body.read == 1  # streamed, not buffered
@@ -83,11 +92,14 @@ def test_httpx_client_over_an_httpx2_transport() -> None:
         assert client.post("https://x/y", content=b"hi").json() == {"echo": "hi"}
 
 
-@pytest.mark.parametrize(("error", "expected"), [
-    (httpx.ConnectError("refused"), httpx2.ConnectError),
-    (httpx.ReadTimeout("slow"), httpx2.ReadTimeout),
-    (httpx.RemoteProtocolError("cut"), httpx2.RemoteProtocolError),
-])
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError("refused"), httpx2.ConnectError),
+        (httpx.ReadTimeout("slow"), httpx2.ReadTimeout),
+        (httpx.RemoteProtocolError("cut"), httpx2.RemoteProtocolError),
+    ],
+)
 def test_transport_errors_become_the_same_httpx2_class(error: Exception, expected: type) -> None:
     with httpx2.Client(transport=Httpx2Transport(Recorder(raises=error))) as client:
         with pytest.raises(expected, match=str(error)) as info:
@@ -97,10 +109,9 @@ def test_transport_errors_become_the_same_httpx2_class(error: Exception, expecte
 
 def test_an_error_mid_body_is_translated_too() -> None:
     inner = Recorder(Chunks([b"a", b"b", b"c"], fail_after=1))
-    with httpx2.Client(transport=Httpx2Transport(inner)) as client:
-        with client.stream("GET", "https://x/") as response:
-            with pytest.raises(httpx2.RemoteProtocolError):
-                b"".join(response.iter_raw())
+    with httpx2.Client(transport=Httpx2Transport(inner)) as client, client.stream("GET", "https://x/") as response:
+        with pytest.raises(httpx2.RemoteProtocolError):
+            b"".join(response.iter_raw())
 
 
 def test_the_error_table_covers_every_request_error() -> None:

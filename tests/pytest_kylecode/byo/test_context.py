@@ -23,6 +23,7 @@ MESSAGES = [{"role": "user", "content": "go"}]
 @pytest.fixture
 def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any real sleep in the SDKs' retry path fails the test."""
+
     def refuse(seconds: float) -> None:
         raise AssertionError(f"slept {seconds} s for real")
 
@@ -36,12 +37,22 @@ def no_real_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_cell_facts(tmp_path: Path) -> None:
     cell = make_cell(tmp_path, provider="openrouter/z-ai/glm-4.6", streaming=False)
-    ctx = CellContext(cell, cell.scenario.agent_config.with_overrides(route=cell.provider, streaming=False,
-                                                                      tool_mode="native"))
+    ctx = CellContext(
+        cell, cell.scenario.agent_config.with_overrides(route=cell.provider, streaming=False, tool_mode="native")
+    )
     assert (ctx.task, ctx.route, ctx.provider, ctx.model, ctx.protocol) == (
-        "Write notes.txt, then finish.", "openrouter/z-ai/glm-4.6", "openrouter", "z-ai/glm-4.6", "openai_chat")
+        "Write notes.txt, then finish.",
+        "openrouter/z-ai/glm-4.6",
+        "openrouter",
+        "z-ai/glm-4.6",
+        "openai_chat",
+    )
     assert (ctx.streaming, ctx.tool_mode, ctx.scenario, ctx.cell_id) == (
-        False, "native", "demo", "openrouter/z-ai/glm-4.6-nostream-native-none")
+        False,
+        "native",
+        "demo",
+        "openrouter/z-ai/glm-4.6-nostream-native-none",
+    )
     assert ctx.failover == ["openai/gpt-4.1-mini"] and ctx.config.max_steps == 5 and ctx.timeouts.idle_s == 20
     with pytest.raises(RuntimeError, match="exist only while the agent runs"):
         ctx.workspace  # noqa: B018
@@ -101,8 +112,12 @@ def test_the_anthropic_sdk_on_the_cell(tmp_path: Path, no_real_sleep: None) -> N
     with Bound(tmp_path, provider="anthropic/claude-haiku-4-5", fault="http_529") as b:
         client = b.ctx.anthropic_client()
         assert str(client.base_url) == "https://api.anthropic.com"  # the SDK adds /v1/messages itself
-        with client.messages.stream(model=b.ctx.model, max_tokens=256, messages=MESSAGES,
-                                    tools=[{"name": "write_file", "input_schema": {"type": "object"}}]) as stream:
+        with client.messages.stream(
+            model=b.ctx.model,
+            max_tokens=256,
+            messages=MESSAGES,
+            tools=[{"name": "write_file", "input_schema": {"type": "object"}}],
+        ) as stream:
             message = stream.get_final_message()
         assert message.stop_reason == "tool_use"
     route = b.metrics["routes"]["anthropic/claude-haiku-4-5"]
@@ -111,6 +126,7 @@ def test_the_anthropic_sdk_on_the_cell(tmp_path: Path, no_real_sleep: None) -> N
 
 def test_async_sdk_clients(tmp_path: Path, no_real_sleep: None) -> None:
     with Bound(tmp_path, fault="http_503", streaming=False) as b:
+
         async def main() -> Any:
             async with b.ctx.async_openai_client() as client:
                 return await client.chat.completions.create(model=b.ctx.model, messages=MESSAGES, tools=CHAT_TOOLS)
@@ -122,6 +138,7 @@ def test_async_sdk_clients(tmp_path: Path, no_real_sleep: None) -> None:
 
 def test_async_httpx_clients(tmp_path: Path) -> None:
     with Bound(tmp_path, provider="anthropic/claude-haiku-4-5") as b:
+
         async def main() -> list[int]:
             body = {"model": b.ctx.model, "max_tokens": 64, "messages": MESSAGES}
             async with b.ctx.async_httpx_client() as c1, b.ctx.async_httpx2_client() as c2:

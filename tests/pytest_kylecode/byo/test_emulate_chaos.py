@@ -36,8 +36,12 @@ def _command() -> list[str]:
 def emulate(tmp_path: Path, *fault: str) -> Iterator[str]:
     """``kylecode emulate --scenario ... --port 0 FAULT...``; yields its base URL; stops it with SIGTERM."""
     with (tmp_path / "emulate.log").open("w") as log:
-        proc = subprocess.Popen([*_command(), "emulate", "--scenario", str(SCENARIO), "--port", "0", *fault],
-                                stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(
+            [*_command(), "emulate", "--scenario", str(SCENARIO), "--port", "0", *fault],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     assert proc.stdout is not None
     try:
         line = ""
@@ -89,15 +93,22 @@ def test_a_streaming_call_gets_the_503_as_json_first(tmp_path: Path) -> None:
 
 
 def test_the_openai_sdk_sees_the_503_then_succeeds(tmp_path: Path) -> None:
-    with emulate(tmp_path, "--fault", "http_503", "--fault-times", "1") as url, \
-            openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
+    with (
+        emulate(tmp_path, "--fault", "http_503", "--fault-times", "1") as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client,
+    ):
         with pytest.raises(openai.InternalServerError) as info:
             client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS)
         assert info.value.status_code == 503
         stream = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, tools=TOOLS, stream=True)
         with stream:
-            names = [c.function.name for chunk in stream for choice in chunk.choices
-                     for c in choice.delta.tool_calls or [] if c.function and c.function.name]
+            names = [
+                c.function.name
+                for chunk in stream
+                for choice in chunk.choices
+                for c in choice.delta.tool_calls or []
+                if c.function and c.function.name
+            ]
         assert names == ["list_dir"]
 
 

@@ -12,30 +12,31 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts, parse_agent_config
 from agent_runtime.observe.metrics import ProviderMetricsCollector
-from agent_runtime.wire.client import ROUTE_EXTENSION
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.runner import run_agent
+from agent_runtime.wire.client import ROUTE_EXTENSION
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
-from pytest_kylecode.failures import ReplayMiss
 from pytest_kylecode.emulator import EmulatorTransport, parse_script
+from pytest_kylecode.failures import ReplayMiss
 from pytest_kylecode.faults.catalog import FAULT_KINDS, STREAM_ONLY, FaultSpec
 from pytest_kylecode.faults.transport import FaultTransport
 
 P = "openrouter/z-ai/glm-4.6"
 F = "openai/gpt-4.1-mini"
 CHAT = "https://openrouter.ai/api/v1/chat/completions"
-SCRIPT = parse_script([
-    {"tool_calls": [{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello\n"}}]},
-    {"tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "greeting written"}}]},
-])
+SCRIPT = parse_script(
+    [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello\n"}}]},
+        {"tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "greeting written"}}]},
+    ]
+)
 
 
 TOOLS = [{"type": "function", "function": {"name": "write_file", "parameters": {"type": "object"}}}]
 
 
 def body(model: str = "z-ai/glm-4.6", stream: bool = False, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "go"}], "tools": TOOLS,
-            **extra}
+    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": "go"}], "tools": TOOLS, **extra}
 
 
 class Meter:
@@ -97,20 +98,23 @@ def test_a_stream_closed_before_its_finish_is_truncated(meter: Meter) -> None:
     assert meter.route()["errors"] == {"stream_truncated": 1}
 
 
-@pytest.mark.parametrize(("kind", "stream", "category"), [
-    ("http_503", False, "server_error"),
-    ("http_429", False, "rate_limit"),
-    ("html_200", False, "html_response"),
-    ("html_200", True, "html_response"),
-    ("invalid_json", False, "invalid_json"),
-    ("empty_response", True, "empty_response"),
-    ("sse_error", True, "stream_error"),
-    ("truncated_stream", True, "stream_truncated"),
-    ("malformed_sse", True, "invalid_json"),
-    ("context_length", False, "context_length"),
-    ("tools_unsupported", False, "tools_unsupported"),
-    ("content_filter", True, "content_filter"),
-])
+@pytest.mark.parametrize(
+    ("kind", "stream", "category"),
+    [
+        ("http_503", False, "server_error"),
+        ("http_429", False, "rate_limit"),
+        ("html_200", False, "html_response"),
+        ("html_200", True, "html_response"),
+        ("invalid_json", False, "invalid_json"),
+        ("empty_response", True, "empty_response"),
+        ("sse_error", True, "stream_error"),
+        ("truncated_stream", True, "stream_truncated"),
+        ("malformed_sse", True, "invalid_json"),
+        ("context_length", False, "context_length"),
+        ("tools_unsupported", False, "tools_unsupported"),
+        ("content_filter", True, "content_filter"),
+    ],
+)
 def test_each_answer_is_classified_by_the_protocol(kind: str, stream: bool, category: str) -> None:
     m = Meter(FaultSpec(kind))
     try:
@@ -141,8 +145,10 @@ def test_a_raised_transport_error_is_counted_and_re_raised() -> None:
         m.close()
 
 
-@pytest.mark.parametrize(("kind", "stream", "what", "waited"), [
-    ("timeout", False, "no first byte", 61.0), ("stall", True, "stream stalled", 31.0)])
+@pytest.mark.parametrize(
+    ("kind", "stream", "what", "waited"),
+    [("timeout", False, "no first byte", 61.0), ("stall", True, "stream stalled", 31.0)],
+)
 def test_the_clients_read_timeout_applies_on_the_cell_clock(kind: str, stream: bool, what: str, waited: float) -> None:
     m = Meter(FaultSpec(kind))
     try:
@@ -166,18 +172,22 @@ def test_no_read_timeout_means_no_limit() -> None:
 def test_retries_and_fallbacks_follow_the_traffic() -> None:
     m = Meter(FaultSpec("http_503", times=2))
     try:
-        m.post()                                  # 503
-        m.post()                                  # 503 again, same route: a retry
+        m.post()  # 503
+        m.post()  # 503 again, same route: a retry
         m.post(url="https://api.openai.com/v1/chat/completions", model="gpt-4.1-mini")  # after a failure: fallback
         m.post(url="https://api.openai.com/v1/chat/completions", model="gpt-4.1-mini")  # after a success: a turn
-        m.post()                                  # a switch after a success is the agent's choice
+        m.post()  # a switch after a success is the agent's choice
         metrics = m.metrics
         assert metrics["summary"]["retries"] == 1 and metrics["routes"][P]["retries"] == 1
         assert metrics["fallbacks"] == [{"from": P, "to": F, "reason": "server_error", "turn": 1}]
         assert metrics["summary"]["calls"] == 5 and metrics["summary"]["successes"] == 3
         assert [(a.turn, a.attempt, a.retry, a.fallback) for a in m.runlog.attempts] == [
-            (1, 1, False, False), (1, 2, True, False), (1, 3, False, True), (2, 1, False, False),
-            (3, 1, False, False)]
+            (1, 1, False, False),
+            (1, 2, True, False),
+            (1, 3, False, True),
+            (2, 1, False, False),
+            (3, 1, False, False),
+        ]
         assert [e.mark for e in m.runlog.timeline if not hasattr(e, "record")] == ["retry", "fallback"]
     finally:
         m.close()
@@ -212,8 +222,7 @@ def test_a_url_that_is_no_provider_is_metered_by_status() -> None:
 
 
 def test_close_finishes_what_the_client_left_open(meter: Meter) -> None:
-    response = meter.client.send(meter.client.build_request(
-        "POST", CHAT, json=body(stream=True)), stream=True)
+    response = meter.client.send(meter.client.build_request("POST", CHAT, json=body(stream=True)), stream=True)
     assert meter.metrics["summary"]["calls"] == 0
     meter.meter.close()
     assert meter.route()["errors"] == {"stream_truncated": 1}
@@ -227,27 +236,33 @@ def test_close_finishes_what_the_client_left_open(meter: Meter) -> None:
 # a stall trips the runtime's separate idle_s (30 s) before its one httpx read timeout (60 s);
 # a tools override re-sends to the same route, which traffic alone reads as a retry.
 DIFFERENT_BY_DESIGN = {"stall", "tools_unsupported"}
-CASES = [(kind, stream) for kind in FAULT_KINDS if kind not in DIFFERENT_BY_DESIGN
-         for stream in (True, False) if stream or kind not in STREAM_ONLY]
+CASES = [
+    (kind, stream)
+    for kind in FAULT_KINDS
+    if kind not in DIFFERENT_BY_DESIGN
+    for stream in (True, False)
+    if stream or kind not in STREAM_ONLY
+]
 
 
 @pytest.mark.parametrize(("kind", "stream"), CASES, ids=[f"{k}-{'stream' if s else 'nostream'}" for k, s in CASES])
 def test_metering_the_runtime_reproduces_its_own_metrics(kind: str, stream: bool, tmp_path: Path) -> None:
     clock = VirtualClock()
     config = parse_agent_config({"route": P, "failover": [F], "streaming": stream})
-    fault = FaultTransport(EmulatorTransport(SCRIPT, clock=clock), FaultSpec(kind), primary=P, clock=clock,
-                           timeouts=config.timeouts)
+    fault = FaultTransport(
+        EmulatorTransport(SCRIPT, clock=clock), FaultSpec(kind), primary=P, clock=clock, timeouts=config.timeouts
+    )
     collector = ProviderMetricsCollector()
     meter = TrafficMeter(clock, collector)
     with httpx.Client(transport=MeteringTransport(fault, meter)) as http:
         result = run_agent(config, "write the greeting", tmp_path, http=http, clock=clock, env={})
     ours, theirs = collector.snapshot(), result.metrics
     assert theirs is not None and theirs["summary"]["calls"] >= 1
-    for key in ("calls", "successes", "errors", "html_errors", "retries", "fallbacks", "input_tokens",
-                "output_tokens"):
+    for key in ("calls", "successes", "errors", "html_errors", "retries", "fallbacks", "input_tokens", "output_tokens"):
         assert ours["summary"][key] == theirs["summary"][key], key
     assert ours["fallbacks"] == theirs["fallbacks"]
     for route, stats in theirs["routes"].items():
-        assert {k: v for k, v in ours["routes"][route].items() if k != "circuit"} == \
-               {k: v for k, v in stats.items() if k != "circuit"}, json.dumps([ours["routes"], theirs["routes"]])
+        assert {k: v for k, v in ours["routes"][route].items() if k != "circuit"} == {
+            k: v for k, v in stats.items() if k != "circuit"
+        }, json.dumps([ours["routes"], theirs["routes"]])
     assert meter.final_route == result.final_route

@@ -32,7 +32,7 @@ overrides:
 """
 
 # A tiny agent on plain httpx: retries a 5xx once, runs write_file, stops at mark_task_complete.
-AGENT = '''
+AGENT = """
 import json
 from pathlib import Path
 from pytest_kylecode.byo import AgentReport
@@ -90,7 +90,7 @@ def reports_itself(ctx):
 
 
 NOT_CALLABLE = 3
-'''
+"""
 
 
 def _project(project: pytest.Pytester, factory: str = "myagent:run", **replace: str) -> None:
@@ -134,19 +134,29 @@ def test_expectations_are_checked_against_the_report_and_the_traffic(project: py
     _project(project, **{"retries: 1": "retries: 0"})
     result = _record(project)
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*cell own[[]openai/gpt-4o-mini-nostream-native-http_503] did not behave as expected",
-                                 "*expectations (expected vs actual):",
-                                 "*retries: expected 0, got 1  (expected by scenarios/own.yaml:*)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*cell own[[]openai/gpt-4o-mini-nostream-native-http_503] did not behave as expected",
+            "*expectations (expected vs actual):",
+            "*retries: expected 0, got 1  (expected by scenarios/own.yaml:*)",
+        ]
+    )
 
 
-@pytest.mark.parametrize(("factory", "message"), [
-    ("nope:run", "agent.factory 'nope:run': cannot import module 'nope' (No module named 'nope')*"),
-    ("myagent:missing", "agent.factory 'myagent:missing': 'myagent' has no attribute 'missing'"),
-    ("myagent:NOT_CALLABLE", "agent.factory 'myagent:NOT_CALLABLE': 'NOT_CALLABLE' is a int, not a callable*"),
-    ("myagent:wrong", "the agent's report is invalid: AgentReport.outcome: expected one of completed, failed, "
-                      "max_steps, loop_guard, got 'done'"),
-    ("myagent:silent", "the agent reported nothing: return an AgentReport from the factory, or call*"),
-])
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("nope:run", "agent.factory 'nope:run': cannot import module 'nope' (No module named 'nope')*"),
+        ("myagent:missing", "agent.factory 'myagent:missing': 'myagent' has no attribute 'missing'"),
+        ("myagent:NOT_CALLABLE", "agent.factory 'myagent:NOT_CALLABLE': 'NOT_CALLABLE' is a int, not a callable*"),
+        (
+            "myagent:wrong",
+            "the agent's report is invalid: AgentReport.outcome: expected one of completed, failed, "
+            "max_steps, loop_guard, got 'done'",
+        ),
+        ("myagent:silent", "the agent reported nothing: return an AgentReport from the factory, or call*"),
+    ],
+)
 def test_factory_mistakes_fail_the_cell_readably(project: pytest.Pytester, factory: str, message: str) -> None:
     _project(project, factory, **{"fault: [none, http_503]": "fault: [none]"})
     result = _record(project)
@@ -159,12 +169,14 @@ def test_a_crashing_agent_names_the_exception_where_and_the_traffic(project: pyt
     _project(project, "myagent:crash", **{"fault: [none, http_503]": "fault: [http_503]"})
     result = _record(project)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "cell own[[]openai/gpt-4o-mini-nostream-native-http_503]: the agent raised ValueError: boom",
-        "  raised at */myagent.py:* in crash: raise ValueError(\"boom\")",
-        "provider traffic: openai/gpt-4o-mini: 1 call(s), 0 ok, server_error 1, 0 retried",
-        "an agent must not crash on provider trouble*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "cell own[[]openai/gpt-4o-mini-nostream-native-http_503]: the agent raised ValueError: boom",
+            '  raised at */myagent.py:* in crash: raise ValueError("boom")',
+            "provider traffic: openai/gpt-4o-mini: 1 call(s), 0 ok, server_error 1, 0 retried",
+            "an agent must not crash on provider trouble*",
+        ]
+    )
 
 
 def test_a_replay_miss_is_reported_with_its_diff(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,13 +186,14 @@ def test_a_replay_miss_is_reported_with_its_diff(project: pytest.Pytester, monke
     agent.write_text(agent.read_text().replace('"content": "ok"', '"content": "done"'))
     result = _replay(project, monkeypatch)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*no recorded interaction matches POST https://api.openai.com/v1/chat/completions",
-                                 '*+*"content": "done"*'])
+    result.stdout.fnmatch_lines(
+        ["*no recorded interaction matches POST https://api.openai.com/v1/chat/completions", '*+*"content": "done"*']
+    )
 
 
 # -- the fixture way ------------------------------------------------------------------------------
 
-TEST_FILE = '''
+TEST_FILE = """
 import pytest
 import myagent
 
@@ -193,7 +206,7 @@ def test_agent(kylecode_cell):
 
 def test_plain():
     pass  # an ordinary test beside the marked one: untouched by the plugin
-'''
+"""
 
 
 def _fixture_project(project: pytest.Pytester, test: str = TEST_FILE) -> None:
@@ -204,9 +217,13 @@ def _fixture_project(project: pytest.Pytester, test: str = TEST_FILE) -> None:
 def test_a_marked_test_runs_once_per_cell(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     _fixture_project(project)
     result = project.runpytest("--collect-only", "-q")
-    result.stdout.fnmatch_lines(["test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]",
-                                 "test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-http_503]",
-                                 "test_own_agent.py::test_plain"])
+    result.stdout.fnmatch_lines(
+        [
+            "test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]",
+            "test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-http_503]",
+            "test_own_agent.py::test_plain",
+        ]
+    )
     # no --kylecode-matrix needed; record, then replay under CI
     project.runpytest("--kylecode-record=all", "--snapshot-update").assert_outcomes(passed=3)
     assert (project.path / "__snapshots__/test_agent/openai/gpt-4o-mini-nostream-native-http_503.json").exists()
@@ -219,8 +236,9 @@ def test_a_marked_test_runs_once_per_cell(project: pytest.Pytester, monkeypatch:
     result.stdout.fnmatch_lines(["own*none*http_503*", "openai/gpt-4o-mini*1/1*1/1*"])
 
 
-def test_snapshot_update_keeps_the_snapshots_of_cells_that_did_not_run(project: pytest.Pytester,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_snapshot_update_keeps_the_snapshots_of_cells_that_did_not_run(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Under an outer xdist run the inner session must not believe it is a worker: syrupy defers
     # its deletions to a controller there, and the test could not fail.
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
@@ -241,15 +259,20 @@ def test_snapshot_update_keeps_the_snapshots_of_cells_that_did_not_run(project: 
 def test_a_marked_test_fails_with_the_cell_report(project: pytest.Pytester) -> None:
     _fixture_project(project)
     (project.path / "scenarios/own.yaml").write_text(
-        (project.path / "scenarios/own.yaml").read_text().replace("steps: 2", "steps: 3"))
+        (project.path / "scenarios/own.yaml").read_text().replace("steps: 2", "steps: 3")
+    )
     result = project.runpytest("--kylecode-record=all", "--snapshot-update")
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*own[[]openai/gpt-4o-mini-nostream-native-none] did not behave as expected",
-                                 "*steps: expected 3, got 2  (expected by scenarios/own.yaml:*)",
-                                 "the cassette and the metrics snapshot were left as they were; once the cause is "
-                                 "fixed, re-record this cell: env -u CI pytest --kylecode-matrix "
-                                 "--kylecode-record=rewrite --snapshot-update "
-                                 "'test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]'"])
+    result.stdout.fnmatch_lines(
+        [
+            "*own[[]openai/gpt-4o-mini-nostream-native-none] did not behave as expected",
+            "*steps: expected 3, got 2  (expected by scenarios/own.yaml:*)",
+            "the cassette and the metrics snapshot were left as they were; once the cause is "
+            "fixed, re-record this cell: env -u CI pytest --kylecode-matrix "
+            "--kylecode-record=rewrite --snapshot-update "
+            "'test_own_agent.py::test_agent[[]openai/gpt-4o-mini-nostream-native-none]'",
+        ]
+    )
     assert "Traceback" not in result.stdout.str() and "run_test_cell" not in result.stdout.str()
 
 
@@ -260,14 +283,23 @@ def test_a_test_body_failure_stays_the_tests_own(project: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(["*AssertionError: assert 'openai/gpt-4o-mini' == 'anthropic/x'*"])
 
 
-@pytest.mark.parametrize(("test", "message"), [
-    ("def test_x(kylecode_cell):\n    pass\n",
-     "the `kylecode_cell` fixture needs @pytest.mark.kylecode_scenario('path/to/scenario.yaml') on the test"),
-    ('@pytest.mark.kylecode_scenario("scenarios/broken.yaml")\ndef test_x(kylecode_cell):\n    pass\n',
-     "invalid scenario: */scenarios/broken.yaml:1: missing required key 'task'"),
-    ('@pytest.mark.kylecode_scenario("scenarios/absent.yaml")\ndef test_x(kylecode_cell):\n    pass\n',
-     "invalid scenario: */scenarios/absent.yaml: cannot read it (No such file or directory)"),
-])
+@pytest.mark.parametrize(
+    ("test", "message"),
+    [
+        (
+            "def test_x(kylecode_cell):\n    pass\n",
+            "the `kylecode_cell` fixture needs @pytest.mark.kylecode_scenario('path/to/scenario.yaml') on the test",
+        ),
+        (
+            '@pytest.mark.kylecode_scenario("scenarios/broken.yaml")\ndef test_x(kylecode_cell):\n    pass\n',
+            "invalid scenario: */scenarios/broken.yaml:1: missing required key 'task'",
+        ),
+        (
+            '@pytest.mark.kylecode_scenario("scenarios/absent.yaml")\ndef test_x(kylecode_cell):\n    pass\n',
+            "invalid scenario: */scenarios/absent.yaml: cannot read it (No such file or directory)",
+        ),
+    ],
+)
 def test_fixture_mistakes_fail_their_test_only(project: pytest.Pytester, test: str, message: str) -> None:
     _project(project)
     (project.path / "scenarios" / "broken.yaml").write_text("script: [{text: hi}]\nmatrix: {provider: [openai/x]}\n")
@@ -278,14 +310,22 @@ def test_fixture_mistakes_fail_their_test_only(project: pytest.Pytester, test: s
     assert "Traceback" not in result.stdout.str()
 
 
-@pytest.mark.parametrize(("test", "message"), [
-    ('@pytest.mark.kylecode_scenario("scenarios/own.yaml")\ndef test_x():\n    pass\n',
-     "In test_x: @pytest.mark.kylecode_scenario needs the test to take the `kylecode_cell` fixture"),
-    ('@pytest.mark.kylecode_scenario()\ndef test_x(kylecode_cell):\n    pass\n',
-     "In test_x: @pytest.mark.kylecode_scenario takes one argument, the scenario file's path; got args=() kwargs={}"),
-])
-def test_a_misused_marker_is_a_collection_error_like_parametrize(project: pytest.Pytester, test: str,
-                                                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("test", "message"),
+    [
+        (
+            '@pytest.mark.kylecode_scenario("scenarios/own.yaml")\ndef test_x():\n    pass\n',
+            "In test_x: @pytest.mark.kylecode_scenario needs the test to take the `kylecode_cell` fixture",
+        ),
+        (
+            "@pytest.mark.kylecode_scenario()\ndef test_x(kylecode_cell):\n    pass\n",
+            "In test_x: @pytest.mark.kylecode_scenario takes one argument, the scenario file's path; got args=() kwargs={}",
+        ),
+    ],
+)
+def test_a_misused_marker_is_a_collection_error_like_parametrize(
+    project: pytest.Pytester, test: str, message: str
+) -> None:
     _project(project)
     project.makepyfile(test_mistake="import pytest\n" + test)
     result = project.runpytest("test_mistake.py")
@@ -319,8 +359,10 @@ def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, mon
 
     source = (EXAMPLES / "scenarios" / "openai_sdk_agent.yaml").read_text()
     # (wall-clock latencies of a live recording are no baseline for replays: no snapshot here)
-    scenario = source.replace("fault: [none, http_503, {kind: html_200, times: 2}, truncated_stream]",
-                              "fault: [none]") + "snapshot: false\n"
+    scenario = (
+        source.replace("fault: [none, http_503, {kind: html_200, times: 2}, truncated_stream]", "fault: [none]")
+        + "snapshot: false\n"
+    )
     (project.path / "scenarios").mkdir()
     (project.path / "scenarios" / "openai_sdk_agent.yaml").write_text(scenario)
     project.makeini(f"[pytest]\naddopts = -p no:cacheprovider\npythonpath = {EXAMPLES}\n")

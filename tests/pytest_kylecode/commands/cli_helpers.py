@@ -10,8 +10,8 @@ import httpx
 from agent_runtime.clock import VirtualClock
 from agent_runtime.errors import ProviderError
 from agent_runtime.observe.metrics import Attempt
-from agent_runtime.wire.client import CallRecord
 from agent_runtime.observe.runlog import RunLog
+from agent_runtime.wire.client import CallRecord
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
 from pytest_kylecode.emulator.server import EmulatorServer
 from pytest_kylecode.emulator.transport import to_httpx
@@ -43,11 +43,19 @@ def emulator(script=SCRIPT, fault: str | None = None):
 
 def small_run_dir(root: Path) -> Path:
     clock = VirtualClock()
-    record = CallRecord(route="anthropic/claude-sonnet-4-5", url="https://api.anthropic.com/v1/messages",
-                        request_headers={"x-api-key": CANARY}, request_body={"model": "claude-sonnet-4-5"},
-                        stream=False, started=clock.now(), status=401, raw=f'{{"key": "{CANARY}"}}'.encode(),
-                        response_headers={"content-type": "application/json"}, latency_ms=12.0,
-                        error=ProviderError("auth", f"invalid x-api-key {CANARY}", status=401))
+    record = CallRecord(
+        route="anthropic/claude-sonnet-4-5",
+        url="https://api.anthropic.com/v1/messages",
+        request_headers={"x-api-key": CANARY},
+        request_body={"model": "claude-sonnet-4-5"},
+        stream=False,
+        started=clock.now(),
+        status=401,
+        raw=f'{{"key": "{CANARY}"}}'.encode(),
+        response_headers={"content-type": "application/json"},
+        latency_ms=12.0,
+        error=ProviderError("auth", f"invalid x-api-key {CANARY}", status=401),
+    )
     log = RunLog()
     log.record_attempt(Attempt(record, 1, 1))
     log.set_info(outcome="failed", error_category="auth")

@@ -27,10 +27,18 @@ def test_bundle_refusal_is_one_line_exit_2(tmp_path):
     run_dir = small_run_dir(tmp_path / "runs")
     (tmp_path / "secret.txt").write_text("private")
     (run_dir / "errors" / "link.json").symlink_to(tmp_path / "secret.txt")
-    proc = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", "bundle", str(run_dir)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", "bundle", str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert "refusing symlink errors/link.json" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", "bundle", str(tmp_path / "nope")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", "bundle", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "not a run directory" in proc.stderr

@@ -31,10 +31,12 @@ matrix:
   fault: [none]
 expect: {outcome: completed, steps: 2}
 """
-CASSETTES = ["cassettes/hello/anthropic/claude-sonnet-4-5/nostream-native-none.yaml",
-             "cassettes/hello/anthropic/claude-sonnet-4-5/stream-native-none.yaml",
-             "cassettes/hello/openai/gpt-4o-mini/nostream-native-none.yaml",
-             "cassettes/hello/openai/gpt-4o-mini/stream-native-none.yaml"]
+CASSETTES = [
+    "cassettes/hello/anthropic/claude-sonnet-4-5/nostream-native-none.yaml",
+    "cassettes/hello/anthropic/claude-sonnet-4-5/stream-native-none.yaml",
+    "cassettes/hello/openai/gpt-4o-mini/nostream-native-none.yaml",
+    "cassettes/hello/openai/gpt-4o-mini/stream-native-none.yaml",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +46,24 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "scenarios/hello.yaml").write_text(SCENARIO, encoding="utf-8")
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_XDIST_")}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--kylecode-matrix", "--kylecode-record=once",
-                           "--snapshot-update", "-p", "no:cacheprovider", "-q"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kylecode-matrix",
+            "--kylecode-record=once",
+            "--snapshot-update",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
@@ -72,18 +89,23 @@ def change_task(project: Path) -> None:
 def test_a_recorded_tree_is_clean_and_replay_skipped_is_said(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = check(capsys, "--no-replay")
     assert code == 0
-    assert out == ["4 cells, 4 cassettes, 4 snapshots: 0 orphan cassettes, 0 missing, 0 stale, 0 orphan snapshots; "
-                   "replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"]
+    assert out == [
+        "4 cells, 4 cassettes, 4 snapshots: 0 orphan cassettes, 0 missing, 0 stale, 0 orphan snapshots; "
+        "replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"
+    ]
     code, out = check(capsys)
     assert code == 0 and out[-1].endswith("; 0 replay problems")
 
 
-def test_no_replay_reports_the_cassettes_of_a_changed_scenario_as_stale(project: Path,
-                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_replay_reports_the_cassettes_of_a_changed_scenario_as_stale(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     change_task(project)
     code, out = check(capsys, "--no-replay")
     assert code == 1
-    stale = [line for line in out if line.startswith("stale cassette (recorded for another version of scenario 'hello'")]
+    stale = [
+        line for line in out if line.startswith("stale cassette (recorded for another version of scenario 'hello'")
+    ]
     assert sorted(line.rsplit(": ", 1)[1] for line in stale) == CASSETTES
     assert "4 stale" in out[-1] and "replay skipped (--no-replay)" in out[-1] and "replay problems" not in out[-1]
 
@@ -98,8 +120,9 @@ def test_replay_does_not_replay_stale_cassettes_again(project: Path, capsys: pyt
 
 def test_a_removed_axis_value_leaves_orphan_snapshots(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = project / "scenarios/hello.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("streaming: [true, false]", "streaming: [false]"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("streaming: [true, false]", "streaming: [false]"), encoding="utf-8"
+    )
     code, out = check(capsys, "--no-replay")
     assert code == 1
     assert [line for line in out if line.startswith("orphan snapshot")] == [

@@ -9,8 +9,13 @@ from pytest_kylecode.cli import main
 
 
 def span(route, error=None, retry=False, latency=10.0, tokens=(3, 2)):
-    attrs = {"kylecode.route": route, "kylecode.retry": retry, "kylecode.fallback": False,
-             "kylecode.latency_ms": latency, "gen_ai.operation.name": "chat"}
+    attrs = {
+        "kylecode.route": route,
+        "kylecode.retry": retry,
+        "kylecode.fallback": False,
+        "kylecode.latency_ms": latency,
+        "gen_ai.operation.name": "chat",
+    }
     if error:
         attrs["error.type"] = error
     else:
@@ -21,12 +26,17 @@ def span(route, error=None, retry=False, latency=10.0, tokens=(3, 2)):
 @pytest.fixture
 def telemetry(tmp_path):
     path = tmp_path / "telemetry.jsonl"
-    path.write_text("\n".join([
-        span("openrouter/z-ai/glm-4.6", "server_error", latency=30.0),
-        span("openrouter/z-ai/glm-4.6", "server_error", retry=True, latency=20.0),
-        span("openai/gpt-4.1-mini", latency=5.0),
-        span("openai/gpt-4.1-mini", "rate_limit", latency=1.0),
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                span("openrouter/z-ai/glm-4.6", "server_error", latency=30.0),
+                span("openrouter/z-ai/glm-4.6", "server_error", retry=True, latency=20.0),
+                span("openai/gpt-4.1-mini", latency=5.0),
+                span("openai/gpt-4.1-mini", "rate_limit", latency=1.0),
+            ]
+        )
+        + "\n"
+    )
     return path
 
 
@@ -37,7 +47,7 @@ class Collector:
         bodies = self.bodies = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 length = int(self.headers["content-length"])
                 bodies.append((self.headers["content-type"], self.rfile.read(length)))
                 self.send_response(status)
@@ -92,7 +102,9 @@ def test_post_body_is_the_span_array(telemetry):
     ((content_type, body),) = collector.bodies
     assert content_type == "application/json"
     spans = json.loads(body)
-    assert [s["attributes"]["kylecode.route"] for s in spans] == ["openrouter/z-ai/glm-4.6"] * 2 + ["openai/gpt-4.1-mini"] * 2
+    assert [s["attributes"]["kylecode.route"] for s in spans] == ["openrouter/z-ai/glm-4.6"] * 2 + [
+        "openai/gpt-4.1-mini"
+    ] * 2
 
 
 def test_refused_post_is_exit_2(telemetry, capsys):

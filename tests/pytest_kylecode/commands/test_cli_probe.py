@@ -56,7 +56,11 @@ def test_missing_key_fails_with_exit_1_and_report_file(config, monkeypatch, tmp_
 
 def test_bad_config_is_one_line_exit_2(tmp_path):
     (tmp_path / "bad.yaml").write_text("route: nowhere/x\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", "probe", str(tmp_path / "bad.yaml")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", "probe", str(tmp_path / "bad.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert proc.stderr.startswith("kylecode probe: error: ") and "unknown provider 'nowhere'" in proc.stderr

@@ -21,8 +21,18 @@ def files(tmp_path, monkeypatch):
 
 def args(tmp_path, url, *extra):
     return [
-        "run", str(tmp_path / "agent.yaml"), "--task", str(tmp_path / "task.txt"), "--workspace", str(tmp_path / "ws"),
-        "--runs", str(tmp_path / "runs"), "--base-url", url, *extra]
+        "run",
+        str(tmp_path / "agent.yaml"),
+        "--task",
+        str(tmp_path / "task.txt"),
+        "--workspace",
+        str(tmp_path / "ws"),
+        "--runs",
+        str(tmp_path / "runs"),
+        "--base-url",
+        url,
+        *extra,
+    ]
 
 
 def test_run_completes_against_a_loopback_emulator(files, capsys):
@@ -54,19 +64,34 @@ def test_max_steps_override(files, capsys):
     assert "outcome: max_steps" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"config": "missing.yaml"}, "cannot read agent config"),
-    ({"config_text": "route: openai/gpt-4o-mini\nmax_stepz: 3\n"}, "did you mean 'max_steps'"),
-    ({"config_text": "max_steps: 3\n"}, "no route"),
-    ({"task": "missing.txt"}, "missing.txt"),
-    ({"extra": ["--base-url", "ftp://x"]}, "--base-url must start with http"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"config": "missing.yaml"}, "cannot read agent config"),
+        ({"config_text": "route: openai/gpt-4o-mini\nmax_stepz: 3\n"}, "did you mean 'max_steps'"),
+        ({"config_text": "max_steps: 3\n"}, "no route"),
+        ({"task": "missing.txt"}, "missing.txt"),
+        ({"extra": ["--base-url", "ftp://x"]}, "--base-url must start with http"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(files, change, message):
     config = files / change.get("config", "agent.yaml")
     if "config_text" in change:
         config.write_text(change["config_text"])
-    cmd = [sys.executable, "-m", "pytest_kylecode.cli", "run", str(config), "--task", str(files / change.get("task", "task.txt")),
-           "--workspace", str(files / "ws"), "--runs", str(files / "runs"), *change.get("extra", [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest_kylecode.cli",
+        "run",
+        str(config),
+        "--task",
+        str(files / change.get("task", "task.txt")),
+        "--workspace",
+        str(files / "ws"),
+        "--runs",
+        str(files / "runs"),
+        *change.get("extra", []),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

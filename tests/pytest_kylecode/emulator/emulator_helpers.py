@@ -8,22 +8,38 @@ from typing import Any
 from pytest_kylecode.emulator import Turn, parse_script, respond
 from pytest_kylecode.wire import WireResponse
 
-TOOLS_CHAT = [{"type": "function", "function": {"name": "list_dir", "description": "",
-                                                "parameters": {"type": "object", "properties": {}}}}]
+TOOLS_CHAT = [
+    {
+        "type": "function",
+        "function": {"name": "list_dir", "description": "", "parameters": {"type": "object", "properties": {}}},
+    }
+]
 TOOLS_FLAT = [{"type": "function", "name": "list_dir", "description": "", "parameters": {"type": "object"}}]
 TOOLS_ANTHROPIC = [{"name": "list_dir", "description": "", "input_schema": {"type": "object"}}]
-PATHS = {"openai_chat": "/v1/chat/completions", "anthropic_messages": "/v1/messages",
-         "openai_responses": "/v1/responses"}
+PATHS = {
+    "openai_chat": "/v1/chat/completions",
+    "anthropic_messages": "/v1/messages",
+    "openai_responses": "/v1/responses",
+}
 
 
-def request_body(protocol: str, *, stream: bool, tools: bool = True, model: str = "test-model",
-                 assistant_turns: int = 0, include_usage: bool = True) -> dict[str, Any]:
+def request_body(
+    protocol: str,
+    *,
+    stream: bool,
+    tools: bool = True,
+    model: str = "test-model",
+    assistant_turns: int = 0,
+    include_usage: bool = True,
+) -> dict[str, Any]:
     """A minimal valid request of ``protocol`` with ``assistant_turns`` earlier turns in it."""
     if protocol == "openai_responses":
         items: list[Any] = [{"role": "user", "content": "go"}]
         for i in range(assistant_turns):
-            items += [{"type": "function_call", "call_id": f"c{i}", "name": "list_dir", "arguments": "{}"},
-                      {"type": "function_call_output", "call_id": f"c{i}", "output": "ok"}]
+            items += [
+                {"type": "function_call", "call_id": f"c{i}", "name": "list_dir", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": f"c{i}", "output": "ok"},
+            ]
         body: dict[str, Any] = {"model": model, "input": items, "stream": stream}
         if tools:
             body["tools"] = TOOLS_FLAT

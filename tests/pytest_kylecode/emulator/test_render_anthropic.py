@@ -5,9 +5,9 @@ import re
 from typing import Any
 
 import pytest
+from emulator_helpers import chunk_events, play, request_body, sse_events
 
 from agent_runtime.dialect import format_tool_call
-from emulator_helpers import chunk_events, play, request_body, sse_events
 from pytest_kylecode.emulator import Turn, parse_script
 from pytest_kylecode.wire import anthropic_messages
 
@@ -85,7 +85,9 @@ def test_tool_input_fragments_start_empty_and_reassemble(two_calls_script: list[
     blocks = _assemble(out)
     assert blocks[0]["text"] == "Looking around."
     assert [(b["name"], json.loads(b["_json"])) for b in (blocks[1], blocks[2])] == [
-        ("list_dir", {"path": "."}), ("read_file", {"path": "src/fs.c", "limit": 20})]
+        ("list_dir", {"path": "."}),
+        ("read_file", {"path": "src/fs.c", "limit": 20}),
+    ]
 
 
 def test_message_start_and_delta_usage(two_calls_script: list[Turn]) -> None:
@@ -149,6 +151,7 @@ def test_determinism(two_calls_script: list[Turn]) -> None:
 
 # -- errors for the fault transport ------------------------------------------------------------------
 
+
 def test_529_is_anthropics_75_byte_body() -> None:
     wire = anthropic_messages.error_response("http_529")
     assert wire.status == 529 and wire.header("x-should-retry") == "true"
@@ -156,10 +159,18 @@ def test_529_is_anthropics_75_byte_body() -> None:
     assert len(wire.body) == 75
 
 
-@pytest.mark.parametrize(("kind", "status", "etype"), [
-    ("http_400", 400, "invalid_request_error"), ("http_401", 401, "authentication_error"),
-    ("http_404", 404, "not_found_error"), ("http_429", 429, "rate_limit_error"), ("http_500", 500, "api_error"),
-    ("tools_unsupported", 400, "invalid_request_error"), ("context_length", 400, "invalid_request_error")])
+@pytest.mark.parametrize(
+    ("kind", "status", "etype"),
+    [
+        ("http_400", 400, "invalid_request_error"),
+        ("http_401", 401, "authentication_error"),
+        ("http_404", 404, "not_found_error"),
+        ("http_429", 429, "rate_limit_error"),
+        ("http_500", 500, "api_error"),
+        ("tools_unsupported", 400, "invalid_request_error"),
+        ("context_length", 400, "invalid_request_error"),
+    ],
+)
 def test_error_bodies(kind: str, status: int, etype: str) -> None:
     wire = anthropic_messages.error_response(kind, seed="x")
     body = json.loads(wire.body)
@@ -183,4 +194,3 @@ def test_stream_error_and_finish_event(two_calls_script: list[Turn]) -> None:
     finishing = [i for i, (_, c) in enumerate(wire.chunks) if anthropic_messages.is_finish_event(c)]
     assert finishing == [len(wire.chunks) - 2]
     assert anthropic_messages.malformed_event().startswith(b"event: content_block_delta\ndata: {")
-

@@ -4,12 +4,11 @@ import json
 import re
 
 import pytest
+from emulator_helpers import chunk_events, play, request_body
 
 from agent_runtime.dialect import format_tool_call
 from pytest_kylecode.emulator import Turn, parse_script
 from pytest_kylecode.wire import openai_chat
-
-from emulator_helpers import chunk_events, play, request_body
 
 P = "openai_chat"
 
@@ -36,8 +35,12 @@ def test_single_tool_call_stream_matches_openai_shape() -> None:
     assert first["role"] == "assistant" and first["content"] is None
     (header,) = first["tool_calls"]
     assert re.fullmatch(r"call_[0-9A-Za-z]{24}", header["id"])
-    assert header == {"index": 0, "id": header["id"], "type": "function",
-                      "function": {"name": "get_capital", "arguments": ""}}
+    assert header == {
+        "index": 0,
+        "id": header["id"],
+        "type": "function",
+        "function": {"name": "get_capital", "arguments": ""},
+    }
     frags = [c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] for c in out[1:-2]]
     assert frags == ['{"', "country", '":"', "UK", '"}']  # split as OpenAI's tokenizer does
     for c in out[1:-2]:
@@ -78,7 +81,15 @@ def test_text_with_reasoning_and_finish() -> None:
     assert deltas[0] == {"role": "assistant", "content": "", "refusal": None}
     assert "".join(d.get("reasoning_content", "") for d in deltas) == "Easy."
     assert [d["content"] for d in deltas[1:] if d.get("content")] == [
-        "The", " capital", " of", " the", " UK", " is", " London", "."]
+        "The",
+        " capital",
+        " of",
+        " the",
+        " UK",
+        " is",
+        " London",
+        ".",
+    ]
     assert out[-2]["choices"][0]["finish_reason"] == "length"
 
 
@@ -100,7 +111,9 @@ def test_non_streaming_completion(two_calls_script: list[Turn]) -> None:
     assert message["role"] == "assistant" and message["content"] == "Looking around."
     calls = message["tool_calls"]
     assert [(c["type"], c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == [
-        ("function", "list_dir", {"path": "."}), ("function", "read_file", {"path": "src/fs.c", "limit": 20})]
+        ("function", "list_dir", {"path": "."}),
+        ("function", "read_file", {"path": "src/fs.c", "limit": 20}),
+    ]
     assert isinstance(message["tool_calls"][0]["function"]["arguments"], str)
     assert set(data["usage"]) >= {"prompt_tokens", "completion_tokens", "total_tokens"}
 
@@ -119,16 +132,21 @@ def test_text_dialect_writes_calls_into_the_text(two_calls_script: list[Turn]) -
     data = json.loads(play(two_calls_script, P, request_body(P, stream=False, tools=False)).body)
     message = data["choices"][0]["message"]
     assert "tool_calls" not in message and data["choices"][0]["finish_reason"] == "stop"
-    assert message["content"] == "\n\n".join([
-        "Looking around.", format_tool_call("list_dir", {"path": "."}),
-        format_tool_call("read_file", {"path": "src/fs.c", "limit": 20})])
+    assert message["content"] == "\n\n".join(
+        [
+            "Looking around.",
+            format_tool_call("list_dir", {"path": "."}),
+            format_tool_call("read_file", {"path": "src/fs.c", "limit": 20}),
+        ]
+    )
 
 
 def test_malformed_raw_arguments_are_sent_verbatim() -> None:
     script = parse_script([{"tool_calls": [{"name": "write_file", "raw_arguments": '{"path":"a.txt"'}]}])
     out = chunks(script)
-    frags = "".join(tc["function"]["arguments"] for c in out[:-2]
-                    for tc in c["choices"][0]["delta"].get("tool_calls", []))
+    frags = "".join(
+        tc["function"]["arguments"] for c in out[:-2] for tc in c["choices"][0]["delta"].get("tool_calls", [])
+    )
     assert frags == '{"path":"a.txt"'
 
 
@@ -150,6 +168,7 @@ def test_same_request_same_bytes_next_turn_new_ids(two_calls_script: list[Turn])
 
 # -- errors for the fault transport ------------------------------------------------------------------
 
+
 def test_http_429_has_retry_after_and_openai_body() -> None:
     wire = openai_chat.error_response("http_429", model="gpt-4o-mini")
     assert wire.status == 429 and wire.header("retry-after") == "1"
@@ -160,9 +179,11 @@ def test_http_429_has_retry_after_and_openai_body() -> None:
 def test_http_404_is_openais_pretty_printed_body() -> None:
     wire = openai_chat.error_response("http_404", model="non-existent-model")
     assert wire.header("content-type") == "application/json; charset=utf-8"
-    assert wire.body == (b'{\n    "error": {\n        "message": "The model `non-existent-model` does not exist '
-                         b'or you do not have access to it.",\n        "type": "invalid_request_error",\n'
-                         b'        "param": null,\n        "code": "model_not_found"\n    }\n}\n')
+    assert wire.body == (
+        b'{\n    "error": {\n        "message": "The model `non-existent-model` does not exist '
+        b'or you do not have access to it.",\n        "type": "invalid_request_error",\n'
+        b'        "param": null,\n        "code": "model_not_found"\n    }\n}\n'
+    )
 
 
 @pytest.mark.parametrize("provider", ["openai", "openrouter", "groq"])
@@ -172,8 +193,17 @@ def test_tools_unsupported_is_openrouters_404(provider: str) -> None:
     assert json.loads(wire.body)["error"]["message"].startswith("No endpoints found that support tool use.")
 
 
-@pytest.mark.parametrize(("kind", "status"), [("http_400", 400), ("http_401", 401), ("http_429", 429),
-                                              ("http_502", 502), ("http_503", 503), ("context_length", 400)])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        ("http_400", 400),
+        ("http_401", 401),
+        ("http_429", 429),
+        ("http_502", 502),
+        ("http_503", 503),
+        ("context_length", 400),
+    ],
+)
 def test_openrouter_errors_carry_numeric_code(kind: str, status: int) -> None:
     wire = openai_chat.error_response(kind, provider="openrouter")
     assert wire.status == status and json.loads(wire.body)["error"]["code"] == status

@@ -5,9 +5,9 @@ import re
 from typing import Any
 
 import pytest
+from emulator_helpers import chunk_events, play, request_body, sse_events
 
 from agent_runtime.dialect import format_tool_call
-from emulator_helpers import chunk_events, play, request_body, sse_events
 from pytest_kylecode.emulator import Turn, parse_script
 from pytest_kylecode.wire import openai_responses
 
@@ -32,14 +32,25 @@ def test_event_order_message_then_calls(two_calls_script: list[Turn]) -> None:
     text_deltas = types.count("response.output_text.delta")
     arg_deltas = [i for i, p in enumerate(out) if p["type"] == "response.function_call_arguments.delta"]
     assert text_deltas > 1 and len(arg_deltas) > 4
-    compact = [t for i, t in enumerate(types) if t not in ("response.output_text.delta",
-                                                             "response.function_call_arguments.delta")]
+    compact = [
+        t
+        for i, t in enumerate(types)
+        if t not in ("response.output_text.delta", "response.function_call_arguments.delta")
+    ]
     assert compact == [
-        "response.created", "response.in_progress",
-        "response.output_item.added", "response.content_part.added", "response.output_text.done",
-        "response.content_part.done", "response.output_item.done",
-        "response.output_item.added", "response.function_call_arguments.done", "response.output_item.done",
-        "response.output_item.added", "response.function_call_arguments.done", "response.output_item.done",
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
         "response.completed",
     ]
     assert [p["output_index"] for p in out if p["type"] == "response.output_item.added"] == [0, 1, 2]
@@ -66,10 +77,14 @@ def test_function_call_items_and_fragments(two_calls_script: list[Turn]) -> None
     added = [i for i in added if i["type"] == "function_call"]
     assert all(i["arguments"] == "" and i["status"] == "in_progress" for i in added)
     for item in added:
-        frags = "".join(p["delta"] for p in out
-                        if p["type"] == "response.function_call_arguments.delta" and p["item_id"] == item["id"])
-        (done,) = [p for p in out if p["type"] == "response.function_call_arguments.done"
-                   and p["item_id"] == item["id"]]
+        frags = "".join(
+            p["delta"]
+            for p in out
+            if p["type"] == "response.function_call_arguments.delta" and p["item_id"] == item["id"]
+        )
+        (done,) = [
+            p for p in out if p["type"] == "response.function_call_arguments.done" and p["item_id"] == item["id"]
+        ]
         assert frags == done["arguments"] and json.loads(frags)
         # call_id and name only in item events
         assert all("call_id" not in p for p in out if p.get("item_id") == item["id"])
@@ -123,12 +138,16 @@ def test_text_dialect() -> None:
 def test_turn_from_replayed_items_and_determinism(two_calls_script: list[Turn]) -> None:
     body = request_body(P, stream=True, assistant_turns=1)
     out = events(two_calls_script, body)
-    assert [i["name"] for i in (p["item"] for p in out if p["type"] == "response.output_item.done")
-            if i["type"] == "function_call"] == ["mark_task_complete"]
+    assert [
+        i["name"]
+        for i in (p["item"] for p in out if p["type"] == "response.output_item.done")
+        if i["type"] == "function_call"
+    ] == ["mark_task_complete"]
     assert play(two_calls_script, P, body).chunks == play(two_calls_script, P, body).chunks
 
 
 # -- errors for the fault transport ------------------------------------------------------------------
+
 
 def test_errors() -> None:
     tools = openai_responses.error_response("tools_unsupported")

@@ -10,17 +10,26 @@ import json
 from typing import Any
 
 import pytest
+from emulator_helpers import PATHS
 
 from agent_runtime.messages import ModelRequest, ModelResponse, ToolSpec, UserMessage
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events
-from emulator_helpers import PATHS
 from pytest_kylecode.emulator import for_protocol, parse_script, respond
 
 PROTOCOLS = list(PATHS)
-SCRIPT = parse_script([{"text": "Looking around.", "reasoning": "Check first.", "tool_calls": [
-    {"name": "list_dir", "arguments": {"path": "."}},
-    {"name": "read_file", "arguments": {"path": "src/fs.c", "limit": 2}}]}])
+SCRIPT = parse_script(
+    [
+        {
+            "text": "Looking around.",
+            "reasoning": "Check first.",
+            "tool_calls": [
+                {"name": "list_dir", "arguments": {"path": "."}},
+                {"name": "read_file", "arguments": {"path": "src/fs.c", "limit": 2}},
+            ],
+        }
+    ]
+)
 TOOLS = [ToolSpec("list_dir", "", {"type": "object", "properties": {}}), ToolSpec("read_file", "", {"type": "object"})]
 
 
@@ -50,7 +59,9 @@ def test_native_turn_reads_back(protocol: str, stream: bool) -> None:
     assert response.error is None
     assert (response.text, response.reasoning) == ("Looking around.", "Check first.")
     assert [(c.name, c.arguments) for c in response.tool_calls] == [
-        ("list_dir", {"path": "."}), ("read_file", {"path": "src/fs.c", "limit": 2})]
+        ("list_dir", {"path": "."}),
+        ("read_file", {"path": "src/fs.c", "limit": 2}),
+    ]
     assert all(c.id for c in response.tool_calls)
     assert response.finish_reason == "tool_calls"
     assert response.usage.input_tokens > 0 and response.usage.output_tokens > 0
@@ -64,8 +75,13 @@ def test_text_dialect_turn_reads_back(protocol: str, stream: bool) -> None:
     wire_protocol, chunks = _play(protocol, SCRIPT, stream=stream, tools=False)
     response = _decode(wire_protocol, chunks, stream=stream)
     assert response.tool_calls == [] and response.finish_reason == "stop"
-    assert response.text == "\n\n".join(["Looking around.", format_tool_call("list_dir", {"path": "."}),
-                                         format_tool_call("read_file", {"path": "src/fs.c", "limit": 2})])
+    assert response.text == "\n\n".join(
+        [
+            "Looking around.",
+            format_tool_call("list_dir", {"path": "."}),
+            format_tool_call("read_file", {"path": "src/fs.c", "limit": 2}),
+        ]
+    )
 
 
 @pytest.mark.parametrize("finish", ["length", "content_filter"])
@@ -80,11 +96,12 @@ def test_scripted_finish_reads_back(protocol: str, stream: bool, finish: str) ->
 def test_stream_faults_read_back(protocol: str) -> None:
     wire_protocol, chunks = _play(protocol, SCRIPT, stream=True)
     wire = for_protocol(protocol)
-    cut = chunks[:next(i for i, c in enumerate(chunks) if wire.is_finish_event(c))]
+    cut = chunks[: next(i for i, c in enumerate(chunks) if wire.is_finish_event(c))]
     truncated = _decode(wire_protocol, cut, stream=True)
     assert truncated.error is not None and truncated.error.category == "stream_truncated"
-    errored = _decode(wire_protocol, chunks[:2] + [wire.stream_error_event(model="test-model", sequence_number=2)],
-                      stream=True)
+    errored = _decode(
+        wire_protocol, chunks[:2] + [wire.stream_error_event(model="test-model", sequence_number=2)], stream=True
+    )
     assert errored.finish_reason == "error" and errored.error is not None
     assert errored.error.category in ("stream_error", "overloaded")
     malformed = _decode(wire_protocol, chunks[:2] + [wire.malformed_event()], stream=True)
@@ -92,18 +109,30 @@ def test_stream_faults_read_back(protocol: str) -> None:
 
 
 CATEGORIES = {
-    "http_400": "bad_request", "http_401": "auth", "http_404": "not_found", "http_429": "rate_limit",
-    "http_500": "server_error", "http_502": "html_response", "http_503": "server_error", "http_529": "overloaded",
-    "html_200": "html_response", "html_502": "html_response", "tools_unsupported": "tools_unsupported",
-    "context_length": "context_length", "invalid_json": "invalid_json", "empty_response": "empty_response",
+    "http_400": "bad_request",
+    "http_401": "auth",
+    "http_404": "not_found",
+    "http_429": "rate_limit",
+    "http_500": "server_error",
+    "http_502": "html_response",
+    "http_503": "server_error",
+    "http_529": "overloaded",
+    "html_200": "html_response",
+    "html_502": "html_response",
+    "tools_unsupported": "tools_unsupported",
+    "context_length": "context_length",
+    "invalid_json": "invalid_json",
+    "empty_response": "empty_response",
 }
 # The emulator's rejection of `tools` on these protocols (no real-world shape is known, WIREFORMATS
 # section 6) is a 400 invalid_request_error that the runtime's classifier does not single out yet.
 _KNOWN_GAPS: set[tuple[str, str]] = set()  # none left; a gap found later goes here as a strict xfail
 ERROR_CASES = [
     pytest.param(p, k, marks=pytest.mark.xfail(strict=True, reason="runtime classifies this 400 as bad_request"))
-    if (p, k) in _KNOWN_GAPS else (p, k)
-    for p in PROTOCOLS for k in CATEGORIES
+    if (p, k) in _KNOWN_GAPS
+    else (p, k)
+    for p in PROTOCOLS
+    for k in CATEGORIES
 ]
 
 

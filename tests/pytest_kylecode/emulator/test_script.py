@@ -9,16 +9,27 @@ from pytest_kylecode.emulator import ScriptedCall, ScriptedUsage, Turn, parse_sc
 
 
 def test_parse_full_script() -> None:
-    script = parse_script([
-        {"tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]},
-        {"text": "Two files.", "reasoning": "Listing done.", "finish": "stop",
-         "usage": {"input_tokens": 120, "output_tokens": 30},
-         "tool_calls": [{"name": "write_file", "raw_arguments": '{"path": "a.txt"'}, {"name": "noop"}]},
-    ])
+    script = parse_script(
+        [
+            {"tool_calls": [{"name": "list_dir", "arguments": {"path": "."}}]},
+            {
+                "text": "Two files.",
+                "reasoning": "Listing done.",
+                "finish": "stop",
+                "usage": {"input_tokens": 120, "output_tokens": 30},
+                "tool_calls": [{"name": "write_file", "raw_arguments": '{"path": "a.txt"'}, {"name": "noop"}],
+            },
+        ]
+    )
     assert script == [
         Turn(tool_calls=(ScriptedCall("list_dir", {"path": "."}),)),
-        Turn(text="Two files.", reasoning="Listing done.", finish="stop", usage=ScriptedUsage(120, 30),
-             tool_calls=(ScriptedCall("write_file", raw_arguments='{"path": "a.txt"'), ScriptedCall("noop", {}))),
+        Turn(
+            text="Two files.",
+            reasoning="Listing done.",
+            finish="stop",
+            usage=ScriptedUsage(120, 30),
+            tool_calls=(ScriptedCall("write_file", raw_arguments='{"path": "a.txt"'), ScriptedCall("noop", {})),
+        ),
     ]
 
 
@@ -36,22 +47,32 @@ BAD: list[tuple[Any, str, str]] = [
     ([{"txt": "a"}], "script[0].txt", "unknown key 'txt' (did you mean 'text'?)"),
     ([{"text": 5}], "script[0].text", "expected a string; got int 5"),
     ([{"text": "a", "reasoning": ["x"]}], "script[0].reasoning", "expected a string"),
-    ([{"text": "a"}, {"tool_calls": [{"name": ""}]}], "script[1].tool_calls[0].name",
-     "expected the tool's name, a non-empty string"),
+    (
+        [{"text": "a"}, {"tool_calls": [{"name": ""}]}],
+        "script[1].tool_calls[0].name",
+        "expected the tool's name, a non-empty string",
+    ),
     ([{"tool_calls": [{"arguments": {}}]}], "script[0].tool_calls[0].name", "got nothing (null)"),
     ([{"tool_calls": {"name": "x"}}], "script[0].tool_calls", "expected a list of tool calls"),
     ([{"tool_calls": []}], "script[0]", "at least one entry in 'tool_calls'"),
     ([{"tool_calls": ["list_dir"]}], "script[0].tool_calls[0]", "expected a tool call: a mapping"),
-    ([{"tool_calls": [{"name": "x", "arguments": [1]}]}], "script[0].tool_calls[0].arguments",
-     "expected a mapping of argument names to values (use raw_arguments"),
-    ([{"tool_calls": [{"name": "x", "arguments": {}, "raw_arguments": "{"}]}], "script[0].tool_calls[0]",
-     "not both"),
-    ([{"tool_calls": [{"name": "x", "raw_arguments": {"a": 1}}]}], "script[0].tool_calls[0].raw_arguments",
-     "expected a string sent verbatim"),
-    ([{"tool_calls": [{"name": "x", "args": {}}]}], "script[0].tool_calls[0].args",
-     "unknown key 'args'"),
-    ([{"text": "a", "finish": "done"}], "script[0].finish",
-     "expected one of stop, length, content_filter; got str 'done'"),
+    (
+        [{"tool_calls": [{"name": "x", "arguments": [1]}]}],
+        "script[0].tool_calls[0].arguments",
+        "expected a mapping of argument names to values (use raw_arguments",
+    ),
+    ([{"tool_calls": [{"name": "x", "arguments": {}, "raw_arguments": "{"}]}], "script[0].tool_calls[0]", "not both"),
+    (
+        [{"tool_calls": [{"name": "x", "raw_arguments": {"a": 1}}]}],
+        "script[0].tool_calls[0].raw_arguments",
+        "expected a string sent verbatim",
+    ),
+    ([{"tool_calls": [{"name": "x", "args": {}}]}], "script[0].tool_calls[0].args", "unknown key 'args'"),
+    (
+        [{"text": "a", "finish": "done"}],
+        "script[0].finish",
+        "expected one of stop, length, content_filter; got str 'done'",
+    ),
     ([{"text": "a", "finish": "stpo"}], "script[0].finish", "(did you mean 'stop'?)"),
     ([{"text": "a", "finish": "tool_calls"}], "script[0].finish", "expected one of stop, length, content_filter"),
     ([{"text": "a", "usage": 5}], "script[0].usage", "expected a mapping {input_tokens, output_tokens}"),
@@ -78,54 +99,85 @@ def test_key_prefix_is_the_callers() -> None:
 
 # -- turn selection ---------------------------------------------------------------------------------
 
-CHAT_TWO_TURNS = {"messages": [
-    {"role": "system", "content": "be brief"},
-    {"role": "user", "content": "go"},
-    {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_1", "type": "function", "function": {"name": "list_dir", "arguments": "{}"}},
-        {"id": "call_2", "type": "function", "function": {"name": "read_file", "arguments": "{}"}}]},
-    {"role": "tool", "tool_call_id": "call_1", "content": "a"},
-    {"role": "tool", "tool_call_id": "call_2", "content": "b"},
-    {"role": "assistant", "content": "thinking out loud"},
-    {"role": "user", "content": "continue"},
-]}
-ANTHROPIC_TWO_TURNS = {"system": "be brief", "messages": [
-    {"role": "user", "content": [{"type": "text", "text": "go"}]},
-    {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "list_dir", "input": {}},
-                                      {"type": "tool_use", "id": "t2", "name": "read_file", "input": {}}]},
-    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "a"},
-                                 {"type": "tool_result", "tool_use_id": "t2", "content": "b"}]},
-    {"role": "assistant", "content": "thinking out loud"},
-    {"role": "user", "content": "continue"},
-]}
-RESPONSES_TWO_TURNS = {"instructions": "be brief", "input": [
-    {"role": "user", "content": "go"},
-    # one turn replayed statelessly: reasoning, message and two calls are consecutive
-    {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"},
-    {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Looking."}]},
-    {"type": "function_call", "call_id": "c1", "name": "list_dir", "arguments": "{}"},
-    {"type": "function_call", "call_id": "c2", "name": "read_file", "arguments": "{}"},
-    {"type": "function_call_output", "call_id": "c1", "output": "a"},
-    {"type": "function_call_output", "call_id": "c2", "output": "b"},
-    {"role": "assistant", "content": "thinking out loud"},  # an EasyInputMessage without `type`
-    {"role": "user", "content": "continue"},
-]}
+CHAT_TWO_TURNS = {
+    "messages": [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "go"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "list_dir", "arguments": "{}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "read_file", "arguments": "{}"}},
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "a"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "b"},
+        {"role": "assistant", "content": "thinking out loud"},
+        {"role": "user", "content": "continue"},
+    ]
+}
+ANTHROPIC_TWO_TURNS = {
+    "system": "be brief",
+    "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "go"}]},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "tool_use", "id": "t1", "name": "list_dir", "input": {}},
+                {"type": "tool_use", "id": "t2", "name": "read_file", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "t1", "content": "a"},
+                {"type": "tool_result", "tool_use_id": "t2", "content": "b"},
+            ],
+        },
+        {"role": "assistant", "content": "thinking out loud"},
+        {"role": "user", "content": "continue"},
+    ],
+}
+RESPONSES_TWO_TURNS = {
+    "instructions": "be brief",
+    "input": [
+        {"role": "user", "content": "go"},
+        # one turn replayed statelessly: reasoning, message and two calls are consecutive
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Looking."}]},
+        {"type": "function_call", "call_id": "c1", "name": "list_dir", "arguments": "{}"},
+        {"type": "function_call", "call_id": "c2", "name": "read_file", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "a"},
+        {"type": "function_call_output", "call_id": "c2", "output": "b"},
+        {"role": "assistant", "content": "thinking out loud"},  # an EasyInputMessage without `type`
+        {"role": "user", "content": "continue"},
+    ],
+}
 
 
-@pytest.mark.parametrize(("protocol", "body"), [
-    ("openai_chat", CHAT_TWO_TURNS), ("anthropic_messages", ANTHROPIC_TWO_TURNS),
-    ("openai_responses", RESPONSES_TWO_TURNS)])
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        ("openai_chat", CHAT_TWO_TURNS),
+        ("anthropic_messages", ANTHROPIC_TWO_TURNS),
+        ("openai_responses", RESPONSES_TWO_TURNS),
+    ],
+)
 def test_turn_index_counts_assistant_turns(protocol: str, body: dict[str, Any]) -> None:
     assert turn_index(protocol, body) == 2
 
 
-@pytest.mark.parametrize(("protocol", "body"), [
-    ("openai_chat", {"messages": [{"role": "user", "content": "go"}]}),
-    ("anthropic_messages", {"messages": [{"role": "user", "content": "go"}]}),
-    ("openai_responses", {"input": "go"}),
-    ("openai_responses", {"input": [{"role": "user", "content": "go"}]}),
-    ("openai_chat", {}),
-])
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        ("openai_chat", {"messages": [{"role": "user", "content": "go"}]}),
+        ("anthropic_messages", {"messages": [{"role": "user", "content": "go"}]}),
+        ("openai_responses", {"input": "go"}),
+        ("openai_responses", {"input": [{"role": "user", "content": "go"}]}),
+        ("openai_chat", {}),
+    ],
+)
 def test_first_request_is_turn_zero(protocol: str, body: dict[str, Any]) -> None:
     assert turn_index(protocol, body) == 0
 
@@ -140,9 +192,15 @@ def test_responses_items_separated_by_outputs_are_separate_turns() -> None:
 def test_retry_and_fallback_get_the_same_turn() -> None:
     script = parse_script([{"text": "one"}, {"text": "two"}, {"text": "three"}])
     # A retry re-sends the same body; a fallback sends the same conversation in another protocol.
-    plays = {pick_turn(script, turn_index(p, b)).text for p, b in [
-        ("openai_chat", CHAT_TWO_TURNS), ("openai_chat", dict(CHAT_TWO_TURNS)),
-        ("anthropic_messages", ANTHROPIC_TWO_TURNS), ("openai_responses", RESPONSES_TWO_TURNS)]}
+    plays = {
+        pick_turn(script, turn_index(p, b)).text
+        for p, b in [
+            ("openai_chat", CHAT_TWO_TURNS),
+            ("openai_chat", dict(CHAT_TWO_TURNS)),
+            ("anthropic_messages", ANTHROPIC_TWO_TURNS),
+            ("openai_responses", RESPONSES_TWO_TURNS),
+        ]
+    }
     assert plays == {"three"}
 
 

@@ -22,27 +22,38 @@ import anthropic
 import httpx
 import openai
 import pytest
-
 from emulator_helpers import request_body, sse_events
+
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
 from pytest_kylecode.emulator.server import EmulatorServer
 
 SCRIPT = [
-    {"text": "Looking around.", "tool_calls": [
-        {"name": "list_dir", "arguments": {"path": "."}},
-        {"name": "read_file", "arguments": {"path": "src/fs.c", "limit": 20, "flags": [True, None]}}]},
-    {"text": "Naïve check ✓ done.", "tool_calls": [
-        {"name": "mark_task_complete", "arguments": {"summary": "README.md and src/fs.c — ok"}}]},
+    {
+        "text": "Looking around.",
+        "tool_calls": [
+            {"name": "list_dir", "arguments": {"path": "."}},
+            {"name": "read_file", "arguments": {"path": "src/fs.c", "limit": 20, "flags": [True, None]}},
+        ],
+    },
+    {
+        "text": "Naïve check ✓ done.",
+        "tool_calls": [{"name": "mark_task_complete", "arguments": {"summary": "README.md and src/fs.c — ok"}}],
+    },
 ]
 TURN1 = [("list_dir", {"path": "."}), ("read_file", {"path": "src/fs.c", "limit": 20, "flags": [True, None]})]
 TURN2 = [("mark_task_complete", {"summary": "README.md and src/fs.c — ok"})]
 SCHEMA = {"type": "object", "properties": {}}
-CHAT_TOOLS: Any = [{"type": "function", "function": {"name": n, "description": "", "parameters": SCHEMA}}
-                   for n in ("list_dir", "read_file", "mark_task_complete")]
-FLAT_TOOLS: Any = [{"type": "function", "name": n, "description": "", "parameters": SCHEMA, "strict": False}
-                   for n in ("list_dir", "read_file", "mark_task_complete")]
-ANTHROPIC_TOOLS: Any = [{"name": n, "description": "", "input_schema": SCHEMA}
-                        for n in ("list_dir", "read_file", "mark_task_complete")]
+CHAT_TOOLS: Any = [
+    {"type": "function", "function": {"name": n, "description": "", "parameters": SCHEMA}}
+    for n in ("list_dir", "read_file", "mark_task_complete")
+]
+FLAT_TOOLS: Any = [
+    {"type": "function", "name": n, "description": "", "parameters": SCHEMA, "strict": False}
+    for n in ("list_dir", "read_file", "mark_task_complete")
+]
+ANTHROPIC_TOOLS: Any = [
+    {"name": n, "description": "", "input_schema": SCHEMA} for n in ("list_dir", "read_file", "mark_task_complete")
+]
 TIMEOUT = 5.0
 
 
@@ -70,9 +81,11 @@ def _chat_calls(message: Any) -> list[tuple[str, Any]]:
 
 # -- OpenAI Chat Completions -------------------------------------------------------------------------
 
+
 def test_openai_chat_non_streaming_tool_calls(oai: openai.OpenAI) -> None:
-    completion = oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
-                                             tools=CHAT_TOOLS)
+    completion = oai.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}], tools=CHAT_TOOLS
+    )
     (choice,) = completion.choices
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content == "Looking around."
@@ -82,8 +95,12 @@ def test_openai_chat_non_streaming_tool_calls(oai: openai.OpenAI) -> None:
 
 
 def test_openai_chat_streaming_tool_calls(oai: openai.OpenAI) -> None:
-    with oai.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
-                                     tools=CHAT_TOOLS, stream_options={"include_usage": True}) as stream:
+    with oai.chat.completions.stream(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "go"}],
+        tools=CHAT_TOOLS,
+        stream_options={"include_usage": True},
+    ) as stream:
         final = stream.get_final_completion()
     message = final.choices[0].message
     assert message.content == "Looking around."
@@ -93,8 +110,15 @@ def test_openai_chat_streaming_tool_calls(oai: openai.OpenAI) -> None:
 
 
 def test_openai_chat_raw_stream_chunks(oai: openai.OpenAI) -> None:
-    chunks = list(oai.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
-                                              tools=CHAT_TOOLS, stream=True, stream_options={"include_usage": True}))
+    chunks = list(
+        oai.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "go"}],
+            tools=CHAT_TOOLS,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     args: dict[int, str] = {}
@@ -107,8 +131,11 @@ def test_openai_chat_raw_stream_chunks(oai: openai.OpenAI) -> None:
 def test_openai_chat_second_turn(oai: openai.OpenAI) -> None:
     messages: Any = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": "Looking around.", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "list_dir", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": "Looking around.",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "list_dir", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "README.md"},
     ]
     for stream in (False, True):
@@ -116,8 +143,9 @@ def test_openai_chat_second_turn(oai: openai.OpenAI) -> None:
             with oai.chat.completions.stream(model="gpt-4o-mini", messages=messages, tools=CHAT_TOOLS) as s:
                 message = s.get_final_completion().choices[0].message
         else:
-            message = oai.chat.completions.create(model="gpt-4o-mini", messages=messages,
-                                                  tools=CHAT_TOOLS).choices[0].message
+            message = (
+                oai.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=CHAT_TOOLS).choices[0].message
+            )
         assert message.content == "Naïve check ✓ done."
         assert _chat_calls(message) == TURN2
 
@@ -133,13 +161,15 @@ def test_openai_chat_text_dialect_without_tools(oai: openai.OpenAI) -> None:
 
 # -- Anthropic Messages ------------------------------------------------------------------------------
 
+
 def _anthropic_calls(message: Any) -> list[tuple[str, Any]]:
     return [(b.name, b.input) for b in message.content if b.type == "tool_use"]
 
 
 def test_anthropic_stream_final_message(claude: anthropic.Anthropic) -> None:
-    with claude.messages.stream(model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS,
-                                messages=[{"role": "user", "content": "go"}]) as stream:
+    with claude.messages.stream(
+        model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS, messages=[{"role": "user", "content": "go"}]
+    ) as stream:
         message = stream.get_final_message()
     assert message.stop_reason == "tool_use"
     assert [b.type for b in message.content] == ["text", "tool_use", "tool_use"]
@@ -149,23 +179,32 @@ def test_anthropic_stream_final_message(claude: anthropic.Anthropic) -> None:
 
 
 def test_anthropic_non_streaming_and_second_turn(claude: anthropic.Anthropic) -> None:
-    first = claude.messages.create(model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS,
-                                   messages=[{"role": "user", "content": "go"}])
+    first = claude.messages.create(
+        model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS, messages=[{"role": "user", "content": "go"}]
+    )
     assert _anthropic_calls(first) == TURN1
     history: Any = [
         {"role": "user", "content": "go"},
         {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": b.id, "content": "ok"}
-                                     for b in first.content if b.type == "tool_use"]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": b.id, "content": "ok"}
+                for b in first.content
+                if b.type == "tool_use"
+            ],
+        },
     ]
-    with claude.messages.stream(model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS,
-                                messages=history) as stream:
+    with claude.messages.stream(
+        model="claude-emulated-1", max_tokens=1024, tools=ANTHROPIC_TOOLS, messages=history
+    ) as stream:
         second = stream.get_final_message()
     assert second.content[0].text == "Naïve check ✓ done."  # type: ignore[union-attr]
     assert _anthropic_calls(second) == TURN2
 
 
 # -- OpenAI Responses --------------------------------------------------------------------------------
+
 
 def _response_calls(response: Any) -> list[tuple[str, Any]]:
     return [(o.name, json.loads(o.arguments)) for o in response.output if o.type == "function_call"]
@@ -186,13 +225,17 @@ def test_openai_responses_second_turn_stateless(oai: openai.OpenAI) -> None:
     first = oai.responses.create(model="gpt-4.1", input="go", tools=FLAT_TOOLS)
     replay: Any = [{"role": "user", "content": "go"}]
     replay += [o.model_dump(exclude_none=True) for o in first.output]
-    replay += [{"type": "function_call_output", "call_id": o.call_id, "output": "ok"}
-               for o in first.output if o.type == "function_call"]
+    replay += [
+        {"type": "function_call_output", "call_id": o.call_id, "output": "ok"}
+        for o in first.output
+        if o.type == "function_call"
+    ]
     second = oai.responses.create(model="gpt-4.1", input=replay, tools=FLAT_TOOLS, stream=False)
     assert second.output_text == "Naïve check ✓ done." and _response_calls(second) == TURN2
 
 
 # -- streaming really streams ------------------------------------------------------------------------
+
 
 class _Gated(httpx.BaseTransport):
     """Sends the first chunk, then holds the rest until the test has seen it arrive."""
@@ -225,8 +268,10 @@ def test_sse_events_arrive_as_separate_http_chunks() -> None:
     gated = _Gated(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE))
     body = json.dumps(request_body("anthropic_messages", stream=True)).encode()
     with EmulatorServer(gated) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        sock.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         # The rest of the body is held back: this returns only if the first event was flushed on its own.
         buf = _read_until(sock, b"", lambda b: b"\r\n\r\n" in b and b.split(b"\r\n\r\n", 1)[1].count(b"\r\n") >= 2)
         head, rest = buf.split(b"\r\n\r\n", 1)
@@ -241,8 +286,8 @@ def test_sse_events_arrive_as_separate_http_chunks() -> None:
         size_line, rest = rest.split(b"\r\n", 1)
         size = int(size_line, 16)
         chunks.append(rest[:size])
-        assert rest[size:size + 2] == b"\r\n"
-        rest = rest[size + 2:]
+        assert rest[size : size + 2] == b"\r\n"
+        rest = rest[size + 2 :]
     assert chunks[-1] == b""  # the terminating chunk: the response ended properly
     assert all(len(sse_events(c)) == 1 for c in chunks[:-1])  # one SSE event per HTTP chunk
     assert sse_events(chunks[-2])[0][0] == "message_stop"
@@ -260,6 +305,7 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
 
 # -- the real command --------------------------------------------------------------------------------
 
+
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("kylecode")
     return [str(script)] if script.exists() else [sys.executable, "-m", "pytest_kylecode.cli"]
@@ -269,8 +315,12 @@ def _start(tmp_path: Path, scenario: str, *extra: str) -> tuple[subprocess.Popen
     path = tmp_path / "scenario.yaml"
     path.write_text(scenario, encoding="utf-8")
     with (tmp_path / "stderr.log").open("w") as stderr:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen([*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
-                                stdout=subprocess.PIPE, stderr=stderr, text=True)
+        proc = subprocess.Popen(
+            [*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     assert proc.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(proc.stdout, selectors.EVENT_READ)
@@ -297,8 +347,11 @@ def _stop(proc: subprocess.Popen[str], sig: int) -> int:
         proc.stdout.close()
 
 
-SCENARIO = "name: demo\ntask: go\nscript:\n" + "".join(
-    f"  - {json.dumps(turn)}\n" for turn in SCRIPT) + "matrix: {provider: [openai/gpt-4o-mini]}\n"
+SCENARIO = (
+    "name: demo\ntask: go\nscript:\n"
+    + "".join(f"  - {json.dumps(turn)}\n" for turn in SCRIPT)
+    + "matrix: {provider: [openai/gpt-4o-mini]}\n"
+)
 
 
 def test_kylecode_emulate_with_a_fault(tmp_path: Path) -> None:
@@ -324,8 +377,9 @@ def test_kylecode_emulate_command(tmp_path: Path, sig: int) -> None:
         url = line.split("listening on ", 1)[1].strip()
         assert line == f"listening on {url}\n" and int(url.rsplit(":", 1)[1]) > 0
         with openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
-            with client.chat.completions.stream(model="gpt-4o-mini", tools=CHAT_TOOLS,
-                                                messages=[{"role": "user", "content": "go"}]) as stream:
+            with client.chat.completions.stream(
+                model="gpt-4o-mini", tools=CHAT_TOOLS, messages=[{"role": "user", "content": "go"}]
+            ) as stream:
                 message = stream.get_final_completion().choices[0].message
         assert _chat_calls(message) == TURN1
     finally:
@@ -334,27 +388,43 @@ def test_kylecode_emulate_command(tmp_path: Path, sig: int) -> None:
     assert "POST /v1/chat/completions" in (tmp_path / "stderr.log").read_text()
 
 
-@pytest.mark.parametrize(("scenario", "extra", "message"), [
-    ("task: go\nscript:\n  - {tool_calls: [{name: list_dir, argument: {}}]}\n", (),
-     "script[0].tool_calls[0].argument: unknown key 'argument' (did you mean 'arguments'?)"),
-    ("task: go\n", (), "a mapping with a `script` list"),
-    ("script: [{text: hi}]\n", ("--fault-at", "2"), "--fault-at and --fault-times need --fault KIND"),
-    ("script: [{text: hi}]\n", ("--fault", "http_429", "--fault-times", "0"), "--fault-times must be a positive"),
-], ids=["unknown-key", "no-script", "fault-at-alone", "fault-times-zero"])
-def test_kylecode_emulate_refuses_bad_input(tmp_path: Path, scenario: str, extra: tuple[str, ...],
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("scenario", "extra", "message"),
+    [
+        (
+            "task: go\nscript:\n  - {tool_calls: [{name: list_dir, argument: {}}]}\n",
+            (),
+            "script[0].tool_calls[0].argument: unknown key 'argument' (did you mean 'arguments'?)",
+        ),
+        ("task: go\n", (), "a mapping with a `script` list"),
+        ("script: [{text: hi}]\n", ("--fault-at", "2"), "--fault-at and --fault-times need --fault KIND"),
+        ("script: [{text: hi}]\n", ("--fault", "http_429", "--fault-times", "0"), "--fault-times must be a positive"),
+    ],
+    ids=["unknown-key", "no-script", "fault-at-alone", "fault-times-zero"],
+)
+def test_kylecode_emulate_refuses_bad_input(
+    tmp_path: Path, scenario: str, extra: tuple[str, ...], message: str
+) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(scenario, encoding="utf-8")
-    result = subprocess.run([*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     if "script" in scenario and not extra:
         assert str(path) in result.stderr
 
 
 def test_unknown_fault_kind_is_an_argparse_error(tmp_path: Path) -> None:
-    result = subprocess.run([*_command(), "emulate", "--scenario", "x.yaml", "--fault", "http_999"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*_command(), "emulate", "--scenario", "x.yaml", "--fault", "http_999"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2 and "invalid choice: 'http_999'" in result.stderr
 
 
@@ -382,30 +452,42 @@ def _faulted_server(kind: str, times: int = 1) -> EmulatorServer:
 
 
 def test_http_fault_reaches_the_sdk_then_the_script_resumes() -> None:
-    with _faulted_server("http_429") as srv, openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test",
-                                                            max_retries=0, timeout=TIMEOUT) as client:
+    with (
+        _faulted_server("http_429") as srv,
+        openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client,
+    ):
         with pytest.raises(openai.RateLimitError) as info:
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
-                                           tools=CHAT_TOOLS)
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}], tools=CHAT_TOOLS
+            )
         assert info.value.response.headers["retry-after"] == "1"
         assert info.value.code == "rate_limit_exceeded"
-        retry = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}],
-                                               tools=CHAT_TOOLS)
+        retry = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "go"}], tools=CHAT_TOOLS
+        )
         assert _chat_calls(retry.choices[0].message) == TURN1
 
 
 def test_in_stream_error_reaches_the_anthropic_sdk() -> None:
-    with _faulted_server("sse_error") as srv, anthropic.Anthropic(base_url=srv.url, api_key="k", max_retries=0,
-                                                                  timeout=TIMEOUT) as client:
+    with (
+        _faulted_server("sse_error") as srv,
+        anthropic.Anthropic(base_url=srv.url, api_key="k", max_retries=0, timeout=TIMEOUT) as client,
+    ):
         with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-            with client.messages.stream(model="claude-emulated-1", max_tokens=64, tools=ANTHROPIC_TOOLS,
-                                        messages=[{"role": "user", "content": "go"}]) as stream:
+            with client.messages.stream(
+                model="claude-emulated-1",
+                max_tokens=64,
+                tools=ANTHROPIC_TOOLS,
+                messages=[{"role": "user", "content": "go"}],
+            ) as stream:
                 stream.get_final_message()
 
 
 def test_truncated_stream_reaches_the_responses_sdk() -> None:
-    with _faulted_server("truncated_stream") as srv, openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test",
-                                                                    max_retries=0, timeout=TIMEOUT) as client:
+    with (
+        _faulted_server("truncated_stream") as srv,
+        openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client,
+    ):
         seen: list[str] = []
         with pytest.raises(RuntimeError):  # the SDK has no final response to give
             with client.responses.stream(model="gpt-4.1", input="go", tools=FLAT_TOOLS) as stream:

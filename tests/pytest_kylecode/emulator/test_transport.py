@@ -5,9 +5,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from emulator_helpers import request_body, sse_events
 
 from agent_runtime.clock import VirtualClock
-from emulator_helpers import request_body, sse_events
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, Turn, for_provider, protocol_for_path
 from pytest_kylecode.timed_body import TimedByteStream
 
@@ -23,11 +23,19 @@ def client(two_calls_script: list[Turn], clock: VirtualClock) -> Iterator[httpx.
         yield c
 
 
-@pytest.mark.parametrize(("path", "protocol"), [
-    ("/v1/chat/completions", "openai_chat"), ("/api/v1/chat/completions", "openai_chat"),
-    ("/api/paas/v4/chat/completions/", "openai_chat"), ("/v1/messages", "anthropic_messages"),
-    ("/anthropic/v1/messages", "anthropic_messages"), ("/v1/responses", "openai_responses"),
-    ("/v1/models", None), ("/v1/messages/count_tokens", None)])
+@pytest.mark.parametrize(
+    ("path", "protocol"),
+    [
+        ("/v1/chat/completions", "openai_chat"),
+        ("/api/v1/chat/completions", "openai_chat"),
+        ("/api/paas/v4/chat/completions/", "openai_chat"),
+        ("/v1/messages", "anthropic_messages"),
+        ("/anthropic/v1/messages", "anthropic_messages"),
+        ("/v1/responses", "openai_responses"),
+        ("/v1/models", None),
+        ("/v1/messages/count_tokens", None),
+    ],
+)
 def test_routing_by_path_suffix(path: str, protocol: str | None) -> None:
     assert protocol_for_path(path) == protocol
 
@@ -49,8 +57,9 @@ def test_stream_plays_on_the_clock_one_event_per_chunk(client: httpx.Client, clo
 def test_handle_request_returns_a_timed_stream_for_wrappers(two_calls_script: list[Turn], clock: VirtualClock) -> None:
     """What a FaultTransport sees from its inner emulator: the chunks and their offsets."""
     transport = EmulatorTransport(two_calls_script, clock=clock)
-    request = httpx.Request("POST", "https://api.openai.com/v1/responses",
-                            json=request_body("openai_responses", stream=True))
+    request = httpx.Request(
+        "POST", "https://api.openai.com/v1/responses", json=request_body("openai_responses", stream=True)
+    )
     response = transport.handle_request(request)
     assert isinstance(response.stream, TimedByteStream) and response.stream.start == 100.0
     chunks = response.stream.chunks
@@ -89,11 +98,14 @@ def test_bad_json_is_a_400_in_the_protocols_shape(client: httpx.Client) -> None:
     assert anthropic.json()["error"]["type"] == "invalid_request_error"
 
 
-@pytest.mark.parametrize(("path", "body", "fragment"), [
-    ("/v1/chat/completions", {"model": "m"}, "messages"),
-    ("/v1/messages", {"model": "m", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
-    ("/v1/responses", {"model": "m", "input": []}, "input"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "fragment"),
+    [
+        ("/v1/chat/completions", {"model": "m"}, "messages"),
+        ("/v1/messages", {"model": "m", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
+        ("/v1/responses", {"model": "m", "input": []}, "input"),
+    ],
+)
 def test_invalid_requests_are_refused(client: httpx.Client, path: str, body: dict, fragment: str) -> None:
     response = client.post("http://emulator" + path, json=body)
     assert response.status_code == 400 and fragment in json.dumps(response.json())
@@ -110,9 +122,16 @@ def test_empty_script_is_refused() -> None:
         EmulatorTransport([])
 
 
-@pytest.mark.parametrize(("provider", "event_line"), [
-    ("openrouter", b"data: "), ("groq", b"event: error\n"), ("deepseek", b"data: "),
-    ("moonshot-anthropic", b"event: error\n"), ("openai-responses", b"event: error\n")])
+@pytest.mark.parametrize(
+    ("provider", "event_line"),
+    [
+        ("openrouter", b"data: "),
+        ("groq", b"event: error\n"),
+        ("deepseek", b"data: "),
+        ("moonshot-anthropic", b"event: error\n"),
+        ("openai-responses", b"event: error\n"),
+    ],
+)
 def test_wire_module_by_provider(provider: str, event_line: bytes) -> None:
     wire = for_provider(provider)
     assert wire.stream_error_event(provider).startswith(event_line)
@@ -123,6 +142,16 @@ def test_wire_module_by_provider(provider: str, event_line: bytes) -> None:
 def test_public_api_is_exported() -> None:
     import pytest_kylecode.emulator as emulator
 
-    assert set(emulator.__all__) >= {"EmulatorTransport", "Turn", "parse_script", "turn_index", "pick_turn",
-                                     "respond", "for_protocol", "for_provider", "WireResponse", "Timing"}
+    assert set(emulator.__all__) >= {
+        "EmulatorTransport",
+        "Turn",
+        "parse_script",
+        "turn_index",
+        "pick_turn",
+        "respond",
+        "for_protocol",
+        "for_provider",
+        "WireResponse",
+        "Timing",
+    }
     assert all(hasattr(emulator, name) for name in emulator.__all__)

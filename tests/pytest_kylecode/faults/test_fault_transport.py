@@ -14,9 +14,9 @@ import pytest
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import Timeouts
 from agent_runtime.messages import ModelRequest, ToolSpec, UserMessage
-from agent_runtime.wire.protocols import get_protocol
-from agent_runtime.wire.client import ProviderClient
 from agent_runtime.providers import parse_route
+from agent_runtime.wire.client import ProviderClient
+from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events
 from pytest_kylecode.emulator.script import parse_script
 from pytest_kylecode.emulator.transport import EmulatorTransport
@@ -24,17 +24,22 @@ from pytest_kylecode.faults.catalog import FaultSpec
 from pytest_kylecode.faults.transport import FaultTransport
 
 SCRIPT = parse_script([{"text": "Looking.", "tool_calls": [{"name": "read_file", "arguments": {"path": "a.txt"}}]}])
-TOOL = ToolSpec("read_file", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}},
-                                              "required": ["path"]})
-ROUTES = {"openai_chat": "openai/gpt-4o-mini", "anthropic_messages": "anthropic/claude-sonnet-4-5",
-          "openai_responses": "openai-responses/gpt-4.1"}
+TOOL = ToolSpec(
+    "read_file", "Read a file.", {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+)
+ROUTES = {
+    "openai_chat": "openai/gpt-4o-mini",
+    "anthropic_messages": "anthropic/claude-sonnet-4-5",
+    "openai_responses": "openai-responses/gpt-4.1",
+}
 TIMEOUTS = Timeouts()
 
 
 def _setup(fault: FaultSpec, route: str = "openai/gpt-4o-mini") -> tuple[FaultTransport, VirtualClock]:
     clock = VirtualClock()
-    transport = FaultTransport(EmulatorTransport(SCRIPT, clock=clock), fault, primary=route, clock=clock,
-                               timeouts=TIMEOUTS)
+    transport = FaultTransport(
+        EmulatorTransport(SCRIPT, clock=clock), fault, primary=route, clock=clock, timeouts=TIMEOUTS
+    )
     return transport, clock
 
 
@@ -42,8 +47,9 @@ def _raw(fault: FaultSpec, route: str, *, stream: bool) -> tuple[httpx.Response,
     """One request as the runtime would build it, answered through the fault; the raw body."""
     transport, clock = _setup(fault, route)
     r = parse_route(route)
-    body = get_protocol(r.protocol).build_request(r.model, ModelRequest([UserMessage("hi")], [TOOL], stream),
-                                                  provider=r.provider.name)
+    body = get_protocol(r.protocol).build_request(
+        r.model, ModelRequest([UserMessage("hi")], [TOOL], stream), provider=r.provider.name
+    )
     request = httpx.Request("POST", r.provider.endpoint({}), json=body, extensions={"kylecode.route": route})
     response = transport.handle_request(request)
     return response, b"".join(response.stream), clock  # type: ignore[arg-type]
@@ -82,8 +88,9 @@ HTTP_CASES = [
 
 @pytest.mark.parametrize(("kind", "route", "status", "category"), HTTP_CASES)
 @pytest.mark.parametrize("stream", [True, False])
-def test_http_faults_answer_in_the_providers_shape(kind: str, route: str, status: int, category: str,
-                                                   stream: bool) -> None:
+def test_http_faults_answer_in_the_providers_shape(
+    kind: str, route: str, status: int, category: str, stream: bool
+) -> None:
     record = _call(FaultSpec(kind), route, stream=stream)
     assert record.status == status
     assert record.error is not None and record.error.category == category
@@ -144,19 +151,22 @@ def test_truncated_stream_ends_before_the_finish(route: str) -> None:
     _, body, _ = _raw(FaultSpec("truncated_stream"), route, stream=True)
     events = _events(body)
     assert events and all('"finish_reason":"tool_calls"' not in data for _, data in events)
-    assert ("message_delta", ) not in [(e,) for e, _ in events]
+    assert ("message_delta",) not in [(e,) for e, _ in events]
     assert all(e != "response.completed" for e, _ in events) and (None, "[DONE]") not in events
     record = _call(FaultSpec("truncated_stream"), route, stream=True)
     assert record.error is not None and record.error.category == "stream_truncated"
 
 
-@pytest.mark.parametrize(("route", "marker"), [
-    ("openai/gpt-4o-mini", '{"error": {"message": "The server had an error'),
-    ("openrouter/z-ai/glm-4.6", '"error":{"code":"server_error"'),
-    ("groq/llama-3.3-70b", '"status_code":503'),
-    ("anthropic/claude-sonnet-4-5", '"overloaded_error"'),
-    ("openai-responses/gpt-4.1", '"type":"error"'),
-])
+@pytest.mark.parametrize(
+    ("route", "marker"),
+    [
+        ("openai/gpt-4o-mini", '{"error": {"message": "The server had an error'),
+        ("openrouter/z-ai/glm-4.6", '"error":{"code":"server_error"'),
+        ("groq/llama-3.3-70b", '"status_code":503'),
+        ("anthropic/claude-sonnet-4-5", '"overloaded_error"'),
+        ("openai-responses/gpt-4.1", '"type":"error"'),
+    ],
+)
 def test_sse_error_is_the_providers_in_band_error(route: str, marker: str) -> None:
     _, body, _ = _raw(FaultSpec("sse_error"), route, stream=True)
     assert marker in body.decode()
@@ -198,8 +208,11 @@ def test_duplicate_tool_args_is_kimis_start_input_plus_repeated_deltas() -> None
     payloads = [json.loads(data) for event, data in _events(body) if event and event.startswith("content_block")]
     start = next(p for p in payloads if p["type"] == "content_block_start" and p["content_block"]["type"] == "tool_use")
     assert start["content_block"]["input"] == {"path": "a.txt"}
-    deltas = "".join(p["delta"]["partial_json"] for p in payloads
-                     if p["type"] == "content_block_delta" and p["delta"]["type"] == "input_json_delta")
+    deltas = "".join(
+        p["delta"]["partial_json"]
+        for p in payloads
+        if p["type"] == "content_block_delta" and p["delta"]["type"] == "input_json_delta"
+    )
     assert json.loads(deltas) == {"path": "a.txt"}  # naive start + deltas would give the object twice
     record = _call(FaultSpec("duplicate_tool_args"), "moonshot-anthropic/kimi-k2", stream=True)
     assert record.response is not None and record.response.tool_calls[0].arguments == {"path": "a.txt"}
@@ -218,10 +231,14 @@ def test_duplicate_tool_args_chat_analogue_repeats_the_arguments() -> None:
     assert record.response is not None and record.response.tool_calls[0].arguments == {"path": "a.txt"}
 
 
-@pytest.mark.parametrize(("route", "raw"), [
-    ("openai/gpt-4o-mini", "content_filter"), ("anthropic/claude-sonnet-4-5", "refusal"),
-    ("openai-responses/gpt-4.1", "content_filter"),
-])
+@pytest.mark.parametrize(
+    ("route", "raw"),
+    [
+        ("openai/gpt-4o-mini", "content_filter"),
+        ("anthropic/claude-sonnet-4-5", "refusal"),
+        ("openai-responses/gpt-4.1", "content_filter"),
+    ],
+)
 @pytest.mark.parametrize("stream", [True, False])
 def test_content_filter_stops_the_response_in_the_protocols_terms(route: str, raw: str, stream: bool) -> None:
     record = _call(FaultSpec("content_filter"), route, stream=stream)
@@ -245,8 +262,9 @@ def test_at_and_times_select_the_calls() -> None:
 def test_route_targets_only_that_route() -> None:
     clock = VirtualClock()
     fault = FaultSpec("http_503", times=9, route="openai/gpt-4.1-mini")
-    transport = FaultTransport(EmulatorTransport(SCRIPT, clock=clock), fault, primary="openai/gpt-4o-mini",
-                               clock=clock, timeouts=TIMEOUTS)
+    transport = FaultTransport(
+        EmulatorTransport(SCRIPT, clock=clock), fault, primary="openai/gpt-4o-mini", clock=clock, timeouts=TIMEOUTS
+    )
     client = ProviderClient(httpx.Client(transport=transport), clock=clock, timeouts=TIMEOUTS, env={})
     request = ModelRequest([UserMessage("hi")], [TOOL], True)
     assert client.call(parse_route("openai/gpt-4o-mini"), request).status == 200

@@ -5,15 +5,15 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml  # noqa: F401
 
 # Imported here, in the outer process, so pytester's in-process runs do not drop and re-import
 # them: PyYAML's C extension cannot be re-initialised, and a re-imported ``yaml`` package no longer
 # matches the node classes its C parser was built with.
-import pytest_kylecode.cell.runner  # noqa: F401
-import pytest_kylecode.collect  # noqa: F401
-import pytest_kylecode.scenarios.matrix  # noqa: F401
+import pytest_kylecode.cell.runner
+import pytest_kylecode.collect
+import pytest_kylecode.scenarios.matrix
 import pytest_kylecode.snapshot  # noqa: F401
-import yaml  # noqa: F401
 
 # A three-turn task over every protocol: list, write, finish.
 BASIC = """
@@ -55,8 +55,9 @@ class Matrix:
         for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
             monkeypatch.delenv(name, raising=False)
         # The outer process imported the packages already; the inner session cannot rewrite them, and says so.
-        pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n"
-                         "filterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+        pytester.makeini(
+            "[pytest]\naddopts = -p no:cacheprovider\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n"
+        )
 
     def scenario(self, name: str, text: str) -> None:
         (self.root / "scenarios" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
@@ -74,5 +75,3 @@ class Matrix:
 
     def replay(self, *args: str) -> pytest.RunResult:
         return self.run(*args, ci=True)
-
-

@@ -14,8 +14,8 @@ from matrix_helpers import BASIC, Matrix
 
 TWO = BASIC.replace(
     "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-    "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]").replace("streaming: [true, false]",
-                                                                           "streaming: [true]")
+    "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]",
+).replace("streaming: [true, false]", "streaming: [true]")
 # The script changes (so every cassette must be re-recorded), and the new expectation cannot hold.
 CHANGED = TWO.replace("text: Writing notes.", "text: Writing the notes now.").replace("steps: 3", "steps: 4")
 
@@ -36,11 +36,13 @@ def test_a_rerecording_that_misses_its_expectations_changes_nothing(matrix: Matr
         result = matrix.run(f"--kylecode-record={mode}", "--snapshot-update")
         result.assert_outcomes(failed=2)
         assert _tree(matrix.root) == before, mode
-        result.stdout.fnmatch_lines([
-            "kylecode: kept 2 cassettes as they were: the cells failed (first: steps: expected 4, got 3*",
-            "  cassettes/basic/anthropic/claude-sonnet-4-5/stream-native-none.yaml",
-            "  cassettes/basic/openai/gpt-4o-mini/stream-native-none.yaml",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                "kylecode: kept 2 cassettes as they were: the cells failed (first: steps: expected 4, got 3*",
+                "  cassettes/basic/anthropic/claude-sonnet-4-5/stream-native-none.yaml",
+                "  cassettes/basic/openai/gpt-4o-mini/stream-native-none.yaml",
+            ]
+        )
         assert "cassettes changed" not in result.stdout.str()
 
 

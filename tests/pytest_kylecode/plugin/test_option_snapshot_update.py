@@ -28,20 +28,26 @@ from pytest_kylecode.scenarios.matrix import load_scenario
 SNAPSHOTS = "scenarios/__snapshots__"
 SECOND = BASIC.replace("name: basic", "name: second").replace(
     "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-    "provider: [openai/gpt-4o-mini]")
+    "provider: [openai/gpt-4o-mini]",
+)
 # The orphans once `second.yaml` is removed and `basic` streams no more.
-ORPHANS = [f"{SNAPSHOTS}/basic/anthropic/claude-sonnet-4-5-stream-native-none.json",
-           f"{SNAPSHOTS}/basic/openai-responses/gpt-4.1-stream-native-none.json",
-           f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-stream-native-none.json",
-           f"{SNAPSHOTS}/second/openai/gpt-4o-mini-nostream-native-none.json",
-           f"{SNAPSHOTS}/second/openai/gpt-4o-mini-stream-native-none.json"]
+ORPHANS = [
+    f"{SNAPSHOTS}/basic/anthropic/claude-sonnet-4-5-stream-native-none.json",
+    f"{SNAPSHOTS}/basic/openai-responses/gpt-4.1-stream-native-none.json",
+    f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-stream-native-none.json",
+    f"{SNAPSHOTS}/second/openai/gpt-4o-mini-nostream-native-none.json",
+    f"{SNAPSHOTS}/second/openai/gpt-4o-mini-stream-native-none.json",
+]
 
 
 def digest(matrix: Matrix) -> dict[str, str]:
     """Every file of the snapshot tree and the SHA-256 of its bytes."""
     root = matrix.root / SNAPSHOTS
-    return {p.relative_to(matrix.root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(matrix.root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def speaks_of_unused(result: pytest.RunResult) -> list[str]:
@@ -57,9 +63,24 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / "scenarios" / f"{name}.yaml").write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
     (root / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_XDIST_")}
-    done = subprocess.run([sys.executable, "-m", "pytest", "--kylecode-matrix", "--kylecode-record=once",
-                           "--snapshot-update", "-p", "no:cacheprovider", "-q"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kylecode-matrix",
+            "--kylecode-record=once",
+            "--snapshot-update",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
@@ -103,9 +124,10 @@ def test_cells_after_x_keep_their_snapshots(matrix: Matrix, recorded: dict[str, 
 def test_cells_after_maxfail_keep_their_snapshots(matrix: Matrix, recorded: dict[str, str]) -> None:
     # The third cell takes its snapshot, then misses its expectations: five cells never run.
     (matrix.root / "scenarios/basic.yaml").write_text(
-        (matrix.root / "scenarios/basic.yaml").read_text(encoding="utf-8") +
-        "overrides:\n  - when: {provider: anthropic/claude-sonnet-4-5, streaming: true}\n    expect: {steps: 99}\n",
-        encoding="utf-8")
+        (matrix.root / "scenarios/basic.yaml").read_text(encoding="utf-8")
+        + "overrides:\n  - when: {provider: anthropic/claude-sonnet-4-5, streaming: true}\n    expect: {steps: 99}\n",
+        encoding="utf-8",
+    )
     result = matrix.run("--snapshot-update", "--maxfail=1", ci=True)
     result.assert_outcomes(passed=2, failed=1)
     assert digest(matrix) == recorded
@@ -131,8 +153,9 @@ def test_skipped_cells_keep_their_snapshots(matrix: Matrix, recorded: dict[str, 
 
 
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
-def test_cells_failing_before_their_snapshot_keep_it(matrix: Matrix, recorded: dict[str, str],
-                                                     workers: tuple[str, ...]) -> None:
+def test_cells_failing_before_their_snapshot_keep_it(
+    matrix: Matrix, recorded: dict[str, str], workers: tuple[str, ...]
+) -> None:
     # A changed task invalidates every cassette: every cell fails before its snapshot.
     edit_basic(matrix, "task: List the workspace", "task: Now list the workspace")
     result = matrix.run("--snapshot-update", *workers, ci=True, subprocess=bool(workers))
@@ -142,7 +165,8 @@ def test_cells_failing_before_their_snapshot_keep_it(matrix: Matrix, recorded: d
 
 
 def test_a_stopped_live_budget_keeps_the_snapshots_of_the_cells_it_stopped(
-        matrix: Matrix, recorded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    matrix: Matrix, recorded: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     script = load_scenario(matrix.root / "scenarios/basic.yaml").script
     with EmulatorServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
         for provider in ("OPENAI", "ANTHROPIC", "OPENAI_RESPONSES"):
@@ -150,14 +174,17 @@ def test_a_stopped_live_budget_keeps_the_snapshots_of_the_cells_it_stopped(
         monkeypatch.setenv("OPENAI_API_KEY", "sk-placeholder-0000000000000000")
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-placeholder-000000000000")
         # Three calls a cell: the first cell records, the second is refused its first call.
-        result = matrix.run("--kylecode-upstream=live", "--kylecode-record=rewrite", "--kylecode-max-live-calls=3",
-                            "--snapshot-update")
+        result = matrix.run(
+            "--kylecode-upstream=live", "--kylecode-record=rewrite", "--kylecode-max-live-calls=3", "--snapshot-update"
+        )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*live call budget exhausted*"])
     after = digest(matrix)
     assert after.keys() == recorded.keys()
-    ran = {f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-stream-native-none.json",
-           f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-nostream-native-none.json"}
+    ran = {
+        f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-stream-native-none.json",
+        f"{SNAPSHOTS}/basic/openai/gpt-4o-mini-nostream-native-none.json",
+    }
     assert {k: v for k, v in after.items() if k not in ran} == {k: v for k, v in recorded.items() if k not in ran}
     assert speaks_of_unused(result) == []
 
@@ -186,7 +213,8 @@ def orphan_lines(result: pytest.RunResult) -> list[str]:
 
 
 def test_orphans_are_reported_by_the_session_and_by_cassettes_check(
-        matrix: Matrix, recorded: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    matrix: Matrix, recorded: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     make_orphans(matrix)
     result = matrix.run(ci=True)
     result.assert_outcomes(passed=3)
@@ -199,8 +227,14 @@ def test_orphans_are_reported_by_the_session_and_by_cassettes_check(
     capsys.readouterr()
     assert main(["cassettes", "check", "--no-replay"]) == 1
     out = capsys.readouterr().out
-    assert sorted(line.rsplit(": ", 1)[1] for line in out.splitlines()
-                  if line.startswith("orphan snapshot (no cell of any scenario takes it): ")) == ORPHANS
+    assert (
+        sorted(
+            line.rsplit(": ", 1)[1]
+            for line in out.splitlines()
+            if line.startswith("orphan snapshot (no cell of any scenario takes it): ")
+        )
+        == ORPHANS
+    )
     assert "5 orphan snapshots" in out.splitlines()[-1]
 
 
@@ -229,8 +263,7 @@ def test_orphans_are_kept_by_a_partial_run(matrix: Matrix, recorded: dict[str, s
 
 
 @pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
-def test_orphans_are_deleted_by_a_full_run(matrix: Matrix, recorded: dict[str, str],
-                                           workers: tuple[str, ...]) -> None:
+def test_orphans_are_deleted_by_a_full_run(matrix: Matrix, recorded: dict[str, str], workers: tuple[str, ...]) -> None:
     make_orphans(matrix)
     result = matrix.run("--snapshot-update", *workers, ci=True, subprocess=bool(workers))
     result.assert_outcomes(passed=3)

@@ -46,8 +46,10 @@ def test_without_the_flag_the_plugin_imports_nothing_heavy(matrix: Matrix) -> No
     result = matrix.pytester.runpytest_subprocess("-s", "-q")
     # (httpx itself may be loaded by other plugins, such as respx's: not ours to judge)
     line = next(line for line in result.outlines if "LOADED" in line)
-    assert line.endswith("LOADED ['pytest_kylecode.cassettes', 'pytest_kylecode.cassettes.modes', "
-                         "'pytest_kylecode.options', 'pytest_kylecode.plugin']")
+    assert line.endswith(
+        "LOADED ['pytest_kylecode.cassettes', 'pytest_kylecode.cassettes.modes', "
+        "'pytest_kylecode.options', 'pytest_kylecode.plugin']"
+    )
 
 
 def test_with_the_flag_testpaths_are_not_collected(matrix: Matrix) -> None:
@@ -95,7 +97,8 @@ def test_requires_skips_cells_naming_the_missing_command(matrix: Matrix) -> None
 
 def test_exclude_and_not_applicable_faults_shape_the_matrix(matrix: Matrix) -> None:
     text = BASIC.replace("tools: [native]", "tools: [native, text]").replace(
-        "fault: [none]", "fault: [none, stall, tools_unsupported]")
+        "fault: [none]", "fault: [none, stall, tools_unsupported]"
+    )
     matrix.scenario("basic", text + "exclude: [{provider: 'anthropic/*', tools: text}]\n")
     ids = _ids(matrix.run("--collect-only", "-q").outlines)
     assert not any("anthropic" in i and "-text-" in i for i in ids)

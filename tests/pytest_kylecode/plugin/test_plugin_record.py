@@ -10,7 +10,8 @@ from matrix_helpers import BASIC, Matrix
 
 ONE = BASIC.replace(
     "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-    "provider: [anthropic/claude-sonnet-4-5]").replace("streaming: [true, false]", "streaming: [true]")
+    "provider: [anthropic/claude-sonnet-4-5]",
+).replace("streaming: [true, false]", "streaming: [true]")
 CASSETTE = Path("cassettes/basic/anthropic/claude-sonnet-4-5/stream-native-none.yaml")
 NODE = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-stream-native-none]"
 
@@ -59,10 +60,13 @@ def test_missing_cassette_fails_with_the_rerecord_command(matrix: Matrix) -> Non
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
     assert f"no cassette for this cell: {matrix.root / CASSETTE}" in out
-    assert ("re-record this cell: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite --snapshot-update "
-            f"'{NODE}'") in out
-    assert ("re-record the whole scenario: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite "
-            "--snapshot-update scenarios/basic.yaml") in out
+    assert (
+        f"re-record this cell: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite --snapshot-update '{NODE}'"
+    ) in out
+    assert (
+        "re-record the whole scenario: env -u CI pytest --kylecode-matrix --kylecode-record=rewrite "
+        "--snapshot-update scenarios/basic.yaml"
+    ) in out
 
 
 def test_rerecording_identical_traffic_leaves_the_file_untouched(matrix: Matrix) -> None:
@@ -161,10 +165,12 @@ def test_corrupt_cassette_names_the_file_and_the_interaction(matrix: Matrix) -> 
 def test_workspace_path_never_reaches_a_cassette(matrix: Matrix) -> None:
     """Replays elsewhere must match: the temp workspace path is normalized to <workspace>."""
     text = ONE.replace(
-        "tool_calls: [{name: list_dir, arguments: {path: \".\"}}]",
-        "tool_calls: [{name: run_shell, arguments: {command: \"pwd\"}}]").replace(
+        'tool_calls: [{name: list_dir, arguments: {path: "."}}]',
+        'tool_calls: [{name: run_shell, arguments: {command: "pwd"}}]',
+    ).replace(
         "tool_sequence: [list_dir, write_file, mark_task_complete]",
-        "tool_sequence: [run_shell, write_file, mark_task_complete]")
+        "tool_sequence: [run_shell, write_file, mark_task_complete]",
+    )
     matrix.scenario("basic", text)
     matrix.record().assert_outcomes(passed=1)
     cassette = (matrix.root / CASSETTE).read_text()

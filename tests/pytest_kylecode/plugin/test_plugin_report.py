@@ -6,14 +6,16 @@ import json
 
 from matrix_helpers import BASIC, Matrix
 
-FAULTS = BASIC.replace("fault: [none]", "fault: [none, http_503, stall]").replace(
-    "tools: [native]", "tools: [native, text]") + """
+FAULTS = (
+    BASIC.replace("fault: [none]", "fault: [none, http_503, stall]").replace("tools: [native]", "tools: [native, text]")
+    + """
 overrides:
   - when: {fault: http_503, provider: "openai/*"}
     expect: {retries: 1, fallbacks: 0, final_route: openai/gpt-4o-mini}
   - when: {provider: "openai-responses/*", fault: stall, tools: text}
     expect: {steps: 99}
 """
+)
 # What the cassettes are recorded from: a recording cell that fails writes nothing, so the
 # expectation that fails one cell on replay is added after recording.
 RECORDED = FAULTS.replace("expect: {steps: 99}", "expect: {steps: 3}")
@@ -96,11 +98,17 @@ def test_bad_shard_is_a_usage_error(matrix: Matrix) -> None:
 
 
 def test_cell_timeout_bounds_wall_time(matrix: Matrix) -> None:
-    slow = BASIC.replace(
-        "tool_calls: [{name: list_dir, arguments: {path: \".\"}}]",
-        "tool_calls: [{name: run_shell, arguments: {command: \"sleep 5\"}}]").replace(
-        "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-        "provider: [openai/gpt-4o-mini]").replace("streaming: [true, false]", "streaming: [true]")
+    slow = (
+        BASIC.replace(
+            'tool_calls: [{name: list_dir, arguments: {path: "."}}]',
+            'tool_calls: [{name: run_shell, arguments: {command: "sleep 5"}}]',
+        )
+        .replace(
+            "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
+            "provider: [openai/gpt-4o-mini]",
+        )
+        .replace("streaming: [true, false]", "streaming: [true]")
+    )
     matrix.scenario("basic", slow)
     result = matrix.run("--kylecode-record=all", "--kylecode-cell-timeout=0.5", "-q")
     result.assert_outcomes(failed=1)

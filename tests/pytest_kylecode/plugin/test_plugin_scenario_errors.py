@@ -31,8 +31,12 @@ def test_yaml_syntax_error_is_an_item_not_a_collection_error(matrix: Matrix) -> 
 
 
 def test_unknown_fault_and_provider_suggest_the_fix(matrix: Matrix) -> None:
-    matrix.scenario("fault", BASIC.replace("name: basic", "name: fault").replace("fault: [none]", "fault: [none, http_503x]"))
-    matrix.scenario("prov", BASIC.replace("name: basic", "name: prov").replace("openai/gpt-4o-mini,", "opnai/gpt-4o-mini,"))
+    matrix.scenario(
+        "fault", BASIC.replace("name: basic", "name: fault").replace("fault: [none]", "fault: [none, http_503x]")
+    )
+    matrix.scenario(
+        "prov", BASIC.replace("name: basic", "name: prov").replace("openai/gpt-4o-mini,", "opnai/gpt-4o-mini,")
+    )
     result = matrix.replay("-q")
     result.assert_outcomes(failed=2)
     text = _failure_text(result)
@@ -52,8 +56,10 @@ def test_duplicate_scenario_names_are_reported_on_the_second_file(matrix: Matrix
 def test_wrong_types_and_bad_expectations(matrix: Matrix) -> None:
     matrix.scenario("types", BASIC.replace("name: basic", "name: types").replace("steps: 3", "steps: many"))
     result = matrix.replay("-q")
-    assert ("types.yaml:20: expect.steps: expected a number or a comparison such as \">=1\" or \"<=6\", got 'many'"
-            in _failure_text(result))
+    assert (
+        'types.yaml:20: expect.steps: expected a number or a comparison such as ">=1" or "<=6", got \'many\''
+        in _failure_text(result)
+    )
 
 
 def test_empty_matrix_axis(matrix: Matrix) -> None:

@@ -8,15 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from matrix_helpers import BASIC, Matrix
 
 SNAP = Path("scenarios/__snapshots__/basic/anthropic/claude-sonnet-4-5-stream-native-none.json")
 
 
 def _snapshots(matrix: Matrix) -> list[str]:
-    return sorted(p.relative_to(matrix.root).as_posix() for p in (matrix.root / "scenarios/__snapshots__").rglob("*.json"))
+    return sorted(
+        p.relative_to(matrix.root).as_posix() for p in (matrix.root / "scenarios/__snapshots__").rglob("*.json")
+    )
 
 
 def test_one_snapshot_file_per_cell_beside_the_scenarios(matrix: Matrix) -> None:
@@ -28,8 +28,12 @@ def test_one_snapshot_file_per_cell_beside_the_scenarios(matrix: Matrix) -> None
     snapshot = json.loads((matrix.root / SNAP).read_text())
     assert snapshot["schema"] == 1
     assert snapshot["summary"]["calls"] == 3 and snapshot["summary"]["successes"] == 3
-    assert snapshot["completion"] == {"outcome": "completed", "reason": "tool_finish", "steps": 3,
-                                      "error_category": None}
+    assert snapshot["completion"] == {
+        "outcome": "completed",
+        "reason": "tool_finish",
+        "steps": 3,
+        "error_category": None,
+    }
     result = matrix.replay("-q")
     result.assert_outcomes(passed=6)
     assert result.ret == 0 and {name: (matrix.root / name).read_bytes() for name in _snapshots(matrix)} == recorded

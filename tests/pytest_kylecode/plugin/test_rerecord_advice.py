@@ -19,7 +19,8 @@ from matrix_helpers import BASIC, Matrix
 
 ONE = BASIC.replace(
     "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-    "provider: [anthropic/claude-sonnet-4-5]").replace("streaming: [true, false]", "streaming: [true, false]")
+    "provider: [anthropic/claude-sonnet-4-5]",
+).replace("streaming: [true, false]", "streaming: [true, false]")
 
 
 def _run_advice(matrix: Matrix, command: str) -> subprocess.CompletedProcess[str]:
@@ -27,8 +28,14 @@ def _run_advice(matrix: Matrix, command: str) -> subprocess.CompletedProcess[str
     words = shlex.split(command)
     assert words[:4] == ["env", "-u", "CI", "pytest"], command
     env = {k: v for k, v in os.environ.items() if k != "CI"}
-    return subprocess.run([sys.executable, "-m", "pytest", *words[4:]], cwd=matrix.root, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *words[4:]],
+        cwd=matrix.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize("form", ["re-record this cell", "re-record the whole scenario"])

@@ -71,6 +71,7 @@ def test_both_reject_the_same_mistakes(change: str, tmp_path: Path) -> None:
 
 
 def test_the_schema_command_prints_it() -> None:
-    out = subprocess.run([sys.executable, "-m", "pytest_kylecode.cli", "scenarios", "schema"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest_kylecode.cli", "scenarios", "schema"], capture_output=True, text=True, check=True
+    ).stdout
     assert json.loads(out)["title"] == "pytest-kylecode scenario"
