@@ -167,7 +167,7 @@ MUTATIONS = [
         "agent_runtime/yamlsource.py",
         "                _recheck_in_python(text, path)\n",
         "                pass\n",
-        ["tests/agent_runtime/test_yamlsource.py", "-k", "libyamls_own_limit"],
+        ["tests/unit/agent_runtime/test_yamlsource.py", "-k", "libyamls_own_limit"],
     ),
     (
         "4 bad inputs",
