@@ -6,8 +6,10 @@ The packages the inner sessions need are imported in the outer process by ``conf
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
 # A three-turn task over every protocol: list, write, finish.
 BASIC = """
@@ -34,6 +36,15 @@ expect:
   tool_sequence: [list_dir, write_file, mark_task_complete]
   files: {notes.txt: "one file\\n"}
 """
+
+
+# BASIC narrowed to one cell (Anthropic, streamed), its cassette and its node id.
+ONE = BASIC.replace(
+    "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
+    "provider: [anthropic/claude-sonnet-4-5]",
+).replace("streaming: [true, false]", "streaming: [true]")
+CASSETTE = Path("cassettes/basic/anthropic/claude-sonnet-4-5/stream-native-none.yaml")
+NODE = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-stream-native-none]"
 
 
 class Matrix:
@@ -69,3 +80,34 @@ class Matrix:
 
     def replay(self, *args: str) -> pytest.RunResult:
         return self.run(*args, ci=True)
+
+
+def load_cassette(matrix: Matrix) -> dict:
+    """The cassette of ONE, as data."""
+    return yaml.safe_load((matrix.root / CASSETTE).read_text())
+
+
+# BASIC over three faults and both tool modes: 30 cells (6 combinations not applicable), and
+# overrides that make one of them fail.
+FAULTS = (
+    BASIC.replace("fault: [none]", "fault: [none, http_503, stall]").replace("tools: [native]", "tools: [native, text]")
+    + """
+overrides:
+  - when: {fault: http_503, provider: "openai/*"}
+    expect: {retries: 1, fallbacks: 0, final_route: openai/gpt-4o-mini}
+  - when: {provider: "openai-responses/*", fault: stall, tools: text}
+    expect: {steps: 99}
+"""
+)
+
+
+# What the cassettes are recorded from: a recording cell that fails writes nothing, so the
+# expectation that fails one cell on replay is added after recording.
+RECORDED = FAULTS.replace("expect: {steps: 99}", "expect: {steps: 3}")
+
+
+def record_faults(matrix: Matrix, *args: str) -> None:
+    """Record RECORDED, then leave FAULTS in place: one cell of 30 fails on replay."""
+    matrix.scenario("basic", RECORDED)
+    matrix.record(*args)
+    matrix.scenario("basic", FAULTS)

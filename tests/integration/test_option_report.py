@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import json
 
-from matrix_helpers import BASIC, Matrix
-
-FAULTS = (
-    BASIC.replace("fault: [none]", "fault: [none, http_503, stall]").replace("tools: [native]", "tools: [native, text]")
-    + """
-overrides:
-  - when: {fault: http_503, provider: "openai/*"}
-    expect: {retries: 1, fallbacks: 0, final_route: openai/gpt-4o-mini}
-  - when: {provider: "openai-responses/*", fault: stall, tools: text}
-    expect: {steps: 99}
-"""
-)
-# What the cassettes are recorded from: a recording cell that fails writes nothing, so the
-# expectation that fails one cell on replay is added after recording.
-RECORDED = FAULTS.replace("expect: {steps: 99}", "expect: {steps: 3}")
-
-
-def _record(matrix: Matrix, *args: str) -> None:
-    matrix.scenario("basic", RECORDED)
-    matrix.record(*args)
-    matrix.scenario("basic", FAULTS)
+from matrix_helpers import Matrix, record_faults
 
 
 def test_terminal_table_and_report_files_agree_under_xdist(matrix: Matrix) -> None:
-    _record(matrix, "-n", "2")
+    record_faults(matrix, "-n", "2")
     result = matrix.replay("-n", "2", "--kylecode-report=out")
     result.assert_outcomes(passed=29, failed=1)
     out = result.stdout.str()
@@ -53,7 +33,7 @@ def test_terminal_table_and_report_files_agree_under_xdist(matrix: Matrix) -> No
 
 
 def test_report_is_identical_with_and_without_xdist(matrix: Matrix) -> None:
-    _record(matrix)
+    record_faults(matrix)
     matrix.replay("--kylecode-report=one")
     matrix.replay("-n", "2", "--kylecode-report=two")
     one = json.loads((matrix.root / "one/report.json").read_text())
@@ -64,52 +44,3 @@ def test_report_is_identical_with_and_without_xdist(matrix: Matrix) -> None:
             cell["details"].pop("run_dir", None)
             cell["message"] = cell["message"].split("run directory:")[0]
     assert one == two
-
-
-def test_failing_cells_keep_their_run_directory(matrix: Matrix) -> None:
-    _record(matrix)
-    result = matrix.replay("-q", "--kylecode-runs=runs")
-    runs = sorted(p.name for p in (matrix.root / "runs").iterdir())
-    assert len(runs) == 1 and "basic_openai-responses_gpt-4.1-stream-text-stall" in runs[0]
-    run_dir = matrix.root / "runs" / runs[0]
-    assert f"run directory: {run_dir}" in result.stdout.str()
-    for name in ("meta/run.json", "meta/provider_metrics.json", "conversation/conversation.md"):
-        assert (run_dir / name).is_file()
-    kept = matrix.replay("-q", "--kylecode-runs=all", "--kylecode-keep-runs")
-    kept.assert_outcomes(passed=29, failed=1)
-    assert len(list((matrix.root / "all").iterdir())) == 30
-
-
-def test_shards_partition_the_cells(matrix: Matrix) -> None:
-    matrix.scenario("basic", FAULTS)
-    seen: list[str] = []
-    for shard in ("1/3", "2/3", "3/3"):
-        result = matrix.run("--collect-only", "-q", f"--kylecode-shard={shard}")
-        seen += [line for line in result.outlines if "::" in line]
-    everything = [line for line in matrix.run("--collect-only", "-q").outlines if "::" in line]
-    assert sorted(seen) == sorted(everything) and len(set(seen)) == len(seen) == 30
-
-
-def test_bad_shard_is_a_usage_error(matrix: Matrix) -> None:
-    matrix.scenario("basic", BASIC)
-    result = matrix.run("--kylecode-shard=4/3")
-    assert result.ret == 4
-    assert "--kylecode-shard 4/3: I must be between 1 and N" in result.stderr.str()
-
-
-def test_cell_timeout_bounds_wall_time(matrix: Matrix) -> None:
-    slow = (
-        BASIC.replace(
-            'tool_calls: [{name: list_dir, arguments: {path: "."}}]',
-            'tool_calls: [{name: run_shell, arguments: {command: "sleep 5"}}]',
-        )
-        .replace(
-            "provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1]",
-            "provider: [openai/gpt-4o-mini]",
-        )
-        .replace("streaming: [true, false]", "streaming: [true]")
-    )
-    matrix.scenario("basic", slow)
-    result = matrix.run("--kylecode-record=all", "--kylecode-cell-timeout=0.5", "-q")
-    result.assert_outcomes(failed=1)
-    assert "exceeded --kylecode-cell-timeout=0.5s of wall time" in result.stdout.str()

@@ -7,15 +7,9 @@ or reassemble something else than the script.
 from __future__ import annotations
 
 import json
-import selectors
-import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -304,142 +298,7 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
             client.post(srv.url + "/v1/chat/completions", json={})
 
 
-# -- the real command --------------------------------------------------------------------------------
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("kylecode")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "pytest_kylecode.cli"]
-
-
-def _start(tmp_path: Path, scenario: str, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(scenario, encoding="utf-8")
-    with (tmp_path / "stderr.log").open("w") as stderr:  # the child keeps its own copy of the handle
-        proc = subprocess.Popen(
-            [*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + 15
-    line = ""
-    try:
-        while not line and time.monotonic() < deadline and proc.poll() is None:
-            if selector.select(timeout=deadline - time.monotonic()):
-                line = proc.stdout.readline()
-    finally:
-        selector.close()
-    return proc, line
-
-
-def _stop(proc: subprocess.Popen[str], sig: int) -> int:
-    try:
-        proc.send_signal(sig)
-        return proc.wait(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
-
-
-SCENARIO = (
-    "name: demo\ntask: go\nscript:\n"
-    + "".join(f"  - {json.dumps(turn)}\n" for turn in SCRIPT)
-    + "matrix: {provider: [openai/gpt-4o-mini]}\n"
-)
-
-
-def test_kylecode_emulate_with_a_fault(tmp_path: Path) -> None:
-    proc, line = _start(tmp_path, SCENARIO, "--fault", "http_503", "--fault-times", "2")
-    try:
-        assert line.startswith("listening on http://127.0.0.1:"), (tmp_path / "stderr.log").read_text()
-        url = line.split("listening on ", 1)[1].strip()
-        with openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
-            for _ in range(2):  # calls 1 and 2 are faulted
-                with pytest.raises(openai.InternalServerError):
-                    client.responses.create(model="gpt-4.1", input="go", tools=FLAT_TOOLS)
-            assert _response_calls(client.responses.create(model="gpt-4.1", input="go", tools=FLAT_TOOLS)) == TURN1
-    finally:
-        code = _stop(proc, signal.SIGTERM)
-    assert code == 0
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
-def test_kylecode_emulate_command(tmp_path: Path, sig: int) -> None:
-    proc, line = _start(tmp_path, SCENARIO)
-    try:
-        assert line.startswith("listening on http://127.0.0.1:"), (line, (tmp_path / "stderr.log").read_text())
-        url = line.split("listening on ", 1)[1].strip()
-        assert line == f"listening on {url}\n" and int(url.rsplit(":", 1)[1]) > 0
-        with openai.OpenAI(base_url=url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
-            with client.chat.completions.stream(
-                model="gpt-4o-mini", tools=CHAT_TOOLS, messages=[{"role": "user", "content": "go"}]
-            ) as stream:
-                message = stream.get_final_completion().choices[0].message
-        assert _chat_calls(message) == TURN1
-    finally:
-        code = _stop(proc, sig)
-    assert code == 0
-    assert "POST /v1/chat/completions" in (tmp_path / "stderr.log").read_text()
-
-
-@pytest.mark.parametrize(
-    ("scenario", "extra", "message"),
-    [
-        (
-            "task: go\nscript:\n  - {tool_calls: [{name: list_dir, argument: {}}]}\n",
-            (),
-            "script[0].tool_calls[0].argument: unknown key 'argument' (did you mean 'arguments'?)",
-        ),
-        ("task: go\n", (), "a mapping with a `script` list"),
-        ("script: [{text: hi}]\n", ("--fault-at", "2"), "--fault-at and --fault-times need --fault KIND"),
-        ("script: [{text: hi}]\n", ("--fault", "http_429", "--fault-times", "0"), "--fault-times must be a positive"),
-    ],
-    ids=["unknown-key", "no-script", "fault-at-alone", "fault-times-zero"],
-)
-def test_kylecode_emulate_refuses_bad_input(
-    tmp_path: Path, scenario: str, extra: tuple[str, ...], message: str
-) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(scenario, encoding="utf-8")
-    result = subprocess.run(
-        [*_command(), "emulate", "--scenario", str(path), "--port", "0", *extra],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2 and message in result.stderr, result.stderr
-    if "script" in scenario and not extra:
-        assert str(path) in result.stderr
-
-
-def test_unknown_fault_kind_is_an_argparse_error(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*_command(), "emulate", "--scenario", "x.yaml", "--fault", "http_999"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2 and "invalid choice: 'http_999'" in result.stderr
-
-
-def test_fault_hook_wraps_the_emulator_only_when_asked() -> None:
-    from agent_runtime.clock import SystemClock
-    from pytest_kylecode.commands.emulate import serve_transport
-    from pytest_kylecode.faults.catalog import FaultSpec
-    from pytest_kylecode.faults.transport import FaultTransport
-
-    inner = EmulatorTransport(parse_script(SCRIPT))
-    assert serve_transport(inner, None, SystemClock()) is inner
-    assert serve_transport(inner, FaultSpec("none"), SystemClock()) is inner
-    wrapped = serve_transport(inner, FaultSpec("http_429", route="any"), SystemClock())
-    assert isinstance(wrapped, FaultTransport) and wrapped.inner is inner
+# -- faults served to the SDKs -----------------------------------------------------------------------
 
 
 def _faulted_server(kind: str, times: int = 1) -> EmulatorServer:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -68,10 +66,3 @@ def test_both_reject_the_same_mistakes(change: str, tmp_path: Path) -> None:
     assert not VALIDATOR.is_valid(data)
     with pytest.raises(ConfigError):
         parse_scenario(load_located(path))
-
-
-def test_the_schema_command_prints_it() -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest_kylecode.cli", "scenarios", "schema"], capture_output=True, text=True, check=True
-    ).stdout
-    assert json.loads(out)["title"] == "pytest-kylecode scenario"
