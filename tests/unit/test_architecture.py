@@ -5,7 +5,9 @@ Every import statement counts: at module level, inside functions (lazy imports) 
 
 - the runtime never imports pytest, its plugin machinery or the plugin;
 - neither package has an import cycle;
-- the runtime's layers import only downward, along the edges of ``RUNTIME_EDGES``.
+- the runtime's layers import only downward, along the edges of ``RUNTIME_EDGES``;
+- the runtime's own tests (``tests/unit/agent_runtime``) never import the plugin either, and no
+  test directory can be imported in place of a package.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ from typing import Literal
 import pytest
 
 import agent_runtime
+import pytest_kylecode
 
 ROOT = Path(__file__).resolve().parents[2]
+TESTS = ROOT / "tests"
+PACKAGES = ("agent_runtime", "pytest_kylecode")
 
 Where = Literal["module", "function", "TYPE_CHECKING"]
 
@@ -255,6 +260,42 @@ def test_the_facade_declares_for_the_type_checker_exactly_what_it_loads_lazily()
         if imp.where == "TYPE_CHECKING"
     }
     assert declared == agent_runtime._EXPORTS
+
+
+# -- the tests -------------------------------------------------------------------------------------
+
+
+def test_the_runtime_tests_never_import_the_plugin() -> None:
+    """What the runtime does is tested without the plugin: its tests import neither the plugin nor
+    the plugin's tests (``unit.pytest_kylecode``, whose helpers stand on the plugin)."""
+    offences = [
+        f"{path.relative_to(ROOT)}:{imp.line} imports {imp.target} ({imp.where})"
+        for name, path in modules("unit/agent_runtime", TESTS).items()
+        for imp in imports(name, path)
+        if imp.target.split(".")[0] == "pytest_kylecode" or imp.target.startswith("unit.pytest_kylecode")
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def test_no_test_directory_stands_in_for_a_package() -> None:
+    """``tests/unit`` and every directory below it are packages (``unit.agent_runtime``), so none of
+    them is ever put on ``sys.path``; a directory named like a package anywhere else in ``tests``
+    would be importable as the package when pytest puts its parent on ``sys.path``."""
+    unit = TESTS / "unit"
+    not_packages = [
+        d.relative_to(ROOT).as_posix()
+        for d in [unit, *unit.rglob("*")]
+        if d.is_dir() and d.name != "__pycache__" and not (d / "__init__.py").is_file()
+    ]
+    assert not not_packages, f"directories of tests/unit without __init__.py: {not_packages}"
+    exposed = [
+        d.relative_to(ROOT).as_posix()
+        for d in TESTS.rglob("*")
+        if d.is_dir() and d.name in PACKAGES and not (d.parent / "__init__.py").is_file()
+    ]
+    assert not exposed, f"test directories that shadow a package: {exposed}"
+    for package in (agent_runtime, pytest_kylecode):
+        assert Path(package.__file__).resolve() == ROOT / package.__name__ / "__init__.py"  # type: ignore[arg-type]
 
 
 # -- the checker itself ----------------------------------------------------------------------------
