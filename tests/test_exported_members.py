@@ -17,7 +17,7 @@ def test_every_exported_name_resolves(package: object) -> None:
         assert getattr(package, name) is not None, name
     assert sorted(dir(package)) == sorted(package.__all__)  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
-        package.no_such_name
+        package.no_such_name  # noqa: B018
 
 
 def test_importing_the_packages_is_cheap() -> None:

@@ -11,6 +11,7 @@ JSON fields, whole-text pass) and bundle confinement (symlink check, outside-pat
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -238,7 +239,8 @@ MUTATIONS = [
         "tools prompt compiled from user text",
         "agent_runtime/dialect/prompts.py",
         '    return _template("tools_prompt.j2").render(',
-        '    return _environment().from_string("\\n".join(t.description for t in key.specs)).render() + _template("tools_prompt.j2").render(',
+        '    return _environment().from_string("\\n".join(t.description for t in key.specs)).render()'
+        ' + _template("tools_prompt.j2").render(',
         [H + "test_confinement.py", "-k", "template"],
     ),
     (
@@ -270,23 +272,32 @@ MUTATIONS = [
         "stream event shape guard removed (responses)",
         "agent_runtime/wire/protocols/openai_responses.py",
         '        except SHAPE_ERRORS as exc:\n            return acc.fail("invalid_json", f"unexpected event shape',
-        '        except ZeroDivisionError as exc:\n            return acc.fail("invalid_json", f"unexpected event shape',
+        "        except ZeroDivisionError as exc:\n"
+        '            return acc.fail("invalid_json", f"unexpected event shape',
         [H + "test_stream_properties.py", "-k", "replaced or every_value"],
     ),
     (
         "3 canary",
         "run dir files written without any redaction (headers, JSON fields, text pass)",
         "agent_runtime/observe/runlog.py",
-        '            path.write_text(redact_text(text, env), encoding="utf-8")\n\n        def put_json(path: Path, data: Any) -> None:\n            put(path, json.dumps(redact_json(data, env),',
-        '            path.write_text(text, encoding="utf-8")\n\n        def put_json(path: Path, data: Any) -> None:\n            put(path, json.dumps(data,',
+        '            path.write_text(redact_text(text, env), encoding="utf-8")\n\n'
+        "        def put_json(path: Path, data: Any) -> None:\n"
+        "            put(path, json.dumps(redact_json(data, env),",
+        '            path.write_text(text, encoding="utf-8")\n\n'
+        "        def put_json(path: Path, data: Any) -> None:\n"
+        "            put(path, json.dumps(data,",
         [H + "test_canary_secrets.py"],
     ),
     (
         "5 confinement",
         "bundle: symlink AND outside checks removed",
         "agent_runtime/observe/bundle.py",
-        '                if path.is_symlink():\n                    raise BundleError(f"refusing symlink {rel} in {run_dir}")\n                if not path.resolve().is_relative_to(run_dir):',
-        '                if False:\n                    raise BundleError(f"refusing symlink {rel} in {run_dir}")\n                if False:',
+        "                if path.is_symlink():\n"
+        '                    raise BundleError(f"refusing symlink {rel} in {run_dir}")\n'
+        "                if not path.resolve().is_relative_to(run_dir):",
+        "                if False:\n"
+        '                    raise BundleError(f"refusing symlink {rel} in {run_dir}")\n'
+        "                if False:",
         [H + "test_confinement.py", "-k", "bundle"],
     ),
     (
@@ -356,7 +367,6 @@ for i, (group, name, rel, old, new, args) in enumerate(MUTATIONS):
     assert path.read_bytes() == original
     results.append((group, name, f"{verdict}: {tail}"))
     print(group, "|", name, "|", verdict, "|", tail, flush=True)
-import tempfile
 
 with open(Path(tempfile.gettempdir()) / "guard_mutations.json", "w") as fh:
     json.dump(results, fh, indent=1)

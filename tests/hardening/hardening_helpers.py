@@ -226,7 +226,7 @@ def emulator_sources() -> tuple[Source, ...]:
         request = ModelRequest([UserMessage("go")], TOOLS, True)
         body = get_protocol(protocol).build_request("m", request, provider=provider)  # type: ignore[arg-type]
         answer = respond(parse_script(EMULATOR_SCRIPTS["text"]), "POST", PATHS[protocol], json.dumps(body).encode())
-        chunks = [c for _, c in answer.chunks][:2] + [for_protocol(protocol).stream_error_event(provider, model="m")]
+        chunks = [*[c for _, c in answer.chunks][:2], for_protocol(protocol).stream_error_event(provider, model="m")]
         out.append(
             Source(f"emulator/{provider}/sse_error", protocol, 200, tuple(answer.headers), b"".join(chunks), True)
         )

@@ -70,8 +70,11 @@ script:
   - tool_calls: [{{name: read_file, arguments: {{path: .env}}}}, {{name: read_file, arguments: {{path: notes.md}}}}]
   - text: "The keys are {C["ANTHROPIC_API_KEY"]} and {C["MOONSHOT_API_KEY"]} - writing {C["OPENROUTER_API_KEY"]} now."
     reasoning: "Reading {C["DEEPSEEK_API_KEY"]} was needed; {C["XAI_API_KEY"]} too."
-    tool_calls: [{{name: write_file, arguments: {{path: secret.txt, content: "{C["OPENROUTER_API_KEY"]} {C["MISTRAL_API_KEY"]}"}}}}]
-  - tool_calls: [{{name: mark_task_complete, arguments: {{summary: "copied {C["GEMINI_API_KEY"]} {C["GOOGLE_API_KEY"]}"}}}}]
+    tool_calls:
+      - name: write_file
+        arguments: {{path: secret.txt, content: "{C["OPENROUTER_API_KEY"]} {C["MISTRAL_API_KEY"]}"}}
+  - tool_calls:
+      - {{name: mark_task_complete, arguments: {{summary: "copied {C["GEMINI_API_KEY"]} {C["GOOGLE_API_KEY"]}"}}}}
 matrix:
   provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5, openai-responses/gpt-4.1, mistral/mistral-large-latest]
   streaming: [true, false]
@@ -87,7 +90,8 @@ task: "Write {C["AZURE_OPENAI_API_KEY"]} somewhere."
 agent: {{max_steps: 8, failover: []}}
 script:
   - text: "Writing {C["KYLECODE_API_KEY"]} again."
-    tool_calls: [{{name: write_file, arguments: {{path: k.txt, content: "{C["KYLECODE_API_KEY"]} {C["ANTHROPIC_API_KEY"]}"}}}}]
+    tool_calls:
+      - {{name: write_file, arguments: {{path: k.txt, content: "{C["KYLECODE_API_KEY"]} {C["ANTHROPIC_API_KEY"]}"}}}}
 matrix:
   provider: [openai/gpt-4o-mini, anthropic/claude-sonnet-4-5]
   streaming: [true, false]

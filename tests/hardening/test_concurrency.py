@@ -68,7 +68,7 @@ _WORKER = textwrap.dedent(
             log.set_info(worker=worker, seq=i)
             log.set_metrics({"schema": 1, "worker": worker, "seq": i})
             log.write(target, "same_scenario", "same-cell")
-"""
+"""  # noqa: UP031 (percent format: the code is full of braces)
     % {"big": BIG_LINES, "runs": RUNS, "writes": WRITES}
 )
 
@@ -92,7 +92,7 @@ def _race(mode: str, target: Path, scratch: Path) -> None:
             proc.stdin.flush()
         failures = []
         for proc in procs:
-            out, err = proc.communicate(timeout=120)
+            _out, err = proc.communicate(timeout=120)
             if proc.returncode:
                 failures.append(err.decode()[-2000:])
         assert not failures, failures

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import select
 import subprocess
@@ -181,10 +182,8 @@ def test_a_grandchild_that_calls_setsid_is_killed_too(tmp_path: Path) -> None:
     try:
         assert _gone(pid, within=0.5)
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)  # ours: started by this test
-        except ProcessLookupError:
-            pass
 
 
 # -- vendor bundles ------------------------------------------------------------------------------------------
@@ -286,9 +285,13 @@ def test_no_unsafe_yaml_loading_anywhere_in_the_product() -> None:
             and not any(n in ast.unparse(node.value).replace("SafeLoader", "") for n in ("Loader",))
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "yaml":
-                if node.attr in _UNSAFE_NAMES or node.attr in _UNSAFE_CALLS:
-                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: yaml.{node.attr}")
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "yaml"
+                and (node.attr in _UNSAFE_NAMES or node.attr in _UNSAFE_CALLS)
+            ):
+                problems.append(f"{path.relative_to(ROOT)}:{node.lineno}: yaml.{node.attr}")
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)

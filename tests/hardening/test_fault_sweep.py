@@ -287,7 +287,7 @@ def _cells(kind: str) -> list[tuple[bool, str]]:
 def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
     want = expected_single(kind, route)
     problems: list[str] = []
-    for n, (streaming, tool_mode) in enumerate(_cells(kind)):
+    for streaming, tool_mode in _cells(kind):
         cell = f"{'stream' if streaming else 'nostream'}-{tool_mode}"
         tmp = tmp_path / cell
         tmp.mkdir()

@@ -20,6 +20,7 @@ Example counts are moderate and derandomized (``SETTINGS``) so CI is determinist
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -45,7 +46,7 @@ FULL = {s.name: decode(s, [s.body]) for s in SOURCES}
 def _cut(body: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(body) + 1) for c in cuts})
     edges = [0, *points, len(body)]
-    return [body[a:b] for a, b in zip(edges, edges[1:])]
+    return [body[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def test_the_sources_cover_every_protocol_streaming_and_not() -> None:

@@ -131,7 +131,8 @@ def test_fixture_mistakes_fail_their_test_only(project: pytest.Pytester, test: s
         ),
         (
             "@pytest.mark.kylecode_scenario()\ndef test_x(kylecode_cell):\n    pass\n",
-            "In test_x: @pytest.mark.kylecode_scenario takes one argument, the scenario file's path; got args=() kwargs={}",
+            "In test_x: @pytest.mark.kylecode_scenario takes one argument, the scenario file's path; "
+            "got args=() kwargs={}",
         ),
     ],
 )

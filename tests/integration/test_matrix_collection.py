@@ -39,7 +39,8 @@ def test_without_the_flag_the_plugin_imports_nothing_heavy(matrix: Matrix) -> No
     matrix.pytester.makeconftest(
         "import sys\n"
         "def pytest_sessionfinish(session):\n"
-        "    loaded = sorted(m for m in sys.modules if m.startswith(('pytest_kylecode.', 'agent_runtime', 'vcr', 'jinja2')))\n"
+        "    prefixes = ('pytest_kylecode.', 'agent_runtime', 'vcr', 'jinja2')\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith(prefixes))\n"
         "    print('LOADED', loaded)\n"
     )
     matrix.pytester.makepyfile(test_plain="def test_plain():\n    pass\n")

@@ -40,7 +40,7 @@ def summary_invariants(metrics):
 
 
 def test_completed_run_has_metrics_and_a_run_log(tmp_path):
-    result, transport, _ = run({"route": "openai/gpt-4o-mini", "failover": []}, tmp_path=tmp_path)
+    result, _transport, _ = run({"route": "openai/gpt-4o-mini", "failover": []}, tmp_path=tmp_path)
     assert isinstance(result, AgentRun)
     assert (result.outcome, result.completion_reason, result.steps) == ("completed", "tool_finish", 2)
     assert (tmp_path / "ws" / "greeting.txt").read_text() == "hello\n"
@@ -57,7 +57,7 @@ def test_completed_run_has_metrics_and_a_run_log(tmp_path):
 
 
 def test_http_429_retry_after_honoured_end_to_end(tmp_path):
-    result, transport, clock = run(
+    result, _transport, clock = run(
         {"route": "openai/gpt-4o-mini", "failover": []}, {"openai/gpt-4o-mini": ["http_429"]}, tmp_path=tmp_path
     )
     assert result.outcome == "completed"
@@ -122,7 +122,7 @@ def test_empty_failover_fails_with_last_category(tmp_path):
 
 
 def test_default_failover_chain_is_used(tmp_path):
-    result, transport, _ = run(
+    result, _transport, _ = run(
         {"route": "openai/gpt-4o-mini"}, {"openai/gpt-4o-mini": ["http_529"] * 9}, tmp_path=tmp_path
     )
     assert result.outcome == "completed" and result.final_route == "openrouter/openai/gpt-4o-mini"

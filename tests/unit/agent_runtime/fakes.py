@@ -7,11 +7,8 @@ An outcome is ``"ok"``, a category name, ``(category, retry_after)``, or a calla
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Any, Union
-
-import httpx
+from typing import Any
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.errors import ProviderError
@@ -27,10 +24,10 @@ from agent_runtime.messages import (
 )
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
-from agent_runtime.providers import Route, parse_route
-from agent_runtime.wire.client import ROUTE_EXTENSION, CallRecord
+from agent_runtime.providers import Route
+from agent_runtime.wire.client import CallRecord
 
-Outcome = Union[str, tuple, Callable[[ModelRequest], Any]]
+Outcome = str | tuple | Callable[[ModelRequest], Any]
 
 STATUS = {
     "rate_limit": 429,

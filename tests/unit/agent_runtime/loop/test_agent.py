@@ -44,7 +44,10 @@ def ws(tmp_path):
     return root
 
 
-def run(ws, turns, config=AgentConfig(), task="Write greeting.txt.", **model_kw) -> tuple[RunResult, ScriptedModel]:
+DEFAULTS = AgentConfig()
+
+
+def run(ws, turns, config=DEFAULTS, task="Write greeting.txt.", **model_kw) -> tuple[RunResult, ScriptedModel]:
     model = ScriptedModel(turns, **model_kw)
     return Agent(config, model, ws).run(task), model
 
@@ -345,7 +348,7 @@ def test_provider_error_from_a_model_is_a_failed_run(ws):
 def test_final_route_is_the_last_successful_route(ws):
     turns = [{**SCRIPT[0], "route": "primary/m"}, {**SCRIPT[1], "route": "backup/m"}, SCRIPT[2]]
     assert run(ws, turns, route="last/m")[0].final_route == "last/m"
-    assert run(ws, turns[:2] + [{**SCRIPT[2], "route": "backup/m"}])[0].final_route == "backup/m"
+    assert run(ws, [*turns[:2], {**SCRIPT[2], "route": "backup/m"}])[0].final_route == "backup/m"
 
 
 # -- completion config ---------------------------------------------------------------------------
@@ -387,7 +390,7 @@ def test_prompts_follow_the_completion_config(ws):
     assert result.conversation[-1] == UserMessage(
         "Continue with the task, using the tools. When the task is done, write FIN on a line of its own."
     )
-    custom, model = run(ws, SCRIPT, config=AgentConfig(system_prompt="Be brief."))
+    _custom, model = run(ws, SCRIPT, config=AgentConfig(system_prompt="Be brief."))
     assert model.conversations[0][0] == SystemMessage("Be brief.")
 
 

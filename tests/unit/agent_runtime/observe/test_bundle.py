@@ -64,7 +64,7 @@ def test_bundle_refuses_symlinks(run_dir, tmp_path):
     secret = tmp_path / "outside.txt"
     secret.write_text("private")
     os.symlink(secret, run_dir / "errors" / "leak.json")
-    with pytest.raises(BundleError, match="symlink errors/leak.json"):
+    with pytest.raises(BundleError, match=r"symlink errors/leak\.json"):
         build_bundle(run_dir, tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()
 

@@ -9,6 +9,7 @@ from agent_runtime.clock import VirtualClock
 from agent_runtime.observe.metrics import Attempt
 from agent_runtime.observe.redact import MASK
 from agent_runtime.observe.telemetry import ENV_PATH, append_lines, encode_span, export, read_spans, span_from_attempt
+
 from ..fakes import make_record
 
 TRACE = "0" * 32

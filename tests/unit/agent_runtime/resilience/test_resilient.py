@@ -1,3 +1,4 @@
+import contextlib
 import time
 
 import pytest
@@ -52,7 +53,7 @@ def test_retry_then_fallback():
 
 @pytest.mark.parametrize("category", ["auth", "bad_request", "context_length", "content_filter", "not_found"])
 def test_fail_fast_categories(category):
-    model, client, clock, metrics, _ = build({P: [category], F: ["ok"]})
+    model, client, clock, _metrics, _ = build({P: [category], F: ["ok"]})
     with pytest.raises(RunFailed) as info:
         model.complete(CONVERSATION, TOOLS, 1)
     assert info.value.category == category
@@ -61,7 +62,7 @@ def test_fail_fast_categories(category):
 
 
 def test_rate_limit_retry_after_is_honoured():
-    model, client, clock, metrics, _ = build({P: [("rate_limit", 1.0), ("rate_limit", 2.5), "ok"]})
+    model, _client, clock, metrics, _ = build({P: [("rate_limit", 1.0), ("rate_limit", 2.5), "ok"]})
     assert model.complete(CONVERSATION, TOOLS, 1).route == P
     assert clock.now() == pytest.approx(3 * LATENCY + 1.0 + 2.5)  # exactly the server's waits, no backoff
     assert metrics.snapshot()["summary"]["retries"] == 2
@@ -78,7 +79,7 @@ def test_too_long_retry_after_takes_then_without_waiting():
 def test_rate_limit_budget_of_three_then_fallback():
     # A circuit that tolerates the whole budget, so the budget alone decides.
     config = AgentConfig(route=P, failover=(F,), circuit=CircuitConfig(failure_threshold=5))
-    model, client, clock, metrics, _ = build({P: ["rate_limit"], F: ["ok"]}, config=config)
+    model, client, clock, _metrics, _ = build({P: ["rate_limit"], F: ["ok"]}, config=config)
     assert model.complete(CONVERSATION, TOOLS, 1).route == F
     assert client.routes_called() == [P, P, P, P, F]
     waited = clock.now() - 5 * LATENCY
@@ -203,16 +204,14 @@ def test_recovery_has_no_global_state():
     def run(models):
         for turn in (1, 2, 3):
             for model in models:
-                try:
+                with contextlib.suppress(RunFailed):
                     model.complete(CONVERSATION, TOOLS, turn)
-                except RunFailed:
-                    pass
 
     script = {P: ["rate_limit", "server_error", "ok", "html_response"], F: ["ok"]}
     alone, _, alone_clock, alone_metrics, _ = build(dict(script))
     run([alone])
     a, _, a_clock, a_metrics, _ = build(dict(script))
-    b, _, _, b_metrics, _ = build({P: ["html_response"], F: ["tools_unsupported", "ok"]})
+    b, _, _, _b_metrics, _ = build({P: ["html_response"], F: ["tools_unsupported", "ok"]})
     run([a, b])
     assert a_metrics.snapshot() == alone_metrics.snapshot()
     assert a_clock.now() == alone_clock.now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ class Bound:
     def waits(self) -> list[float]:
         """Clock seconds between the end of each call and the start of the next."""
         attempts = [a.record for a in self.runlog.attempts]
-        return [round(b.started - (a.started + a.latency_ms / 1000), 6) for a, b in zip(attempts, attempts[1:])]
+        return [round(b.started - (a.started + a.latency_ms / 1000), 6) for a, b in itertools.pairwise(attempts)]
 
     @property
     def metrics(self) -> dict[str, Any]:

@@ -101,17 +101,22 @@ def test_httpx_client_over_an_httpx2_transport() -> None:
     ],
 )
 def test_transport_errors_become_the_same_httpx2_class(error: Exception, expected: type) -> None:
-    with httpx2.Client(transport=Httpx2Transport(Recorder(raises=error))) as client:
-        with pytest.raises(expected, match=str(error)) as info:
-            client.get("https://x/")
+    with (
+        httpx2.Client(transport=Httpx2Transport(Recorder(raises=error))) as client,
+        pytest.raises(expected, match=str(error)) as info,
+    ):
+        client.get("https://x/")
     assert info.value.__cause__ is error and info.value.request.url == "https://x/"
 
 
 def test_an_error_mid_body_is_translated_too() -> None:
     inner = Recorder(Chunks([b"a", b"b", b"c"], fail_after=1))
-    with httpx2.Client(transport=Httpx2Transport(inner)) as client, client.stream("GET", "https://x/") as response:
-        with pytest.raises(httpx2.RemoteProtocolError):
-            b"".join(response.iter_raw())
+    with (
+        httpx2.Client(transport=Httpx2Transport(inner)) as client,
+        client.stream("GET", "https://x/") as response,
+        pytest.raises(httpx2.RemoteProtocolError),
+    ):
+        b"".join(response.iter_raw())
 
 
 def test_the_error_table_covers_every_request_error() -> None:
@@ -141,9 +146,11 @@ def test_async_clients_over_a_sync_transport() -> None:
     async def main() -> tuple[bytes, bytes]:
         async with httpx2.AsyncClient(transport=AsyncHttpx2Transport(inner)) as c2:
             r2 = await c2.post("https://x/", json={"n": 2})
-        async with httpx.AsyncClient(transport=AsyncHttpxTransport(inner)) as c1:
-            async with c1.stream("POST", "https://x/", json={"n": 1}) as r1:
-                body1 = b"".join([chunk async for chunk in r1.aiter_raw()])
+        async with (
+            httpx.AsyncClient(transport=AsyncHttpxTransport(inner)) as c1,
+            c1.stream("POST", "https://x/", json={"n": 1}) as r1,
+        ):
+            body1 = b"".join([chunk async for chunk in r1.aiter_raw()])
         return r2.content, body1
 
     content2, content1 = asyncio.run(main())

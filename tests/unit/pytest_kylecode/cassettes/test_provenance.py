@@ -65,5 +65,5 @@ def test_other_layouts_are_loaded_whole(tmp_path: Path, layout: str) -> None:
 def test_a_file_that_is_no_cassette_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("version: 1\nkylecode: [not, a, mapping]\ninteractions: {}\n", encoding="utf-8")
-    with pytest.raises(CassetteError, match="c.yaml"):
+    with pytest.raises(CassetteError, match=r"c\.yaml"):
         read_provenance(path)

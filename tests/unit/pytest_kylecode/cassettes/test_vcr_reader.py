@@ -145,7 +145,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_parse_cassette_from_loaded_data() -> None:
     data = cassette(interaction({"body": {"string": "x"}}))
     assert parse_cassette(data, source="mem")[0].body == b"x"
-    with pytest.raises(CassetteError, match="^mem: not a vcrpy cassette"):
+    with pytest.raises(CassetteError, match=r"^mem: not a vcrpy cassette"):
         parse_cassette({"interactions": "nope"}, source="mem")
 
 

@@ -293,9 +293,12 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             raise httpx.ConnectError("refused")
 
-    with EmulatorServer(Failing()) as srv, httpx.Client(timeout=TIMEOUT) as client:
-        with pytest.raises(httpx.RemoteProtocolError):
-            client.post(srv.url + "/v1/chat/completions", json={})
+    with (
+        EmulatorServer(Failing()) as srv,
+        httpx.Client(timeout=TIMEOUT) as client,
+        pytest.raises(httpx.RemoteProtocolError),
+    ):
+        client.post(srv.url + "/v1/chat/completions", json={})
 
 
 # -- faults served to the SDKs -----------------------------------------------------------------------
@@ -332,15 +335,15 @@ def test_in_stream_error_reaches_the_anthropic_sdk() -> None:
     with (
         _faulted_server("sse_error") as srv,
         anthropic.Anthropic(base_url=srv.url, api_key="k", max_retries=0, timeout=TIMEOUT) as client,
+        pytest.raises(anthropic.APIStatusError, match="Overloaded"),
+        client.messages.stream(
+            model="claude-emulated-1",
+            max_tokens=64,
+            tools=ANTHROPIC_TOOLS,
+            messages=[{"role": "user", "content": "go"}],
+        ) as stream,
     ):
-        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
-            with client.messages.stream(
-                model="claude-emulated-1",
-                max_tokens=64,
-                tools=ANTHROPIC_TOOLS,
-                messages=[{"role": "user", "content": "go"}],
-            ) as stream:
-                stream.get_final_message()
+        stream.get_final_message()
 
 
 def test_truncated_stream_reaches_the_responses_sdk() -> None:
@@ -349,8 +352,10 @@ def test_truncated_stream_reaches_the_responses_sdk() -> None:
         openai.OpenAI(base_url=srv.url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client,
     ):
         seen: list[str] = []
-        with pytest.raises(RuntimeError):  # the SDK has no final response to give
-            with client.responses.stream(model="gpt-4.1", input="go", tools=FLAT_TOOLS) as stream:
-                seen += (event.type for event in stream)
-                stream.get_final_response()
+        with (
+            pytest.raises(RuntimeError),  # the SDK has no final response to give
+            client.responses.stream(model="gpt-4.1", input="go", tools=FLAT_TOOLS) as stream,
+        ):
+            seen += (event.type for event in stream)
+            stream.get_final_response()
     assert "response.created" in seen and "response.completed" not in seen  # cut before the end

@@ -203,11 +203,11 @@ def test_stream_faults_read_back(protocol: str) -> None:
     truncated = _decode(wire_protocol, cut, stream=True)
     assert truncated.error is not None and truncated.error.category == "stream_truncated"
     errored = _decode(
-        wire_protocol, chunks[:2] + [wire.stream_error_event(model="test-model", sequence_number=2)], stream=True
+        wire_protocol, [*chunks[:2], wire.stream_error_event(model="test-model", sequence_number=2)], stream=True
     )
     assert errored.finish_reason == "error" and errored.error is not None
     assert errored.error.category in ("stream_error", "overloaded")
-    malformed = _decode(wire_protocol, chunks[:2] + [wire.malformed_event()], stream=True)
+    malformed = _decode(wire_protocol, [*chunks[:2], wire.malformed_event()], stream=True)
     assert malformed.error is not None and malformed.error.category == "invalid_json"
 
 
@@ -256,5 +256,5 @@ def test_provider_specific_chat_errors_classify(provider: str) -> None:
         answer = wire.error_response(kind, provider=provider)
         assert protocol.classify_error(answer.status, dict(answer.headers), answer.body).category == CATEGORIES[kind]
     _, chunks = _play("openai_chat", SCRIPT, stream=True)
-    errored = _decode(protocol, chunks[:2] + [wire.stream_error_event(provider)], stream=True)
+    errored = _decode(protocol, [*chunks[:2], wire.stream_error_event(provider)], stream=True)
     assert errored.finish_reason == "error"

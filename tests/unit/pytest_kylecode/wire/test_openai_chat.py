@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -162,7 +163,7 @@ def test_same_request_same_bytes_next_turn_new_ids(two_calls_script: list[Turn])
     first, again = play(two_calls_script, P, body), play(two_calls_script, P, body)
     assert first.chunks == again.chunks and first.headers == again.headers
     offsets = [o for o, _ in first.chunks]
-    assert offsets[0] == 0.25 and all(b - a == pytest.approx(0.02) for a, b in zip(offsets, offsets[1:], strict=False))
+    assert offsets[0] == 0.25 and all(b - a == pytest.approx(0.02) for a, b in itertools.pairwise(offsets))
     later = play(two_calls_script, P, request_body(P, stream=True, assistant_turns=3))  # past the end: last turn
     assert json.loads(chunk_events(later)[0][1])["id"] != json.loads(chunk_events(first)[0][1])["id"]
 

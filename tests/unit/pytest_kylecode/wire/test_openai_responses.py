@@ -108,7 +108,7 @@ def test_reasoning_item_first_and_encrypted_only_when_asked() -> None:
     summary = "".join(p["delta"] for p in out if p["type"] == "response.reasoning_summary_text.delta")
     assert summary == "Think first."
     body["include"] = ["reasoning.encrypted_content"]
-    done = [p for p in events(script, body) if p["type"] == "response.output_item.done"][0]
+    done = next(p for p in events(script, body) if p["type"] == "response.output_item.done")
     assert done["item"]["encrypted_content"].startswith("gAAAAAB")
     assert done["item"]["summary"] == [{"type": "summary_text", "text": "Think first."}]
 
