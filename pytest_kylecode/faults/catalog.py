@@ -70,10 +70,10 @@ class FaultSpec:
 
     def applies_to(self, *, streaming: bool, tool_mode: str) -> bool:
         """False for combinations the catalog rules out (reported as not applicable)."""
-        if self.kind in STREAM_ONLY and not streaming:
-            return False
-        if self.kind in NATIVE_ONLY and tool_mode != "native":
-            return False
+        if self.kind in STREAM_ONLY:
+            return streaming
+        if self.kind in NATIVE_ONLY:
+            return tool_mode == "native"
         return True
 
     def hits(self, call_number: int) -> bool:

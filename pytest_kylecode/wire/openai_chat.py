@@ -14,9 +14,9 @@ Reasoning, which OpenAI does not stream, uses DeepSeek's ``reasoning_content``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
+from agent_runtime.messages import JSONObject
 from pytest_kylecode.wire.common import (
     CREATED,
     CUT_JSON,
@@ -37,14 +37,14 @@ DONE: Final = b"data: [DONE]\n\n"
 _OBFUSCATION_PAD: Final = "q7Xf0LmZ3aPkR9vTy2WbNc8HdJg5Es1Uo4Ki6Yh"
 
 
-def validate(body: Mapping[str, Any]) -> str | None:
+def validate(body: JSONObject) -> str | None:
     """Why the request is not a Chat Completions request, or ``None``."""
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         return "'messages' must be a non-empty array"
     return None
 
 
-def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def render(plan: Plan, body: JSONObject, timing: Timing = DEFAULT_TIMING) -> WireResponse:
     ids = _Ids(plan)
     if plan.stream:
         events = _stream_events(plan, body, ids)
@@ -73,7 +73,7 @@ def _n_events(plan: Plan) -> int:
     return 3 + len(plan.reasoning_pieces) + len(plan.text_pieces) + sum(1 + len(c.pieces) for c in plan.calls)
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def _usage(plan: Plan) -> JSONObject:
     return {
         "prompt_tokens": plan.input_tokens,
         "completion_tokens": plan.output_tokens,
@@ -88,9 +88,9 @@ def _usage(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes]:
+def _stream_events(plan: Plan, body: JSONObject, ids: _Ids) -> list[bytes]:
     raw_options = body.get("stream_options")
-    options: Mapping[str, Any] = raw_options if isinstance(raw_options, Mapping) else {}
+    options: JSONObject = raw_options if isinstance(raw_options, dict) else {}
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation", True) is not False
     # The chunk envelope is the same on every event: build it once, splice each choice in.
@@ -100,7 +100,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     )
     events: list[bytes] = []
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+    def chunk(delta: JSONObject, finish: str | None = None) -> None:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         tail = "]"
         if include_usage:
@@ -133,7 +133,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     return events
 
 
-def _header(ids: _Ids, plan: Plan, i: int) -> dict[str, Any]:
+def _header(ids: _Ids, plan: Plan, i: int) -> JSONObject:
     return {
         "index": i,
         "id": ids.calls[i],
@@ -148,8 +148,8 @@ def _obfuscation(n: int) -> str:
     return _OBFUSCATION_PAD[start : start + 3 + (n * 5) % 13]
 
 
-def _completion(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": plan.text or None, "refusal": None, "annotations": []}
+def _completion(plan: Plan, ids: _Ids) -> JSONObject:
+    message: JSONObject = {"role": "assistant", "content": plan.text or None, "refusal": None, "annotations": []}
     if plan.reasoning:
         message["reasoning_content"] = plan.reasoning
     if plan.calls:
@@ -338,7 +338,7 @@ def _openrouter_error(kind: str, model: str, override: str | None) -> tuple[int,
         return 400, dumps({"error": {"message": message, "code": 400}}).encode(), "application/json"
     status = 400 if kind == "context_length" else int(kind[5:])
     message = _OPENROUTER_MESSAGES[status].replace("{model}", model) if override is None else override
-    error: dict[str, Any] = {"message": message, "code": status}
+    error: JSONObject = {"message": message, "code": status}
     if status in (429, 502, 529):
         error["metadata"] = {"provider_name": "Emulated", "raw": "upstream error"}
     return status, dumps({"error": error}).encode(), "application/json"
