@@ -51,6 +51,7 @@ from agent_runtime.wire.classify import classify_exception, classify_http, is_ht
 from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.failures import LiveRefusal, ReplayMiss
+from pytest_kylecode.timed_body import sync_body
 from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]
@@ -195,9 +196,7 @@ class _Call:
 
     def open(self, response: httpx.Response) -> httpx.Response:
         """Take the first chunk (as a client waits for it), then hand out the metered body."""
-        record, stream = self.record, response.stream
-        if not isinstance(stream, httpx.SyncByteStream):
-            raise TypeError(f"a sync transport answered with a {type(stream).__name__} body, not a SyncByteStream")
+        record, stream = self.record, sync_body(response)
         record.status = response.status_code
         record.response_headers = dict(response.headers.items())
         chunks = iter(stream)
