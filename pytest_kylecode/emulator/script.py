@@ -19,14 +19,13 @@ repeats (``pick_turn``).
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from agent_runtime.dialect import format_tool_call
-from agent_runtime.errors import ConfigError
+from agent_runtime.errors import ConfigError, did_you_mean
 from agent_runtime.messages import JSONObject
 from pytest_kylecode.wire.common import Plan, PlannedCall, dumps, pieces, request_tokens
 
@@ -96,7 +95,7 @@ def _parse_turn(data: object, key: str) -> Turn:
         raise ConfigError("a turn needs a non-empty 'text' or at least one entry in 'tool_calls'", key=key)
     finish = data.get("finish")
     if finish is not None and finish not in FINISHES:
-        raise _fail(f"{key}.finish", "one of " + ", ".join(FINISHES) + _did_you_mean(finish, FINISHES), finish)
+        raise _fail(f"{key}.finish", "one of " + ", ".join(FINISHES) + did_you_mean(finish, FINISHES), finish)
     usage = _parse_usage(data["usage"], f"{key}.usage") if "usage" in data else None
     return Turn(text=text, reasoning=reasoning, tool_calls=calls, finish=finish, usage=usage)
 
@@ -153,14 +152,9 @@ def _check_keys(data: Mapping[object, object], allowed: tuple[str, ...], key: st
     for name in data:
         if name not in allowed:
             raise ConfigError(
-                f"unknown key {name!r}{_did_you_mean(name, allowed)}; allowed keys: {', '.join(allowed)}",
+                f"unknown key {name!r}{did_you_mean(name, allowed)}; allowed keys: {', '.join(allowed)}",
                 key=f"{key}.{name}",
             )
-
-
-def _did_you_mean(value: object, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _fail(key: str, expected: str, got: object) -> ConfigError:

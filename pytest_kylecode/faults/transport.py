@@ -25,7 +25,7 @@ from agent_runtime.config import Timeouts
 from agent_runtime.messages import JSONObject
 from agent_runtime.providers import ProtocolName
 from pytest_kylecode.faults import events
-from pytest_kylecode.faults.catalog import FaultSpec
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS, FaultSpec
 from pytest_kylecode.faults.rewrite import SEMANTIC_KINDS, rewrite
 from pytest_kylecode.timed_body import TimedByteStream, sync_body
 from pytest_kylecode.wire import for_protocol
@@ -77,7 +77,7 @@ class FaultTransport(httpx.BaseTransport):
         provider = route.split("/", 1)[0]
         model = str(body.get("model", ""))
         start = self.clock.now()
-        if kind in wire.HTTP_KINDS:
+        if kind in HTTP_ANSWER_KINDS:
             answer = wire.error_response(kind, provider=provider, model=model, seed=str(self.targeted_calls))
             return httpx.Response(
                 answer.status,

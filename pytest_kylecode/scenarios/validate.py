@@ -6,14 +6,13 @@ valid one. The same checks run under pytest and in ``kylecode scenarios validate
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from agent_runtime.config import parse_agent_config
-from agent_runtime.errors import CATEGORIES, ConfigError
+from agent_runtime.errors import CATEGORIES, ConfigError, did_you_mean
 from agent_runtime.loop.agent import OUTCOMES
 from agent_runtime.loop.completion import COMPLETION_REASONS
 from agent_runtime.messages import TOOL_MODES, JSONObject
@@ -103,11 +102,6 @@ class _Checker:
         if exc.key and message.startswith(f"{exc.key}: "):
             message = message[len(exc.key) + 2 :]
         return self.error(keypath, message)
-
-
-def did_you_mean(value: object, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _show(value: object) -> str:

@@ -5,7 +5,7 @@ Every module (``openai_chat``, ``anthropic_messages``, ``openai_responses``) exp
 - ``PROTOCOL`` and ``FINISH`` (canonical finish -> the protocol's own);
 - ``validate(body) -> str | None`` — why a request body is not valid for this endpoint;
 - ``render(plan, body, timing) -> WireResponse`` — the response to a request, streamed or not;
-- ``HTTP_KINDS`` and ``error_response(kind, *, provider, model, seed, timing) -> WireResponse`` — the
+- ``error_response(kind, *, provider, model, seed, timing) -> WireResponse`` — the
   HTTP answer for an HTTP fault kind (``http_400`` … ``http_529``, ``html_200``, ``html_502``,
   ``tools_unsupported``, ``context_length``, ``invalid_json``, ``empty_response``);
 - ``stream_error_event(provider, *, model, response_id, sequence_number) -> bytes`` — the in-band
@@ -33,9 +33,6 @@ class WireModule(Protocol):
 
     @property
     def PROTOCOL(self) -> ProtocolName: ...
-
-    @property
-    def HTTP_KINDS(self) -> tuple[str, ...]: ...
 
     def validate(self, body: JSONObject) -> str | None: ...
 

@@ -16,6 +16,7 @@ import json
 from typing import Final
 
 from agent_runtime.messages import JSONObject
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS
 from pytest_kylecode.wire.common import (
     CUT_JSON,
     DEFAULT_TIMING,
@@ -208,22 +209,6 @@ _ERRORS: Final[dict[str, tuple[int, str, str]]] = {
 }
 # Anthropic's real 529 body, 75 bytes, without a request_id.
 OVERLOADED_BODY: Final = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
-HTTP_KINDS: Final = (
-    "http_400",
-    "http_401",
-    "http_404",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_529",
-    "html_200",
-    "html_502",
-    "tools_unsupported",
-    "context_length",
-    "invalid_json",
-    "empty_response",
-)
 
 
 def error_response(
@@ -235,11 +220,11 @@ def error_response(
     message: str | None = None,
     timing: Timing = DEFAULT_TIMING,
 ) -> WireResponse:
-    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``); every Anthropic-protocol
+    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_ANSWER_KINDS``); every Anthropic-protocol
     provider is answered the same way (no provider-specific shapes are known). ``message``
     replaces the default message of a JSON error."""
-    if kind not in HTTP_KINDS:
-        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(HTTP_KINDS)}")
+    if kind not in HTTP_ANSWER_KINDS:
+        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(sorted(HTTP_ANSWER_KINDS))}")
     request_id = "req_011C" + stable_token(f"{provider}\x1f{model}\x1f{kind}\x1f{seed}", 20)
     headers = [("request-id", request_id)]
     if kind in ("html_200", "html_502", "http_502"):

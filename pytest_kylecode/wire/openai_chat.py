@@ -17,6 +17,7 @@ import json
 from typing import Final
 
 from agent_runtime.messages import JSONObject
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS
 from pytest_kylecode.wire.common import (
     CREATED,
     CUT_JSON,
@@ -243,22 +244,6 @@ TOOLS_UNSUPPORTED_MESSAGE: Final = (
     "No endpoints found that support tool use. To learn more about provider "
     "routing, visit: https://openrouter.ai/docs/guides/routing/provider-selection"
 )
-HTTP_KINDS: Final = (
-    "http_400",
-    "http_401",
-    "http_404",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_529",
-    "html_200",
-    "html_502",
-    "tools_unsupported",
-    "context_length",
-    "invalid_json",
-    "empty_response",
-)
 
 
 def error_response(
@@ -272,7 +257,7 @@ def error_response(
 ) -> WireResponse:
     """The HTTP answer of ``provider`` (an ``openai_chat`` provider name) for an HTTP fault ``kind``.
 
-    ``kind`` is one of ``HTTP_KINDS``; ``seed`` varies the request id (same seed, same bytes);
+    ``kind`` is one of ``faults.catalog.HTTP_ANSWER_KINDS``; ``seed`` varies the request id (same seed, same bytes);
     ``message`` replaces the default message of an OpenAI-shaped JSON error (and drops its
     ``code`` and ``param``, which belong to the default message).
     """
@@ -285,8 +270,8 @@ def error_response(
 
 
 def _error_parts(kind: str, provider: str, model: str, message: str | None) -> tuple[int, bytes, str]:
-    if kind not in HTTP_KINDS:
-        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(HTTP_KINDS)}")
+    if kind not in HTTP_ANSWER_KINDS:
+        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(sorted(HTTP_ANSWER_KINDS))}")
     if kind in ("html_200", "html_502"):
         status = int(kind[5:])
         return status, html_page(status), "text/html"

@@ -233,7 +233,6 @@ def _stream_events(plan: Plan, body: JSONObject, ids: _Ids) -> list[bytes]:
 
 # -- errors ----------------------------------------------------------------------------------------
 
-HTTP_KINDS: Final = openai_chat.HTTP_KINDS
 CONTEXT_MESSAGE: Final = "Your input exceeds the context window of this model. Please adjust your input and try again."
 # Where Responses differs from Chat Completions: a route rejecting tools answers 400, and the
 # context-length error names `input`.
@@ -266,7 +265,7 @@ def error_response(
     message: str | None = None,
     timing: Timing = DEFAULT_TIMING,
 ) -> WireResponse:
-    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``): OpenAI's error bodies,
+    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_ANSWER_KINDS``): OpenAI's error bodies,
     which on this endpoint come with a 2-space indent and no trailing newline. ``message`` replaces
     the default message (and drops ``code``/``param``)."""
     if kind not in _ERRORS:
