@@ -9,13 +9,12 @@ know line numbers (the scenario loader) add ``file:line``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, TypeVar, Unpack
 
-from agent_runtime.errors import CATEGORIES, ConfigError
+from agent_runtime.errors import CATEGORIES, ConfigError, did_you_mean
 from agent_runtime.messages import TOOL_MODES, ToolMode
 
 if TYPE_CHECKING:
@@ -176,10 +175,9 @@ def _clip(value: object) -> str:
 def _check_keys(data: Mapping[str, object], allowed: tuple[str, ...], key: str) -> None:
     for name in data:
         if name not in allowed:
-            close = difflib.get_close_matches(str(name), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(
-                f"unknown key {name!r}{hint}; allowed: {', '.join(allowed)}", key=f"{key}.{name}" if key else str(name)
+                f"unknown key {name!r}{did_you_mean(name, allowed)}; allowed: {', '.join(allowed)}",
+                key=f"{key}.{name}" if key else str(name),
             )
 
 
@@ -214,9 +212,9 @@ def _choice(value: object, key: str, choices: tuple[_Choice, ...]) -> _Choice:
     for choice in choices:
         if value == choice:
             return choice
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"expected one of {', '.join(choices)}, got {_clip(value)}{hint}", key=key)
+    raise ConfigError(
+        f"expected one of {', '.join(choices)}, got {_clip(value)}{did_you_mean(value, choices)}", key=key
+    )
 
 
 _Flat = TypeVar("_Flat")

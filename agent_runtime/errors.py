@@ -13,9 +13,13 @@ recovery policy, metrics, expectations and reports speak only these names.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Final
 
-CATEGORIES: Final = (
+# The route itself misbehaved: these count against its health (circuit breaker) and are worth a
+# retry or another route.
+ROUTE_FAILURES: Final = (
     "rate_limit",
     "server_error",
     "overloaded",
@@ -26,6 +30,10 @@ CATEGORIES: Final = (
     "timeout",
     "stream_truncated",
     "stream_error",
+)
+# The request or its content was refused, or the model's answer is unusable as asked: another
+# attempt at the same request would meet the same answer.
+REQUEST_FAILURES: Final = (
     "auth",
     "bad_request",
     "not_found",
@@ -34,6 +42,13 @@ CATEGORIES: Final = (
     "content_filter",
     "malformed_tool_call",
 )
+CATEGORIES: Final = ROUTE_FAILURES + REQUEST_FAILURES
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """The hint every "unknown name" message ends with: `` (did you mean 'x'?)``, or nothing."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class KylecodeError(Exception):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from agent_runtime.errors import ConfigError
+from agent_runtime.errors import ConfigError, did_you_mean
 
 ProtocolName: TypeAlias = Literal["openai_chat", "anthropic_messages", "openai_responses"]
 PROTOCOLS: Final[tuple[ProtocolName, ...]] = ("openai_chat", "anthropic_messages", "openai_responses")
@@ -162,12 +162,8 @@ def parse_route(text: object) -> Route:
     provider_name, model = text.split("/", 1)
     provider = PROVIDERS.get(provider_name)
     if provider is None:
-        from difflib import get_close_matches
-
-        hint = get_close_matches(provider_name, PROVIDERS, n=1)
-        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ConfigError(
-            f"unknown provider {provider_name!r} in route {text!r}{did_you_mean}; "
+            f"unknown provider {provider_name!r} in route {text!r}{did_you_mean(provider_name, PROVIDERS)}; "
             f"known providers: {', '.join(PROVIDERS)}"
         )
     if not model:

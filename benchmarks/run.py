@@ -150,8 +150,9 @@ class Runner:
             command, cwd=cwd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         out = b""
-        assert proc.stdout is not None
-        for chunk in iter(lambda: proc.stdout.read(65536), b""):  # type: ignore[union-attr]
+        stdout = proc.stdout
+        assert stdout is not None
+        for chunk in iter(lambda: stdout.read(65536), b""):
             out += chunk
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
@@ -256,7 +257,8 @@ def build_floor(runner: Runner, matrix: Path, template_files: Path) -> Path:
 
 
 def _cassette_of(cassettes: Path, rel: Path) -> Path:
-    # snapshot <provider>/<model...>-<stream>-<tools>-<fault>  ->  cassette <provider>/<model...>/<stream>-<tools>-<fault>.yaml
+    # snapshot <provider>/<model...>-<stream>-<tools>-<fault>
+    #   -> cassette <provider>/<model...>/<stream>-<tools>-<fault>.yaml
     head, _, tail = str(rel).partition("-stream-") if "-stream-" in str(rel) else str(rel).partition("-nostream-")
     word = "stream" if "-stream-" in str(rel) else "nostream"
     return cassettes / head / f"{word}-{tail}.yaml"

@@ -9,7 +9,15 @@ so the plugin's start-up stays free of them.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the names are, for type checkers; at run time they load on first use
+    from pytest_kylecode.byo.agent_report import AgentReport as AgentReport
+    from pytest_kylecode.byo.context import CellContext as CellContext
+    from pytest_kylecode.cassettes.transport import CassetteTransport as CassetteTransport
+    from pytest_kylecode.emulator.transport import EmulatorTransport as EmulatorTransport
+    from pytest_kylecode.faults.catalog import FAULT_KINDS as FAULT_KINDS, FaultSpec as FaultSpec
+    from pytest_kylecode.faults.transport import FaultTransport as FaultTransport
 
 __version__ = "0.1.0"
 
@@ -26,7 +34,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_kylecode' has no attribute {name!r}")

@@ -1,44 +1,54 @@
 """The ``kylecode`` command: one subcommand per module in ``pytest_kylecode.commands``.
 
-Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` (cheap: no
-heavy imports) and ``run(args) -> int``.
+Each command module is a ``Command``: ``HELP`` (one line), ``add_arguments(parser)`` (cheap: no
+heavy imports; the modules import their machinery when they run) and ``run(args) -> int``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from typing import Protocol
 
-# subcommand -> module under pytest_kylecode.commands
-COMMANDS = {
-    "run": "run",
-    "inspect": "inspect",
-    "emulate": "emulate",
-    "scenarios": "scenarios",
-    "cassettes": "cassettes",
-    "probe": "probe",
-    "metrics": "metrics",
-    "bundle": "bundle",
+from pytest_kylecode.commands import bundle, cassettes, emulate, inspect, metrics, probe, run, scenarios
+
+
+class Command(Protocol):
+    """What a module of ``pytest_kylecode.commands`` provides (the module itself is the command)."""
+
+    HELP: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+COMMANDS: dict[str, Command] = {
+    "run": run,
+    "inspect": inspect,
+    "emulate": emulate,
+    "scenarios": scenarios,
+    "cassettes": cassettes,
+    "probe": probe,
+    "metrics": metrics,
+    "bundle": bundle,
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kylecode", description="pytest-kylecode: agent runtime regression harness")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(f"pytest_kylecode.commands.{module_name}")
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
-        command.set_defaults(_run=module.run)
+    for name, command in COMMANDS.items():
+        command.add_arguments(sub.add_parser(name, help=command.HELP, description=command.HELP))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command: str = args.command
     try:
-        return int(args._run(args) or 0)
+        return COMMANDS[command].run(args)
     except BrokenPipeError:  # `kylecode ... | head`: the reader left; nothing is wrong, no traceback
         import os
 

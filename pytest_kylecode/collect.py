@@ -10,19 +10,21 @@ naming file:line and key, never a collection error that would stop the session.
 
 from __future__ import annotations
 
+import os
 import shutil
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from _pytest.python import CallSpec
+from _pytest._code.code import TerminalRepr, TracebackStyle
+from _pytest.python import CallSpec, FunctionDefinition
 
 from agent_runtime.errors import ConfigError
 from agent_runtime.observe.redact import redact_text
 from pytest_kylecode.stash import CELL, NAMES, RUNNER
 
 if TYPE_CHECKING:
-    from pytest_kylecode.scenarios.scenario import Cell
+    from pytest_kylecode.scenarios.scenario import Cell, Scenario
 
 
 def kylecode_cell(request: pytest.FixtureRequest) -> None:
@@ -34,7 +36,7 @@ class ScenarioModule(pytest.Module):
     def _getobj(self) -> types.ModuleType:
         module = types.ModuleType(self.path.stem)
         module.__file__ = str(self.path)
-        module.kylecode_cell = kylecode_cell  # type: ignore[attr-defined]
+        module.__dict__[kylecode_cell.__name__] = kylecode_cell
         return module
 
     def collect(self) -> list[pytest.Item]:
@@ -46,7 +48,10 @@ class ScenarioModule(pytest.Module):
         except ConfigError as exc:
             return [ScenarioErrorItem.from_parent(self, name=f"{self.path.name}::invalid", message=str(exc))]
         expansion = expand(scenario)
-        fixtureinfo = self.session._fixturemanager.getfixtureinfo(self, kylecode_cell, None)
+        # One fixture closure for all the cells, worked out as pytest does for a function of a
+        # module: on the function's definition node.
+        definition = FunctionDefinition.from_parent(self, name=scenario.name, callobj=kylecode_cell)
+        fixtureinfo = definition._fixtureinfo
         missing = missing_commands(scenario)
         items: list[pytest.Item] = []
         for cell in expansion.cells:
@@ -57,8 +62,8 @@ class ScenarioModule(pytest.Module):
                 callspec=CallSpec(_idlist=(cell.id,)),
                 callobj=kylecode_cell,
                 fixtureinfo=fixtureinfo,
-                cell=cell,
             )
+            item.stash[CELL] = cell
             # Travels with every report, to the xdist controller too: the report's row key.
             item.user_properties.append(("kylecode_cell", cell.report_key()))
             for mark in cell_marks(cell, missing):
@@ -67,7 +72,7 @@ class ScenarioModule(pytest.Module):
         return items
 
 
-def missing_commands(scenario: Any) -> list[str]:
+def missing_commands(scenario: Scenario) -> list[str]:
     """The commands of the scenario's ``requires`` that are not on PATH (its cells then skip)."""
     return [command for command in scenario.requires if shutil.which(command) is None]
 
@@ -84,15 +89,16 @@ def cell_marks(cell: Cell, missing: list[str]) -> list[pytest.MarkDecorator]:
 
 
 class CellItem(pytest.Function):
-    def __init__(self, *args: Any, cell: Cell, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stash[CELL] = cell
+    """One matrix cell; its ``Cell`` is in the stash (``stash.CELL``), put there at collection."""
 
     @property
     def cell(self) -> Cell:
         return self.stash[CELL]
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
+        """``style`` is ignored, as ``pytest.Function`` ignores it (``--tb`` decides)."""
         from pytest_kylecode.failures import CellFailure
 
         # Expectation and replay failures carry their own readable report; a traceback adds nothing.
@@ -103,7 +109,7 @@ class CellItem(pytest.Function):
             return redact_text(str(excinfo.value))
         return super().repr_failure(excinfo)
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
+    def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
         # A line is required: pytest reports skips (e.g. a missing `requires` command) at the item's location.
         return self.path, 0, f"{self.cell.scenario.name}[{self.cell.id}]"
 
@@ -115,15 +121,17 @@ class InvalidScenario(Exception):
 class ScenarioErrorItem(pytest.Item):
     """Stands in for a scenario file that does not validate: fails with the message, no traceback."""
 
-    def __init__(self, *args: Any, message: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, name: str, parent: pytest.Collector, *, message: str) -> None:
+        super().__init__(name, parent)
         self.message = message
 
     def runtest(self) -> None:
         raise InvalidScenario(self.message)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         return redact_text(f"invalid scenario: {self.message}")
 
-    def reportinfo(self) -> tuple[Any, int | None, str]:
+    def reportinfo(self) -> tuple[os.PathLike[str] | str, int | None, str]:
         return self.path, 0, f"{self.path.name}: invalid scenario"

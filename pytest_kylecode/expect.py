@@ -9,20 +9,32 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Final
 
-_OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt}
+if TYPE_CHECKING:
+    from agent_runtime.loop.agent import RunResult
+    from agent_runtime.messages import JSONObject
+
+_OPS: Final[dict[str, Callable[[float, float], bool]]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 _COMPARISON = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
-_MISSING = object()
+_MISSING: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
 class Mismatch:
     key: str
-    expected: Any
-    actual: Any
+    expected: object
+    actual: object  # ``_MISSING`` when the metric path names nothing
 
     def __str__(self) -> str:
         expected = (
@@ -34,7 +46,7 @@ class Mismatch:
         return f"{self.key}: expected {expected}, got {actual}"
 
 
-def metric_path(snapshot: Any, path: str) -> Any:
+def metric_path(snapshot: object, path: str) -> object:
     """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value; a bracketed segment is taken literally."""
     value = snapshot
     for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path):
@@ -48,17 +60,17 @@ def metric_path(snapshot: Any, path: str) -> Any:
     return value
 
 
-def value_matches(expected: Any, actual: Any) -> bool:
+def value_matches(expected: object, actual: object) -> bool:
     if isinstance(expected, str) and (m := _COMPARISON.match(expected)):
         if isinstance(actual, bool) or not isinstance(actual, (int, float)):
             return False
-        return bool(_OPS[m.group(1)](actual, float(m.group(2))))
+        return _OPS[m.group(1)](actual, float(m.group(2)))
     if isinstance(expected, (int, float)) and not isinstance(expected, bool):
         return isinstance(actual, (int, float)) and not isinstance(actual, bool) and actual == expected
     return bool(expected == actual)
 
 
-def measure(result: Any, metrics: dict[str, Any]) -> dict[str, Any]:
+def measure(result: RunResult, metrics: JSONObject) -> JSONObject:
     summary = metrics.get("summary", {})
     return {
         "outcome": result.outcome,
@@ -85,14 +97,14 @@ def _read(workspace: Path, rel: str) -> str | None:
         return "<binary file>"
 
 
-def check(expect: dict[str, Any], measured: dict[str, Any], metrics: dict[str, Any], workspace: Path) -> list[Mismatch]:
+def check(expect: JSONObject, measured: JSONObject, metrics: JSONObject, workspace: Path) -> list[Mismatch]:
     mismatches: list[Mismatch] = []
     for key, expected in expect.items():
         if key == "files":
             for rel, content in expected.items():
-                actual = _read(workspace, rel)
-                if actual != content:
-                    mismatches.append(Mismatch(f"files[{rel}]", content, actual))
+                text = _read(workspace, rel)
+                if text != content:
+                    mismatches.append(Mismatch(f"files[{rel}]", content, text))
         elif key == "metrics":
             for path, wanted in expected.items():
                 actual = metric_path(metrics, path)
@@ -103,7 +115,7 @@ def check(expect: dict[str, Any], measured: dict[str, Any], metrics: dict[str, A
     return mismatches
 
 
-def invariants(result: Any, metrics: dict[str, Any]) -> list[str]:
+def invariants(result: RunResult, metrics: JSONObject) -> list[str]:
     """What must hold for every cell whatever it expects (the matrix's correctness bar)."""
     problems = []
     if not result.tool_calls_paired:

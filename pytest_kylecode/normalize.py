@@ -16,9 +16,7 @@ content. Streaming is the request's ``stream`` flag, or an event-stream response
 
 from __future__ import annotations
 
-from typing import Any
-
-from agent_runtime.messages import ModelResponse
+from agent_runtime.messages import JSONObject, ModelResponse
 from agent_runtime.wire.client import BodyDecoder
 from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.cassettes.format import Interaction
@@ -34,7 +32,7 @@ def _is_streaming(interaction: Interaction) -> bool:
     return "event-stream" in interaction.response_headers.get("content-type", "").lower()
 
 
-def normalize_interaction(interaction: Interaction, index: int) -> dict[str, Any]:
+def normalize_interaction(interaction: Interaction, index: int) -> JSONObject:
     """The inspect record of ``interaction``, the ``index``-th of its cassette (never raises for
     bad provider bytes)."""
     protocol = protocol_for_path(interaction.uri)

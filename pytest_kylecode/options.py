@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
 import pytest
 
-from pytest_kylecode.cassettes.modes import RECORD_MODES, RecordMode
-
-UPSTREAMS: Final = ("emulator", "live")
+from pytest_kylecode.cassettes.modes import RECORD_MODES, UPSTREAMS, RecordMode, Upstream
 
 # The way in for a user's own test: a marked test runs once per cell, its fixture the cell's context.
 MARKER: Final = "kylecode_scenario"
@@ -120,7 +118,7 @@ class Settings:
     cassettes: Path
     runs: Path
     record: RecordMode
-    upstream: Literal["emulator", "live"]
+    upstream: Upstream
     max_live_calls: int
     cell_timeout: float
     keep_runs: bool
@@ -162,7 +160,7 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
             f"--kylecode-record={record} is refused because CI is set: CI replays cassettes and never records. "
             "Re-record on a workstation, or pass --kylecode-allow-record-in-ci on purpose."
         )
-    upstream = opt.kylecode_upstream or "emulator"
+    upstream: Upstream = opt.kylecode_upstream or "emulator"
     if upstream == "live" and env.get("CI") and not opt.kylecode_allow_record_in_ci:
         raise pytest.UsageError(
             "--kylecode-upstream=live is refused because CI is set; pass --kylecode-allow-record-in-ci on purpose."

@@ -20,7 +20,7 @@ report (the only one, or the xdist controller, which gets a worker's census thro
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -28,6 +28,9 @@ from pytest_kylecode import orphans
 from pytest_kylecode.options import Settings
 from pytest_kylecode.orphans import Census, SnapshotFile
 from pytest_kylecode.report import MatrixReport
+
+if TYPE_CHECKING:
+    from pytest_kylecode.scenarios.scenario import Scenario
 
 _WORKER_KEY = "kylecode_snapshot_census"
 _LISTED = 20  # orphans named in the summary; `kylecode cassettes check` names every one
@@ -85,7 +88,7 @@ class OrphanReport:
         census = Census()
         for relpath in self._files:
             census.add_file(relpath)
-        scenario: Any = None
+        scenario: Scenario | None = None
         cells: set[str] = set()
         for item in items:
             if isinstance(item, CellItem):
@@ -103,9 +106,12 @@ class OrphanReport:
     # -- the end of the session -------------------------------------------------------------------
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        # xdist's hook: ``node`` is the controller's handle on a worker that finished, whose
+        # ``workeroutput`` is what the worker put there (absent when the worker crashed).
         # Every worker collected the same tree: the first census that arrives is the census.
-        blob = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+        output = getattr(node, "workeroutput", None)
+        blob = output.get(_WORKER_KEY) if isinstance(output, dict) else None
         if blob is not None and self._worker_census is None:
             self._worker_census = Census.from_bytes(blob)
 
@@ -114,7 +120,8 @@ class OrphanReport:
             return
         if self.is_worker:
             if self.census is not None:
-                self.config.workeroutput[_WORKER_KEY] = self.census.to_bytes()  # type: ignore[attr-defined]
+                output = self.config.workeroutput  # type: ignore[attr-defined]  # xdist's, on a worker's config
+                output[_WORKER_KEY] = self.census.to_bytes()
             return
         census = self._worker_census or self.census
         if census is None:  # collection never finished (or no worker reported): nothing is known
@@ -153,7 +160,7 @@ class OrphanReport:
         return True, ""
 
     @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker or not self.orphans:
             return
         terminalreporter.write_sep("-", "kylecode orphan snapshots")

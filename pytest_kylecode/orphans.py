@@ -27,7 +27,8 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from agent_runtime.messages import JSONObject
 
 SNAPSHOT_DIR = "__snapshots__"
 SUFFIX = ".json"
@@ -148,7 +149,7 @@ class Census:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> Census:
-        data: dict[str, Any] = json.loads(zlib.decompress(blob))
+        data: JSONObject = json.loads(zlib.decompress(blob))
         return cls(
             files=set(data["files"]),
             invalid=set(data["invalid"]),

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+
+import pytest
+
+from agent_runtime.messages import JSONObject
 
 PASSING = ("passed", "xfailed")
 
@@ -28,10 +31,10 @@ class Row:
     outcome: str = "not run"
     duration_s: float = 0.0
     message: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
+    details: JSONObject = field(default_factory=dict)
 
 
-def _outcome(report: Any, previous: str) -> str | None:
+def _outcome(report: pytest.TestReport, previous: str) -> str | None:
     """The cell outcome a report establishes, or None if it changes nothing."""
     xfail = hasattr(report, "wasxfail")
     if report.when == "setup":
@@ -51,10 +54,10 @@ class MatrixReport:
     def __init__(self) -> None:
         self.rows: dict[str, Row] = {}
 
-    def add(self, report: Any) -> None:
+    def add(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         key = props.get("kylecode_cell")
-        if key is None:
+        if not isinstance(key, dict):  # not a cell's report (the cell's axes, put there at collection)
             return
         row = self.rows.get(report.nodeid)
         if row is None:
@@ -115,11 +118,11 @@ class MatrixReport:
             lines.append(f"FAILED {row.nodeid}{where}")
         return "\n".join(lines)
 
-    def to_json(self, not_applicable: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    def to_json(self, not_applicable: dict[str, list[str]] | None = None) -> JSONObject:
         counts = self.counts()
         na = not_applicable or {}
         counts["not_applicable"] = sum(len(v) for v in na.values())
-        scenarios = {}
+        scenarios: JSONObject = {}
         for scenario, rows in self.by_scenario().items():
             faults, table = self.table(rows)
             scenarios[scenario] = {
@@ -134,7 +137,7 @@ class MatrixReport:
             "cells": [asdict(row) for row in sorted(self.rows.values(), key=lambda r: r.nodeid)],
         }
 
-    def to_markdown(self, data: dict[str, Any]) -> str:
+    def to_markdown(self, data: JSONObject) -> str:
         s = data["summary"]
         out = ["# kylecode matrix", "", _summary_line(s), ""]
         for scenario, info in data["scenarios"].items():
@@ -147,9 +150,8 @@ class MatrixReport:
                 out.append(f"| `{provider}` | " + " | ".join(cells[f] for f in faults) + " |")
             if info["not_applicable"]:
                 out.append("")
-                out.append(
-                    f"{len(info['not_applicable'])} combinations not applicable (fault needs streaming or native tools)."
-                )
+                count = len(info["not_applicable"])
+                out.append(f"{count} combinations not applicable (fault needs streaming or native tools).")
             out.append("")
         failing = [c for c in data["cells"] if c["outcome"] in ("failed", "error", "xpassed")]
         if failing:
@@ -216,10 +218,10 @@ def _summary_line(counts: dict[str, int]) -> str:
     return f"{counts.get('cells', 0)} cells: " + (", ".join(parts) or "none ran") + tail
 
 
-def _short_message(report: Any) -> str:
+def _short_message(report: pytest.TestReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
-    text = (getattr(report, "longreprtext", "") or "").strip()
+    text = report.longreprtext.strip()
     first, _, rest = text.partition("\n")
     if first.startswith("[gw") and " -- Python " in first:
         text = rest  # xdist's "[gw0] linux -- Python ..." banner: the same message must read the same
@@ -228,5 +230,8 @@ def _short_message(report: Any) -> str:
 
 def _grid(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    fmt = lambda r: "  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip()  # noqa: E731
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+
     return [fmt(header), *(fmt(r) for r in rows)]

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_kylecode.options import Settings, resolve_settings
+from pytest_kylecode.report import MatrixReport
 from pytest_kylecode.scenarios.files import ScenarioNames, holds_no_scenarios, is_scenario_file
 from pytest_kylecode.stash import CELL, NAMES, RUNNER
 
 if TYPE_CHECKING:
     from pytest_kylecode.byo.driver import PreparedAgent
-from pytest_kylecode.report import MatrixReport
+    from pytest_kylecode.cell.runner import CellRunner
 
 _KEY = pytest.StashKey["KylecodeSession"]()
 
@@ -47,7 +48,7 @@ class KylecodeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self._runner: Any = None
+        self._runner: CellRunner | None = None
         self.report = MatrixReport()
         self.is_worker = hasattr(config, "workerinput")
 
@@ -127,7 +128,7 @@ class KylecodeSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.report.add(report)
 
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker or not self.report.rows:
             return
         terminalreporter.write_sep("=", "kylecode matrix")

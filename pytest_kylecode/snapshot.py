@@ -28,26 +28,40 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
+from syrupy.assertion import SnapshotAssertion
 from syrupy.data import SnapshotCollection, SnapshotCollections
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
 
+from pytest_kylecode.stash import CELL
+
+if TYPE_CHECKING:
+    from syrupy.session import SnapshotSession
+
+    from pytest_kylecode.scenarios.scenario import Cell
+
 SNAPSHOT_DIR = "__snapshots__"
 
 
-def _cell(test_location: PyTestLocation) -> Any:
-    from pytest_kylecode.stash import CELL
+def snapshot_text(data: SerializableData) -> str:
+    """A metrics snapshot as its file holds it: stable, sorted, human-diffable JSON."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
+
+def _cell(test_location: PyTestLocation) -> Cell:
     return test_location.item.stash[CELL]
 
 
 def _test_name(test_location: PyTestLocation) -> str:
     """The scenario name for a matrix cell; the test function's name for a fixture-driven test."""
-    return str(test_location.item.originalname)  # type: ignore[attr-defined]
+    item = test_location.item
+    # Every node with a cell is a function (a cell item, a kylecode_cell test or its definition).
+    assert isinstance(item, pytest.Function), type(item)
+    return item.originalname
 
 
 class MetricsSnapshotExtension(JSONSnapshotExtension):
@@ -61,7 +75,7 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
         include: PropertyFilter | None = None,
         matcher: PropertyMatcher | None = None,
     ) -> SerializedData:
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return snapshot_text(data)
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -110,7 +124,7 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
             tmp.unlink(missing_ok=True)
 
 
-def metrics_snapshot(request: Any) -> Any:
+def metrics_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's ``snapshot`` fixture value for this test, already on ``MetricsSnapshotExtension``.
 
     Built the way the fixture builds it (same options, location and syrupy session) instead of
@@ -122,14 +136,15 @@ def metrics_snapshot(request: Any) -> Any:
     """
     snapshot = _assertion(request.config, request.node)
     if snapshot is None:
-        snapshot = request.getfixturevalue("snapshot").use_extension(MetricsSnapshotExtension)
+        fixture: SnapshotAssertion = request.getfixturevalue("snapshot")
+        snapshot = fixture.use_extension(MetricsSnapshotExtension)
     return snapshot
 
 
 _CLAIMED = pytest.StashKey[bool]()
 
 
-def claim_snapshot_site(config: pytest.Config, node: Any) -> None:
+def claim_snapshot_site(config: pytest.Config, node: pytest.Item) -> None:
     """Tell syrupy, once per session, that ``MetricsSnapshotExtension`` serves this session.
 
     An assertion that is never compared, made at collection for any cell (``node``: a cell
@@ -145,24 +160,21 @@ def claim_snapshot_site(config: pytest.Config, node: Any) -> None:
     _assertion(config, node)
 
 
-def _assertion(config: pytest.Config, node: Any) -> Any:
+def _assertion(config: pytest.Config, node: pytest.Item) -> SnapshotAssertion | None:
     """A syrupy assertion of ``node`` on ``MetricsSnapshotExtension``, registered with the
     session; None when syrupy is not active or its constructor differs."""
-    from syrupy.assertion import SnapshotAssertion
-
-    session = getattr(config, "_syrupy", None)
+    # syrupy keeps its session on the config (``pytest_sessionstart``), not in the stash.
+    session: SnapshotSession | None = getattr(config, "_syrupy", None)
     option = config.option
     if session is None or not hasattr(option, "update_snapshots"):
         return None
-    kwargs: dict[str, Any] = {
-        "update_snapshots": option.update_snapshots,
-        "extension_class": MetricsSnapshotExtension,
-        "test_location": PyTestLocation(node),
-        "session": session,
-    }
-    if hasattr(option, "update_new_snapshots_only"):
-        kwargs["update_new_snapshots_only"] = option.update_new_snapshots_only
     try:
-        return SnapshotAssertion(**kwargs)
+        return SnapshotAssertion(
+            update_snapshots=option.update_snapshots,
+            update_new_snapshots_only=option.update_new_snapshots_only,  # syrupy >= 7 has both
+            extension_class=MetricsSnapshotExtension,
+            test_location=PyTestLocation(node),
+            session=session,
+        )
     except TypeError:
         return None

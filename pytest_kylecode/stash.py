@@ -17,6 +17,8 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_kylecode.byo.driver import PreparedAgent
+    from pytest_kylecode.scenarios.files import ScenarioNames
+    from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["CELL", "NAMES", "RUNNER", "RunsCells"]
 
@@ -26,6 +28,6 @@ class RunsCells(Protocol):
         """Run ``item``'s cell (``agent``: the test body of a ``kylecode_cell`` test)."""
 
 
-CELL = pytest.StashKey["Cell"]()
-NAMES = pytest.StashKey["ScenarioNames"]()
-RUNNER = pytest.StashKey[RunsCells]()
+CELL: pytest.StashKey[Cell] = pytest.StashKey()
+NAMES: pytest.StashKey[ScenarioNames] = pytest.StashKey()
+RUNNER: pytest.StashKey[RunsCells] = pytest.StashKey()

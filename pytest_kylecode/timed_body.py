@@ -5,6 +5,9 @@ Every source (cassette replay, emulator, fault injection) hands the runtime an
 seconds from the moment the request was sent. Iterating sleeps on the cell's
 clock until each chunk is due, so time-to-first-token and latency come out of
 the recorded offsets and a virtual clock costs no wall time.
+
+``sync_body`` is how the transport wrappers read a body they did not make: the response of a
+sync transport, whose stream httpx types as sync *or* async.
 """
 
 from __future__ import annotations
@@ -39,3 +42,14 @@ class TimedByteStream(httpx.SyncByteStream):
             if wait > 0:
                 clock.sleep(wait)
             yield data
+
+
+def sync_body(response: httpx.Response) -> httpx.SyncByteStream:
+    """The body of a response from a sync transport (``handle_request``), as a sync stream.
+
+    httpx's own ``Client`` requires the same of every sync transport; an async body here is a
+    transport of the wrong kind, refused rather than half-read."""
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):
+        raise TypeError(f"a sync transport answered with a {type(stream).__name__}, not a httpx.SyncByteStream")
+    return stream

@@ -22,6 +22,7 @@ from typing import Final, Literal, TypeAlias, TypedDict
 
 from agent_runtime.clock import Clock
 from agent_runtime.config import CircuitConfig
+from agent_runtime.errors import ROUTE_FAILURES
 
 State: TypeAlias = Literal["closed", "open", "half_open"]
 
@@ -32,20 +33,7 @@ class CircuitEvent(TypedDict):
     turn: int
 
 
-HEALTH_CATEGORIES: Final = frozenset(
-    {
-        "rate_limit",
-        "server_error",
-        "overloaded",
-        "html_response",
-        "invalid_json",
-        "empty_response",
-        "connection",
-        "timeout",
-        "stream_truncated",
-        "stream_error",
-    }
-)
+HEALTH_CATEGORIES: Final = frozenset(ROUTE_FAILURES)
 
 
 def is_health_failure(category: str | None) -> bool:

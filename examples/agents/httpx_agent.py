@@ -99,6 +99,7 @@ def _message(response: httpx.Response) -> dict[str, Any] | None:
     if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
         return None
     try:
-        return response.json()["choices"][0]["message"]  # type: ignore[no-any-return]
+        message: dict[str, Any] = response.json()["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         return None
+    return message

@@ -45,7 +45,7 @@ class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
-    def _path(self, rel: Any) -> Path:
+    def _path(self, rel: object) -> Path:
         if not isinstance(rel, str) or not rel:
             raise ValueError("a path relative to the workspace is required")
         path = (self.root / rel).resolve()

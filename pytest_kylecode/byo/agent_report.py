@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Final
+from typing import Final
 
 from agent_runtime.errors import CATEGORIES
-from agent_runtime.loop.agent import OUTCOMES
+from agent_runtime.loop.agent import OUTCOMES, Outcome
+from agent_runtime.loop.completion import COMPLETION_REASONS, CompletionReason
 
 __all__ = ["AgentReport", "InvalidReport"]
 
-COMPLETION_REASONS: Final = ("tool_finish", "text_sentinel", "provider_signal")
 CALL_KEYS: Final = ("id", "name", "arguments")
 RESULT_KEYS: Final = ("id", "error", "executed")
 
@@ -52,11 +52,11 @@ class AgentReport:
     order).
     """
 
-    outcome: str
-    completion_reason: str | None = None
+    outcome: Outcome
+    completion_reason: CompletionReason | None = None
     steps: int | None = None
-    tool_calls: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
-    tool_results: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    tool_calls: Sequence[Mapping[str, object]] = field(default_factory=tuple)
+    tool_results: Sequence[Mapping[str, object]] = field(default_factory=tuple)
     error_category: str | None = None
     error_message: str | None = None
 
@@ -64,7 +64,7 @@ class AgentReport:
         _validate(self)
 
     @classmethod
-    def coerce(cls, value: Any) -> AgentReport:
+    def coerce(cls, value: object) -> AgentReport:
         """An ``AgentReport`` as is, or one built from a mapping of its fields."""
         if isinstance(value, AgentReport):
             return value
@@ -146,7 +146,7 @@ def _validate(report: AgentReport) -> None:
                 )
 
 
-def _entries(items: Any, name: str, allowed: tuple[str, ...], *, required: tuple[str, ...]) -> None:
+def _entries(items: object, name: str, allowed: tuple[str, ...], *, required: tuple[str, ...]) -> None:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Sequence):
         raise InvalidReport(
             f"AgentReport.{name}: expected a list of mappings {{{', '.join(allowed)}}}, got {_short(items)}"
@@ -168,6 +168,6 @@ def _entries(items: Any, name: str, allowed: tuple[str, ...], *, required: tuple
                 raise InvalidReport(f"AgentReport.{name}[{i}].id: expected a string, got {_short(item[key])}")
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def _short(value: object, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."

@@ -29,9 +29,10 @@ async client's calls block the loop while they are on the wire, one at a time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Final
+from typing import Final, TypeAlias, TypeVar, overload
 
 import httpx
 import httpx2
@@ -40,8 +41,12 @@ __all__ = ["AsyncHttpx2Transport", "AsyncHttpxTransport", "Httpx2Transport", "Ht
 
 _RESPONSE_EXTENSIONS: Final = ("reason_phrase", "http_version")
 
+_Request: TypeAlias = httpx.Request | httpx2.Request
+_Response: TypeAlias = httpx.Response | httpx2.Response
+_RequestT = TypeVar("_RequestT", httpx.Request, httpx2.Request)
 
-def translate_error(exc: BaseException, to: ModuleType, request: Any = None) -> BaseException | None:
+
+def translate_error(exc: BaseException, to: ModuleType, request: _Request | None = None) -> BaseException | None:
     """``exc`` (an ``httpx`` or ``httpx2`` request error) as the same-named class of ``to``.
 
     The first class in ``exc``'s MRO whose name ``to`` defines decides, so a subclass
@@ -52,14 +57,30 @@ def translate_error(exc: BaseException, to: ModuleType, request: Any = None) -> 
     for cls in type(exc).__mro__:
         target = getattr(to, cls.__name__, None)
         if isinstance(target, type) and issubclass(target, to.RequestError):
-            return target(str(exc), request=request)
+            # Looked up by name in a module: every RequestError class of both packages takes (message, request=).
+            translated: BaseException = target(str(exc), request=request)
+            return translated
         if cls.__name__ == "RequestError":
             break
     return None
 
 
-def _convert_request(request: Any, content: bytes, to: ModuleType) -> Any:
-    return to.Request(
+@contextmanager
+def _errors_as(source: ModuleType, target: ModuleType, request: _Request) -> Iterator[None]:
+    """Re-raise a request error of ``source`` raised inside as the same-named class of ``target``."""
+    if source is target:
+        yield
+        return
+    try:
+        yield
+    except source.RequestError as exc:
+        translated = translate_error(exc, target, request)
+        raise (translated if translated is not None else exc) from exc
+
+
+def _outgoing(request: _Request, content: bytes, make: type[_RequestT]) -> _RequestT:
+    """``request`` rebuilt as a request of the inner transport's package, around the body ``content``."""
+    return make(
         request.method,
         str(request.url),
         headers=request.headers.raw,
@@ -68,94 +89,94 @@ def _convert_request(request: Any, content: bytes, to: ModuleType) -> Any:
     )
 
 
-def _response(inner: Any, stream: Any, request: Any, to: ModuleType) -> Any:
-    extensions = {k: inner.extensions[k] for k in _RESPONSE_EXTENSIONS if k in inner.extensions}
-    return to.Response(
-        inner.status_code, headers=inner.headers.raw, stream=stream, request=request, extensions=extensions
-    )
+def _sync_body(response: _Response) -> Iterable[bytes]:
+    stream = response.stream
+    if not isinstance(stream, (httpx.SyncByteStream, httpx2.SyncByteStream)):
+        raise TypeError(f"a sync transport answered with a {type(stream).__name__} body, not a SyncByteStream")
+    return stream
 
 
-class _Translating:
-    """Shared plumbing: send through the inner transport, translate its errors."""
+class _Body:
+    """The inner response's body, streamed chunk by chunk with its errors translated."""
 
-    _to: ModuleType
-    _from: ModuleType
-
-    def _send(self, inner: Any, request: Any, outer: Any) -> Any:
-        try:
-            return inner.handle_request(request)
-        except self._from.RequestError as exc:
-            if self._to is self._from:
-                raise
-            raise _translated(exc, self._to, outer) from exc
-
-    def _chunks(self, response: Any, outer: Any) -> Iterator[bytes]:
-        try:
-            yield from response.stream
-        except self._from.RequestError as exc:
-            if self._to is self._from:
-                raise
-            raise _translated(exc, self._to, outer) from exc
-
-
-def _translated(exc: BaseException, to: ModuleType, request: Any) -> BaseException:
-    out = translate_error(exc, to, request)
-    return out if out is not None else exc
-
-
-# -- sync ---------------------------------------------------------------------------------------
-
-
-class _SyncStream:
-    """The inner response's body as the outer package's ``SyncByteStream``."""
-
-    def __init__(self, owner: _Translating, inner: Any, outer: Any) -> None:
-        self._owner = owner
+    def __init__(self, inner: _Response, source: ModuleType, target: ModuleType, outer: _Request) -> None:
         self._inner = inner
+        self._source = source
+        self._target = target
         self._outer = outer
 
+    def _chunks(self) -> Iterator[bytes]:
+        with _errors_as(self._source, self._target, self._outer):
+            yield from _sync_body(self._inner)
+
+
+class _SyncBody(_Body, httpx.SyncByteStream, httpx2.SyncByteStream):
+    """A sync body for a response of either package."""
+
     def __iter__(self) -> Iterator[bytes]:
-        return self._owner._chunks(self._inner, self._outer)
+        return self._chunks()
 
     def close(self) -> None:
         self._inner.close()
 
 
-class _Httpx2SyncStream(_SyncStream, httpx2.SyncByteStream):
-    pass
+class _AsyncBody(_Body, httpx.AsyncByteStream, httpx2.AsyncByteStream):
+    """An async body for a response of either package, read from the sync inner body."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks():
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._inner.close()
 
 
-class _HttpxSyncStream(_SyncStream, httpx.SyncByteStream):
-    pass
+@overload
+def _response(inner: _Response, body: _SyncBody | _AsyncBody, request: httpx.Request) -> httpx.Response: ...
+@overload
+def _response(inner: _Response, body: _SyncBody | _AsyncBody, request: httpx2.Request) -> httpx2.Response: ...
+def _response(inner: _Response, body: _SyncBody | _AsyncBody, request: _Request) -> _Response:
+    """The response handed to the outer client: the inner one's status, raw headers and extensions, ``body``."""
+    extensions: dict[str, object] = {k: inner.extensions[k] for k in _RESPONSE_EXTENSIONS if k in inner.extensions}
+    if isinstance(request, httpx.Request):
+        return httpx.Response(
+            inner.status_code, headers=inner.headers.raw, stream=body, request=request, extensions=extensions
+        )
+    return httpx2.Response(
+        inner.status_code, headers=inner.headers.raw, stream=body, request=request, extensions=extensions
+    )
 
 
-class Httpx2Transport(_Translating, httpx2.BaseTransport):
+# -- sync ---------------------------------------------------------------------------------------
+
+
+class Httpx2Transport(httpx2.BaseTransport):
     """Serves an ``httpx2.Client`` from a sync ``httpx`` transport."""
-
-    _to, _from = httpx2, httpx
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        response = self._send(self.inner, _convert_request(request, request.read(), httpx), request)
-        return _response(response, _Httpx2SyncStream(self, response, request), request, httpx2)
+        outgoing = _outgoing(request, request.read(), httpx.Request)
+        with _errors_as(httpx, httpx2, request):
+            response = self.inner.handle_request(outgoing)
+        return _response(response, _SyncBody(response, httpx, httpx2, request), request)
 
     def close(self) -> None:
         self.inner.close()
 
 
-class HttpxTransport(_Translating, httpx.BaseTransport):
+class HttpxTransport(httpx.BaseTransport):
     """Serves an ``httpx.Client`` from a sync ``httpx2`` transport (e.g. an httpx2 mock)."""
-
-    _to, _from = httpx, httpx2
 
     def __init__(self, inner: httpx2.BaseTransport) -> None:
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self._send(self.inner, _convert_request(request, request.read(), httpx2), request)
-        return _response(response, _HttpxSyncStream(self, response, request), request, httpx)
+        outgoing = _outgoing(request, request.read(), httpx2.Request)
+        with _errors_as(httpx2, httpx, request):
+            response = self.inner.handle_request(outgoing)
+        return _response(response, _SyncBody(response, httpx2, httpx, request), request)
 
     def close(self) -> None:
         self.inner.close()
@@ -164,59 +185,34 @@ class HttpxTransport(_Translating, httpx.BaseTransport):
 # -- async over a sync inner transport ----------------------------------------------------------
 
 
-class _AsyncStream:
-    def __init__(self, owner: _Translating, inner: Any, outer: Any) -> None:
-        self._owner = owner
-        self._inner = inner
-        self._outer = outer
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._owner._chunks(self._inner, self._outer):
-            yield chunk
-
-    async def aclose(self) -> None:
-        self._inner.close()
-
-
-class _Httpx2AsyncStream(_AsyncStream, httpx2.AsyncByteStream):
-    pass
-
-
-class _HttpxAsyncStream(_AsyncStream, httpx.AsyncByteStream):
-    pass
-
-
-class AsyncHttpx2Transport(_Translating, httpx2.AsyncBaseTransport):
+class AsyncHttpx2Transport(httpx2.AsyncBaseTransport):
     """Serves an ``httpx2.AsyncClient`` from a sync ``httpx`` transport."""
-
-    _to, _from = httpx2, httpx
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        content = await request.aread()
-        response = self._send(self.inner, _convert_request(request, content, httpx), request)
-        return _response(response, _Httpx2AsyncStream(self, response, request), request, httpx2)
+        outgoing = _outgoing(request, await request.aread(), httpx.Request)
+        with _errors_as(httpx, httpx2, request):
+            response = self.inner.handle_request(outgoing)
+        return _response(response, _AsyncBody(response, httpx, httpx2, request), request)
 
     async def aclose(self) -> None:
         self.inner.close()
 
 
-class AsyncHttpxTransport(_Translating, httpx.AsyncBaseTransport):
+class AsyncHttpxTransport(httpx.AsyncBaseTransport):
     """Serves an ``httpx.AsyncClient`` from a sync ``httpx`` transport."""
-
-    _to, _from = httpx, httpx
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        content = await request.aread()
         # A fresh sync request: the inner transport reads the body synchronously, and an async
         # client's request stream refuses sync iteration.
-        response = self._send(self.inner, _convert_request(request, content, httpx), request)
-        return _response(response, _HttpxAsyncStream(self, response, request), request, httpx)
+        outgoing = _outgoing(request, await request.aread(), httpx.Request)
+        response = self.inner.handle_request(outgoing)
+        return _response(response, _AsyncBody(response, httpx, httpx, request), request)
 
     async def aclose(self) -> None:
         self.inner.close()

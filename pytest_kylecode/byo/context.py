@@ -22,9 +22,10 @@ clock (see ``_virtual_sleep``): a retried 503 costs no wall time.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 import httpx
 
@@ -33,13 +34,21 @@ from agent_runtime.providers import parse_route
 from agent_runtime.resilience.failover import resolve_routes
 from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the SDKs and httpx2 are optional: imported when a factory is called
+    import anthropic
+    import httpx2
+    import openai
+
     from agent_runtime.config import AgentConfig, Timeouts
+    from agent_runtime.messages import ToolMode
+    from agent_runtime.providers import ProtocolName
     from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["REPLAY_API_KEY", "CellContext", "CellWiring"]
 
 REPLAY_API_KEY: Final = "kylecode-replay"
+
+_Client = TypeVar("_Client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +87,15 @@ class CellContext:
         self.route: str = route.name
         self.provider: str = route.provider.name
         self.model: str = route.model
-        self.protocol: str = route.protocol
+        self.protocol: ProtocolName = route.protocol
         self.streaming: bool = cell.streaming
-        self.tool_mode: str = cell.tool_mode
+        self.tool_mode: ToolMode = cell.tool_mode
         self.scenario: str = cell.scenario.name
         self.cell_id: str = cell.id
         self.failover: list[str] = [r.name for r in resolve_routes(route.name, config.failover)][1:]
         self._wiring: CellWiring | None = None
-        self._clients: list[Any] = []
-        self._sdk_classes: dict[type, type] = {}
+        self._clients: list[object] = []
+        self._sdk_classes: dict[type, type] = {}  # SDK client class -> its subclass sleeping on the cell clock
         self._report: AgentReport | None = None
 
     # -- the running cell (the harness attaches and detaches it) ------------------------------
@@ -160,7 +169,7 @@ class CellContext:
         provider = parse_route(route).provider
         return provider.resolved_base_url(self._wired.env) if self._wired.live else provider.base_url.rstrip("/")
 
-    def report(self, report: AgentReport | Any) -> AgentReport:
+    def report(self, report: AgentReport | Mapping[str, object]) -> AgentReport:
         """Hand the harness the agent's report (an ``AgentReport`` or a mapping of its fields); once."""
         if self._report is not None:
             raise InvalidReport("the cell already has a report: report() is called once per cell")
@@ -169,50 +178,51 @@ class CellContext:
 
     # -- client factories ---------------------------------------------------------------------
 
-    def _kwargs(self, kwargs: dict[str, Any], module: Any) -> dict[str, Any]:
+    # ``kwargs`` are handed on to the client's own constructor, whatever it accepts: they stay ``Any``.
+
+    def _kwargs(self, kwargs: dict[str, Any], timeout: type[httpx.Timeout] | type[httpx2.Timeout]) -> dict[str, Any]:
         if "transport" in kwargs or "http_client" in kwargs:
             raise TypeError(
                 "the cell's clients carry their own transport (metering, fault, cassette); "
                 "do not pass transport= or http_client="
             )
         timeouts = self.config.timeouts
-        kwargs.setdefault("timeout", module.Timeout(timeouts.idle_s, connect=timeouts.connect_s))
+        kwargs.setdefault("timeout", timeout(timeouts.idle_s, connect=timeouts.connect_s))
         return kwargs
 
-    def _keep(self, client: Any) -> Any:
+    def _keep(self, client: _Client) -> _Client:
         self._clients.append(client)
         return client
 
     def httpx_client(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on the cell's stack; ``kwargs`` go to ``httpx.Client``."""
-        return self._keep(httpx.Client(transport=self._wired.transport, **self._kwargs(kwargs, httpx)))
+        return self._keep(httpx.Client(transport=self._wired.transport, **self._kwargs(kwargs, httpx.Timeout)))
 
     def async_httpx_client(self, **kwargs: Any) -> httpx.AsyncClient:
         from pytest_kylecode.byo.bridge import AsyncHttpxTransport
 
         transport = AsyncHttpxTransport(self._wired.transport)
-        return self._keep(httpx.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx)))
+        return self._keep(httpx.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx.Timeout)))
 
-    def httpx2_client(self, **kwargs: Any) -> Any:
+    def httpx2_client(self, **kwargs: Any) -> httpx2.Client:
         """An ``httpx2.Client`` on the cell's stack (what the official SDKs run on)."""
         import httpx2
 
         from pytest_kylecode.byo.bridge import Httpx2Transport
 
         return self._keep(
-            httpx2.Client(transport=Httpx2Transport(self._wired.transport), **self._kwargs(kwargs, httpx2))
+            httpx2.Client(transport=Httpx2Transport(self._wired.transport), **self._kwargs(kwargs, httpx2.Timeout))
         )
 
-    def async_httpx2_client(self, **kwargs: Any) -> Any:
+    def async_httpx2_client(self, **kwargs: Any) -> httpx2.AsyncClient:
         import httpx2
 
         from pytest_kylecode.byo.bridge import AsyncHttpx2Transport
 
-        return self._keep(
-            httpx2.AsyncClient(transport=AsyncHttpx2Transport(self._wired.transport), **self._kwargs(kwargs, httpx2))
-        )
+        transport = AsyncHttpx2Transport(self._wired.transport)
+        return self._keep(httpx2.AsyncClient(transport=transport, **self._kwargs(kwargs, httpx2.Timeout)))
 
-    def openai_client(self, **kwargs: Any) -> Any:
+    def openai_client(self, **kwargs: Any) -> openai.OpenAI:
         """An ``openai.OpenAI`` for the cell's route (``base_url``, ``api_key`` preset; ``kwargs`` win).
 
         Its own retries (default 2) stay on, with their backoff on the cell clock.
@@ -221,19 +231,19 @@ class CellContext:
 
         return self._sdk(openai.OpenAI, self.httpx2_client, self._sdk_defaults(kwargs, self.base_url))
 
-    def async_openai_client(self, **kwargs: Any) -> Any:
+    def async_openai_client(self, **kwargs: Any) -> openai.AsyncOpenAI:
         import openai
 
         return self._sdk(openai.AsyncOpenAI, self.async_httpx2_client, self._sdk_defaults(kwargs, self.base_url))
 
-    def anthropic_client(self, **kwargs: Any) -> Any:
+    def anthropic_client(self, **kwargs: Any) -> anthropic.Anthropic:
         """An ``anthropic.Anthropic`` for the cell's route (its base URL without ``/v1``, which the
         SDK adds); retries as for ``openai_client``."""
         import anthropic
 
         return self._sdk(anthropic.Anthropic, self.httpx2_client, self._sdk_defaults(kwargs, _sdk_root(self.base_url)))
 
-    def async_anthropic_client(self, **kwargs: Any) -> Any:
+    def async_anthropic_client(self, **kwargs: Any) -> anthropic.AsyncAnthropic:
         import anthropic
 
         return self._sdk(
@@ -247,11 +257,13 @@ class CellContext:
         kwargs.setdefault("api_key", self.api_key)  # explicit: the SDKs would otherwise read the environment
         return kwargs
 
-    def _sdk(self, base: type, http_client: Any, kwargs: dict[str, Any]) -> Any:
+    def _sdk(self, base: type[_Client], http_client: Callable[[], object], kwargs: dict[str, Any]) -> _Client:
         cls = self._sdk_classes.get(base)
         if cls is None:
             cls = self._sdk_classes[base] = _virtual_sleep(base, self._wired.clock)
-        return self._keep(cls(http_client=http_client(), **kwargs))
+        client = cls(http_client=http_client(), **kwargs)
+        assert isinstance(client, base)  # cls is a subclass of base
+        return self._keep(client)
 
     def __repr__(self) -> str:
         return f"<CellContext {self.scenario}[{self.cell_id}]>"
@@ -280,31 +292,46 @@ def _virtual_sleep(base: type, clock: Clock) -> type:
             "its retries would sleep for real"
         )
 
-    def delay(client: Any, retries_taken: int, max_retries: int, options: Any, response: Any) -> float:
+    def wait(
+        client: _RetryingClient, retries_taken: int, max_retries: int, options: object, response: httpx2.Response | None
+    ) -> None:
         headers = response.headers if response is not None else None
-        return float(client._calculate_retry_timeout(max_retries - retries_taken, options, headers))
+        clock.sleep(client._calculate_retry_timeout(max_retries - retries_taken, options, headers))
 
-    if inspect.iscoroutinefunction(hook):
+    def sleep_for_retry(
+        self: _RetryingClient,
+        *,
+        retries_taken: int,
+        max_retries: int,
+        options: object,
+        response: httpx2.Response | None,
+        **_: object,
+    ) -> None:
+        wait(self, retries_taken, max_retries, options, response)
 
-        async def _sleep_for_retry(
-            self: Any, *, retries_taken: int, max_retries: int, options: Any, response: Any, **_: Any
-        ) -> None:
-            clock.sleep(delay(self, retries_taken, max_retries, options, response))
-    else:
+    async def async_sleep_for_retry(
+        self: _RetryingClient,
+        *,
+        retries_taken: int,
+        max_retries: int,
+        options: object,
+        response: httpx2.Response | None,
+        **_: object,
+    ) -> None:
+        wait(self, retries_taken, max_retries, options, response)
 
-        def _sleep_for_retry(
-            self: Any,
-            *,
-            retries_taken: int,
-            max_retries: int,
-            options: Any,  # type: ignore[misc]
-            response: Any,
-            **_: Any,
-        ) -> None:
-            clock.sleep(delay(self, retries_taken, max_retries, options, response))
-
+    hook_impl = async_sleep_for_retry if inspect.iscoroutinefunction(hook) else sleep_for_retry
     return type(
         base.__name__,
         (base,),
-        {"_sleep_for_retry": _sleep_for_retry, "__module__": __name__, "__qualname__": f"CellContext.{base.__name__}"},
+        {"_sleep_for_retry": hook_impl, "__module__": __name__, "__qualname__": f"CellContext.{base.__name__}"},
     )
+
+
+class _RetryingClient(Protocol):
+    """What the virtual sleep calls on an SDK client: its own delay computation (the same private
+    method in both SDKs; ``options`` is the SDK's request options, handed through)."""
+
+    def _calculate_retry_timeout(
+        self, remaining_retries: int, options: object, response_headers: httpx2.Headers | None
+    ) -> float: ...

@@ -24,10 +24,10 @@ import importlib
 import inspect
 import sysconfig
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 from agent_runtime.config import AgentConfig
 from agent_runtime.loop.agent import LOOP_GUARD_CATEGORY
@@ -43,7 +43,9 @@ from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["ByoDriver", "PreparedAgent", "load_factory"]
 
-AgentCallable = Callable[[CellContext], Any]
+# What an agent callable returns is the user's: an AgentReport, a mapping of its fields, None, or an
+# awaitable of one of those. It is checked when it arrives (AgentReport.coerce), not typed here.
+AgentCallable: TypeAlias = Callable[[CellContext], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,7 @@ def load_factory(spec: str) -> AgentCallable:
     module_name, _, attribute = spec.partition(":")
     where = f"agent.factory {spec!r}"
     try:
-        target: Any = importlib.import_module(module_name)
+        target: object = importlib.import_module(module_name)
     except ImportError as exc:
         raise CellFailure(
             f"{where}: cannot import module {module_name!r} ({exc}); is it importable from the test "
@@ -77,7 +79,7 @@ def load_factory(spec: str) -> AgentCallable:
         target = getattr(target, part)
     if not callable(target):
         raise CellFailure(f"{where}: {attribute!r} is a {type(target).__name__}, not a callable taking a CellContext")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +119,7 @@ class ByoDriver:
             )
         )
         crash: Exception | None = None
-        value: Any = None
+        value: object = None
         try:
             value = call(ctx)
             if inspect.isawaitable(value):
@@ -143,14 +145,14 @@ class ByoDriver:
         return _result(report, meter, collector, runlog, stack.config)
 
 
-async def _awaited(awaitable: Any) -> Any:
+async def _awaited(awaitable: Awaitable[object]) -> object:
     return await awaitable
 
 
-def _the_report(ctx: CellContext, value: Any) -> AgentReport:
+def _the_report(ctx: CellContext, value: object) -> AgentReport:
     try:
         if value is not None:
-            return ctx.report(value)
+            return ctx.report(AgentReport.coerce(value))
     except InvalidReport as exc:
         raise CellFailure(f"the agent's report is invalid: {exc}") from None
     if ctx.reported is None:
@@ -173,8 +175,8 @@ def _result(
     collector.set_completion(report.outcome, report.completion_reason, steps, category)
     metrics = collector.snapshot()
     run = AgentRun(
-        outcome=report.outcome,  # type: ignore[arg-type]
-        completion_reason=report.completion_reason,  # type: ignore[arg-type]
+        outcome=report.outcome,
+        completion_reason=report.completion_reason,
         error_category=category,
         error_message=report.error_message,
         steps=steps,

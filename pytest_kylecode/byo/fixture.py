@@ -30,6 +30,7 @@ import pytest
 from agent_runtime.errors import ConfigError
 from pytest_kylecode.byo.context import CellContext
 from pytest_kylecode.options import FIXTURE, MARKER
+from pytest_kylecode.scenarios.scenario import Cell
 from pytest_kylecode.stash import CELL, RUNNER, RunsCells
 
 __all__ = ["cell_context", "parametrize", "run_test_cell"]
@@ -97,14 +98,13 @@ def _scenario_path(path: Path, metafunc: pytest.Metafunc) -> Path:
 
 def cell_context(request: pytest.FixtureRequest) -> CellContext:
     """The ``kylecode_cell`` fixture: the test's cell, live while the test body runs."""
-    param = getattr(request, "param", None)
-    if param is None:
+    cell: object = getattr(request, "param", None)  # what parametrize gave: a cell, or why there is none
+    if isinstance(cell, _Invalid):
+        pytest.fail(cell.message, pytrace=False)
+    if not isinstance(cell, Cell):
         pytest.fail(
             f"the `{FIXTURE}` fixture needs @pytest.mark.{MARKER}('path/to/scenario.yaml') on the test", pytrace=False
         )
-    if isinstance(param, _Invalid):
-        pytest.fail(param.message, pytrace=False)
-    cell = param
     context = CellContext(cell, cell.agent_config())
     # The test body runs as the cell's agent (run_test_cell); the snapshot is taken through this
     # request at its end, and the cell runner and snapshot extension read the item's cell.

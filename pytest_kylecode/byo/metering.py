@@ -37,12 +37,13 @@ re-raised and not counted (the cell fails with the miss report instead).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final, Protocol
 
 import httpx
 
 from agent_runtime.clock import Clock
 from agent_runtime.errors import ProviderError
+from agent_runtime.messages import JSONObject, ModelResponse, StreamEvent, ToolMode
 from agent_runtime.observe.metrics import Attempt, ProviderMetricsCollector
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.providers import PROVIDERS
@@ -50,6 +51,7 @@ from agent_runtime.wire.classify import classify_exception, classify_http, is_ht
 from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.failures import LiveRefusal, ReplayMiss
+from pytest_kylecode.timed_body import sync_body
 from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]
@@ -67,7 +69,7 @@ class TrafficMeter:
         collector: ProviderMetricsCollector,
         *,
         runlog: RunLog | None = None,
-        tool_mode: str = "native",
+        tool_mode: ToolMode = "native",
     ) -> None:
         self.clock = clock
         self.collector = collector
@@ -83,7 +85,7 @@ class TrafficMeter:
         self._open: set[_Call] = set()
         self.harness_error: Exception | None = None  # the first replay miss / live budget refusal
 
-    def start(self, request: httpx.Request, body: dict[str, Any] | None) -> _Call:
+    def start(self, request: httpx.Request, body: JSONObject | None) -> _Call:
         route = route_of(request, body) or f"{request.url.host}{request.url.path}"
         request.extensions[ROUTE_EXTENSION] = route
         turn = self.successes + 1
@@ -150,7 +152,7 @@ class _Call:
         self.request = request
         self.turn = turn
         self.attempt = attempt
-        self.decoder: BodyDecoder | None = None
+        self.decoder: _Decoder | None = None
         self.limit = _read_timeout(request)
         self.last = record.started
         self.done = False
@@ -194,21 +196,21 @@ class _Call:
 
     def open(self, response: httpx.Response) -> httpx.Response:
         """Take the first chunk (as a client waits for it), then hand out the metered body."""
-        record, stream = self.record, response.stream
+        record, stream = self.record, sync_body(response)
         record.status = response.status_code
         record.response_headers = dict(response.headers.items())
-        chunks = iter(stream)  # type: ignore[call-overload]
+        chunks = iter(stream)
         try:
             first = next(chunks, None)
         except _NETWORK_ERRORS as exc:
-            stream.close()  # type: ignore[union-attr]
+            stream.close()
             self.fail(_classified(exc, mid_stream=False))
             raise
         late = self.late("no first byte")
         if first is not None and late is None:  # a byte after the timeout never reaches the client
             record.ttft_ms = (self.last - record.started) * 1000.0
         if late is not None:
-            stream.close()  # type: ignore[union-attr]
+            stream.close()
             self.fail(late)
             raise httpx.ReadTimeout(late.message, request=self.request)
         self.decoder = _decoder(record, response, self.request.url.path)
@@ -218,7 +220,7 @@ class _Call:
             response.status_code,
             headers=response.headers,
             request=self.request,
-            stream=_MeteredStream(self, first, chunks, stream),  # type: ignore[arg-type]
+            stream=_MeteredStream(self, first, chunks, stream),
             extensions=response.extensions,
         )
 
@@ -313,17 +315,23 @@ def _read_timeout(request: httpx.Request) -> float | None:
     return None
 
 
-def _decoder(record: CallRecord, response: httpx.Response, path: str) -> BodyDecoder:
+class _Decoder(Protocol):
+    """A response body decoder: the route's protocol's (``BodyDecoder``) or ``_GenericDecoder``."""
+
+    @property
+    def body(self) -> bytes: ...
+
+    def feed(self, chunk: bytes) -> list[StreamEvent]: ...
+
+    def finish(self) -> tuple[ModelResponse | None, ProviderError | None]: ...
+
+
+def _decoder(record: CallRecord, response: httpx.Response, path: str) -> _Decoder:
     provider = PROVIDERS.get(record.route.split("/", 1)[0])
     name = provider.protocol if provider is not None else protocol_for_path(path)
     if name is None:
-        return _GenericDecoder(response.status_code, record.response_headers)  # type: ignore[return-value]
-    return BodyDecoder(
-        get_protocol(name),
-        response.status_code,
-        record.response_headers,  # type: ignore[arg-type]
-        streaming=record.stream,
-    )
+        return _GenericDecoder(response.status_code, record.response_headers)
+    return BodyDecoder(get_protocol(name), response.status_code, record.response_headers, streaming=record.stream)
 
 
 class _GenericDecoder:
@@ -338,7 +346,7 @@ class _GenericDecoder:
     def body(self) -> bytes:
         return b"".join(self._parts)
 
-    def feed(self, chunk: bytes) -> list[Any]:
+    def feed(self, chunk: bytes) -> list[StreamEvent]:
         self._parts.append(chunk)
         return []
 

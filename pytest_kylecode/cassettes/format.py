@@ -23,16 +23,23 @@ from __future__ import annotations
 import base64
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import yaml
 
+from agent_runtime.messages import JSONObject
 from pytest_kylecode.cassettes.yamldata import load_data
 from pytest_kylecode.failures import CassetteError
 
-_BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+if TYPE_CHECKING:
+    # libyaml's dumper when PyYAML was built with it; the checker knows the pure-Python one,
+    # whose interface it shares.
+    _BaseDumper = yaml.SafeDumper
+else:
+    _BaseDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 JSON_TYPES = ("application/json", "+json")
 
@@ -46,7 +53,7 @@ class Interaction:
     method: str
     uri: str
     request_headers: dict[str, str]
-    request_json: Any
+    request_json: object
     status: int
     reason: str
     response_headers: dict[str, str]
@@ -63,14 +70,14 @@ class Interaction:
 
 @dataclass(slots=True)
 class CassetteFile:
-    meta: dict[str, Any]
+    meta: JSONObject
     interactions: list[Interaction]
 
 
 # -- writing ------------------------------------------------------------------------------------
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc, valid-type]
+class _Dumper(_BaseDumper):
     pass
 
 
@@ -80,7 +87,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-class _Flow(dict):  # type: ignore[type-arg]
+class _Flow(JSONObject):
     """A mapping written on one line: one SSE event per line keeps cassettes diffable."""
 
 
@@ -92,24 +99,29 @@ def _round(t: float) -> float:
     return round(t, 4)
 
 
-def _event_entry(offset: float, raw: bytes) -> dict[str, Any]:
+def _event_entry(offset: float, raw: bytes) -> _Flow:
     """One SSE event as ``{t, event, data}`` or ``{t, comment}`` when that form gives back the
     exact bytes, else ``{t, raw}`` (multi-line data, odd spacing: kept byte for byte)."""
     text = raw.decode("utf-8", errors="surrogateescape")
-    entry: dict[str, Any] = _Flow(t=_round(offset))
+    entry = _Flow(t=_round(offset))
     lines = text[:-2].split("\n") if text.endswith("\n\n") else []
     if len(lines) == 1 and lines[0].startswith(":"):
         entry["comment"] = lines[0][1:]
     elif 1 <= len(lines) <= 2 and all(line.startswith(("event: ", "data: ")) for line in lines):
-        entry.update(line.split(": ", 1) for line in lines)
+        for line in lines:
+            name, _, value = line.partition(": ")
+            entry[name] = value
     if len(entry) == 1 or _event_bytes(entry) != raw:
         entry = _Flow(t=_round(offset), raw=text)
     return entry
 
 
-def _event_bytes(entry: dict[str, Any]) -> bytes:
+def _event_bytes(entry: JSONObject) -> bytes:
+    """The bytes of one ``sse`` entry (a cassette's, or ``_event_entry``'s); a ``raw`` that is no
+    string fails here, and the caller calls the interaction corrupt."""
     if "raw" in entry:
-        return entry["raw"].encode("utf-8", errors="surrogateescape")
+        raw: str = entry["raw"]
+        return raw.encode("utf-8", errors="surrogateescape")
     if "comment" in entry:
         return f":{entry['comment']}\n\n".encode()
     head = f"event: {entry['event']}\n" if "event" in entry else ""
@@ -120,8 +132,8 @@ def _headers_out(headers: dict[str, str]) -> dict[str, list[str]]:
     return {name: [value] for name, value in headers.items()}
 
 
-def _response_out(item: Interaction) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def _response_out(item: Interaction) -> JSONObject:
+    out: JSONObject = {
         "status": {"code": item.status, "message": item.reason},
         "headers": _headers_out(item.response_headers),
     }
@@ -211,14 +223,14 @@ def loads(text: str, *, source: str) -> CassetteFile:
     return CassetteFile(meta, items)
 
 
-def _headers_in(headers: Any) -> dict[str, str]:
+def _headers_in(headers: Mapping[str, object] | None) -> dict[str, str]:
     out = {}
     for name, value in (headers or {}).items():
         out[str(name).lower()] = str(value[0] if isinstance(value, list) else value)
     return out
 
 
-def _interaction_in(raw: dict[str, Any]) -> Interaction:
+def _interaction_in(raw: JSONObject) -> Interaction:
     request, response = raw["request"], raw["response"]
     headers = _headers_in(response.get("headers"))
     if "sse" in response:
@@ -284,7 +296,7 @@ def load(path: Path) -> CassetteFile:
 # -- vcrpy serializer interface -------------------------------------------------------------------
 
 
-def deserialize(cassette_string: str) -> dict[str, Any]:
+def deserialize(cassette_string: str) -> JSONObject:
     """For vcrpy: our readable form folded back into vcrpy's ``body.string`` shape."""
     cassette = loads(cassette_string, source="<cassette>")
     return {
@@ -308,7 +320,7 @@ def deserialize(cassette_string: str) -> dict[str, Any]:
     }
 
 
-def serialize(cassette_dict: dict[str, Any]) -> str:
+def serialize(cassette_dict: JSONObject) -> str:
     """For vcrpy: a cassette vcrpy recorded, written in our form (no timing: vcrpy has none)."""
     items = []
     for interaction in cassette_dict["interactions"]:

@@ -28,7 +28,7 @@ from pytest_kylecode.failures import LiveBudgetExhausted, LiveKeyMissing
 try:
     import fcntl
 except ImportError:  # Windows: each process counts its own calls
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module is absent there, not None
 
 
 class CallBudget:

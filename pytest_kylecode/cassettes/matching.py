@@ -13,7 +13,6 @@ import difflib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -47,13 +46,15 @@ class RequestNormalizer:
                 if escaped != form:
                     self._replacements.append((escaped, WORKSPACE))
 
-    def body(self, request: httpx.Request, *, redact: bool = False) -> Any:
+    def body(self, request: httpx.Request, *, redact: bool = False) -> object:
+        """The request body as matched and recorded: its JSON (the text when it is not JSON,
+        ``None`` when empty), the workspace path normalized, redacted with ``redact``."""
         text = request.content.decode("utf-8", errors="replace")
         for old, new in self._replacements:
             if old in text:
                 text = text.replace(old, new)
         try:
-            data: Any = json.loads(text) if text else None
+            data: object = json.loads(text) if text else None
         except ValueError:
             data = text
         return redact_json(data, self.env) if redact else data
@@ -65,7 +66,7 @@ class RequestNormalizer:
         return url
 
 
-def find_match(items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any) -> int | None:
+def find_match(items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: object) -> int | None:
     """Index of the first unplayed interaction with this method, URI and JSON body."""
     for index, item in enumerate(items):
         if not played[index] and item.method == method and item.uri == uri and item.request_json == body:
@@ -73,12 +74,12 @@ def find_match(items: Sequence[Interaction], played: Sequence[bool], method: str
     return None
 
 
-def _pretty(value: Any) -> list[str]:
+def _pretty(value: object) -> list[str]:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).splitlines()
 
 
 def miss_report(
-    items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: Any, *, limit: int = 60
+    items: Sequence[Interaction], played: Sequence[bool], method: str, uri: str, body: object, *, limit: int = 60
 ) -> str:
     """A readable diff of a request against the nearest recorded one."""
     if not items:

@@ -1,4 +1,5 @@
-"""The record modes, written once: the type, the tuple the option parser offers, and what each does.
+"""The record modes, written once: the type, the tuple the option parser offers, and what each does;
+and the upstreams a recording is made from.
 
 =============  ==========================================  ==========================
 record mode    requests answered from                      cassette written
@@ -17,6 +18,10 @@ from typing import Final, Literal, get_args
 
 RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite", "off"]
 RECORD_MODES: Final[tuple[RecordMode, ...]] = get_args(RecordMode)
+
+# What a recording asks: the provider emulator playing the cell's script, or the live providers.
+Upstream = Literal["emulator", "live"]
+UPSTREAMS: Final[tuple[Upstream, ...]] = get_args(Upstream)
 
 
 def records(mode: RecordMode) -> bool:

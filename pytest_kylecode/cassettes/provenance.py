@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+
+from agent_runtime.messages import JSONObject
 
 HEAD_BYTES = 4096
 _INTERACTIONS = re.compile(rb"^interactions:", re.MULTILINE)
 
 
-def read_provenance(path: Path) -> dict[str, Any]:
+def read_provenance(path: Path) -> JSONObject:
     """The ``kylecode:`` mapping of the cassette at ``path`` (empty if it has none).
 
     Raises CassetteError for a file that is no usable cassette (only detected when the head
@@ -37,6 +38,7 @@ def read_provenance(path: Path) -> dict[str, Any]:
             data = load_data(text, fallback=lambda t: load_checked(path, t).data)
         except Exception:
             data = None
-        if isinstance(data, dict) and isinstance(data.get("kylecode"), dict):
-            return data["kylecode"]
+        meta = data.get("kylecode") if isinstance(data, dict) else None
+        if isinstance(meta, dict):
+            return meta
     return load(path).meta

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from agent_runtime.observe.redact import MASK, find_secrets, redact_fragments, redact_json, redact_text, redact_url
 from pytest_kylecode.cassettes.format import Interaction
@@ -29,7 +28,7 @@ def _streamed_text(item: Interaction) -> str:
     """The text, reasoning and argument fragments of a streamed body, joined in order."""
     out: list[str] = []
 
-    def walk(value: Any, field: str | None) -> None:
+    def walk(value: object, field: str | None) -> None:
         if isinstance(value, dict):
             for name, child in value.items():
                 walk(child, name)

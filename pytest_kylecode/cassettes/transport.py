@@ -24,7 +24,7 @@ from agent_runtime.clock import Clock
 from pytest_kylecode.cassettes.format import Interaction
 from pytest_kylecode.cassettes.matching import RequestNormalizer, find_match, miss_report
 from pytest_kylecode.failures import ReplayAborted, ReplayMiss
-from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.timed_body import TimedByteStream, sync_body
 
 _KEEP_REQUEST_HEADERS = ("content-type", "anthropic-version")
 _KEEP_RESPONSE_HEADERS = ("content-type", "retry-after", "retry-after-ms", "x-should-retry")
@@ -117,14 +117,7 @@ class CassetteTransport(httpx.BaseTransport):
         )
         self.new.append(item)
         gzip = response.headers.get("content-encoding", "").lower() == "gzip"
-        stream = _Capture(
-            response.stream,
-            item,
-            self._clock,
-            start,
-            gzip=gzip,  # type: ignore[arg-type]
-            failures=self.upstream_failures,
-        )
+        stream = _Capture(sync_body(response), item, self._clock, start, gzip=gzip, failures=self.upstream_failures)
         out_headers = [
             (k, v)
             for k, v in response.headers.multi_items()

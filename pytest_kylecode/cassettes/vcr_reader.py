@@ -33,7 +33,7 @@ __all__ = ["load_yaml", "parse_cassette", "read_cassette"]
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def load_yaml(path: str | Path) -> Any:
+def load_yaml(path: str | Path) -> object:
     """The YAML document at ``path``; ``CassetteError`` for a missing, unreadable or invalid file."""
     from agent_runtime.yamlsource import YAMLSourceError, load
 
@@ -53,7 +53,7 @@ def read_cassette(path: str | Path) -> list[Interaction]:
     return parse_cassette(load_yaml(path), source=str(path))
 
 
-def parse_cassette(data: Any, *, source: str) -> list[Interaction]:
+def parse_cassette(data: object, *, source: str) -> list[Interaction]:
     """Interactions of an already loaded cassette document; ``source`` names it in errors."""
     if not isinstance(data, Mapping) or not isinstance(data.get("interactions"), list):
         raise CassetteError(f"{source}: not a vcrpy cassette (expected a mapping with an 'interactions' list)")
@@ -101,7 +101,7 @@ def _interaction(raw: Mapping[str, Any]) -> Interaction:
     )
 
 
-def _json_or_none(body: bytes) -> Any:
+def _json_or_none(body: bytes) -> object:
     if not body.strip():
         return None
     try:
@@ -110,7 +110,7 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
-def _headers(raw: Any) -> dict[str, str]:
+def _headers(raw: Mapping[str, object] | None) -> dict[str, str]:
     if not raw:
         return {}
     out: dict[str, str] = {}

@@ -12,14 +12,15 @@ without anchors or explicit tags, scalars resolved by the loader's own resolver 
 non-strings (null, bool, int, float, timestamp), built by the loader's own constructors.
 Anything else (aliases, ``!!binary`` or other tags, merge keys, unhashable keys, several
 documents, nesting deeper than 64, a syntax error) goes to ``yaml.load`` itself (or to the
-caller's checked loader), which then returns or raises exactly what it always did. Equality with ``yaml.load`` is tested on every
-cassette and scenario of the project (tests/pytest_kylecode/test_yamldata.py).
+caller's checked loader), which then returns or raises exactly what it always did. Equality with
+``yaml.load`` is tested on every cassette and scenario of the project
+(tests/pytest_kylecode/test_yamldata.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import yaml
 from yaml.events import (
@@ -47,14 +48,14 @@ _PLAIN_TAGS = frozenset(
     }
 )
 _MAX_DEPTH = 64
-_NO_KEY: Any = object()
+_NO_KEY: Final = object()
 
 
 class _Unsupported(Exception):
     """Outside the subset: ``yaml.load`` decides."""
 
 
-def load_data(text: str, fallback: Callable[[str], Any] | None = None) -> Any:
+def load_data(text: str, fallback: Callable[[str], object] | None = None) -> object:
     """The same as ``yaml.load(text, Loader=CSafeLoader)`` (or the pure-Python SafeLoader), or as
     ``fallback(text)``, a safe load with more checks, which only the documents outside the subset
     need (no alias can multiply a value here, and nesting stops short of any sane depth limit)."""
@@ -75,7 +76,7 @@ def _from_events(text: str) -> Any:
         document: list[Any] = []
         top: Any = document
         is_map, key = False, _NO_KEY
-        stack: list[tuple[Any, bool, Any]] = []
+        stack: list[tuple[Any, bool, object]] = []
         while True:
             event = get()
             cls = event.__class__

@@ -21,12 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from agent_runtime.clock import Clock
+from agent_runtime.messages import JSONObject
+from agent_runtime.runner import AgentRun
 from pytest_kylecode.cassettes.live import LiveTransport
 from pytest_kylecode.cassettes.modes import records
 from pytest_kylecode.cell.drivers import driver_for
@@ -111,7 +113,7 @@ class CellRunner:
         too, so re-recording against a broken upstream changes nothing on disk."""
         result = run.result
         metrics = result.metrics or {}
-        details: dict[str, Any] = {
+        details: JSONObject = {
             "outcome": result.outcome,
             "steps": result.steps,
             "calls": metrics.get("summary", {}).get("calls"),
@@ -163,7 +165,7 @@ class CellRunner:
 
     # -- the failure report ------------------------------------------------------------------------
 
-    def _report(self, item: pytest.Item, cell: Cell, run: CellRun, verdict: Verdict, details: dict[str, Any]) -> str:
+    def _report(self, item: pytest.Item, cell: Cell, run: CellRun, verdict: Verdict, details: JSONObject) -> str:
         result = run.result
         summary = (result.metrics or {}).get("summary", {})
         error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
@@ -237,8 +239,8 @@ class _Shared(httpx.BaseTransport):
         return self._inner.handle_request(request)
 
 
-def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) -> str | None:
-    from pytest_kylecode.snapshot import metrics_snapshot
+def _assert_snapshot(request: pytest.FixtureRequest, metrics: JSONObject) -> str | None:
+    from pytest_kylecode.snapshot import metrics_snapshot, snapshot_text
 
     snapshot = metrics_snapshot(request)
     if snapshot == metrics:
@@ -248,7 +250,7 @@ def _assert_snapshot(request: pytest.FixtureRequest, metrics: dict[str, Any]) ->
     if not location.exists():
         return f"no stored snapshot at {location} (create it with --snapshot-update)"
     stored = location.read_text(encoding="utf-8").splitlines()
-    now = snapshot.extension.serialize(metrics).splitlines()
+    now = snapshot_text(metrics).splitlines()
     diff = "\n".join(difflib.unified_diff(stored, now, "stored snapshot", "this run", lineterm="", n=1))
     return f"{location} differs (accept with --snapshot-update):\n{diff}"
 
@@ -257,7 +259,7 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().split("\n", 1)[0]
 
 
-def _failure_reason(result: Any, verdict: Verdict) -> str:
+def _failure_reason(result: AgentRun, verdict: Verdict) -> str:
     """Why a recording cell failed, in a few words: the run's error, else the first broken check."""
     if result.error_category:
         return f"{result.error_category}: {result.error_message}" if result.error_message else result.error_category

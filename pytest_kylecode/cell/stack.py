@@ -26,7 +26,7 @@ from agent_runtime.config import AgentConfig
 from agent_runtime.observe.redact import key_env_names
 from agent_runtime.providers import parse_route
 from agent_runtime.runner import AgentRun
-from pytest_kylecode.cassettes.modes import RecordMode
+from pytest_kylecode.cassettes.modes import RecordMode, Upstream
 from pytest_kylecode.cassettes.store import CassetteSession, CassetteSpec
 from pytest_kylecode.failures import LiveKeyMissing
 from pytest_kylecode.faults.transport import FaultTransport
@@ -79,7 +79,7 @@ def execute_cell(
     *,
     cassettes: Path,
     record: RecordMode,
-    upstream_kind: str,
+    upstream_kind: Upstream,
     upstream: UpstreamFactory,
     driver: AgentDriver,
     workspaces: WorkspacePool | None = None,

@@ -31,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import KylecodeError
     from agent_runtime.observe.bundle import build_bundle
 
+    run_dir: Path = args.run_dir
+    output: Path | None = args.output
     try:
-        path = build_bundle(args.run_dir, args.output)
+        path = build_bundle(run_dir, output)
     except (KylecodeError, OSError) as exc:
         print(f"kylecode bundle: error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_kylecode.scenarios.scenario import Cell
 
 HELP = "check cassettes and snapshots against the scenarios: orphans, cells without cassettes, stale or unplayed ones"
 
@@ -49,15 +53,18 @@ def run(args: argparse.Namespace) -> int:
     from pytest_kylecode.failures import CassetteError
     from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
-    if not args.scenarios.is_dir():
-        print(f"kylecode cassettes: scenario directory {str(args.scenarios)!r} does not exist", file=sys.stderr)
+    scenarios: Path = args.scenarios
+    cassettes: Path = args.cassettes
+    no_replay: bool = args.no_replay
+    if not scenarios.is_dir():
+        print(f"kylecode cassettes: scenario directory {str(scenarios)!r} does not exist", file=sys.stderr)
         return 2
-    tree = orphans.walk(args.scenarios)  # one pass: the scenario files and the snapshots beside them
+    tree = orphans.walk(scenarios)  # one pass: the scenario files and the snapshots beside them
     census = orphans.Census()
-    cells = []
+    cells: list[Cell] = []
     for relpath in tree.scenario_files:
         try:
-            scenario = load_scenario(args.scenarios / relpath)
+            scenario = load_scenario(scenarios / relpath)
             expansion = expand(scenario)
         except ConfigError as exc:
             print(f"skipped invalid scenario: {exc}")
@@ -65,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         census.cells_of(relpath, scenario.name, scenario.snapshot).update(cell.id for cell in expansion.cells)
         cells.extend(expansion.cells)
-    expected = {args.cassettes / cell.cassette_relpath: cell for cell in cells}
-    present = {p for p in args.cassettes.rglob("*.yaml")} if args.cassettes.is_dir() else set()
+    expected = {cassettes / cell.cassette_relpath: cell for cell in cells}
+    present = set(cassettes.rglob("*.yaml")) if cassettes.is_dir() else set()
     orphan_cassettes = sorted(present - set(expected))
     # A cell skipped by its scenario (`skip:`) never records: no cassette is expected of it.
     missing = sorted(p for p, cell in expected.items() if p not in present and not cell.skip)
@@ -75,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         f"cell without cassette: {expected[p].scenario.name}[{expected[p].id}] (expected {p})" for p in missing
     ]
     hashes: dict[str, str] = {}
-    stale, fresh = [], []
+    stale: list[str] = []
+    fresh: list[Cell] = []
     for path in sorted(p for p in expected if p in present):
         cell = expected[path]
         current = hashes.get(cell.scenario.name) or hashes.setdefault(cell.scenario.name, cell.scenario.content_hash)
@@ -94,10 +102,9 @@ def run(args: argparse.Namespace) -> int:
     problems += stale
     orphan_snapshots = orphans.find(tree, census)
     problems += [
-        f"orphan snapshot (no cell of any scenario takes it): {args.scenarios / snap.relpath()}"
-        for snap in orphan_snapshots
+        f"orphan snapshot (no cell of any scenario takes it): {scenarios / snap.relpath()}" for snap in orphan_snapshots
     ]
-    replay = [] if args.no_replay else _replay_problems(fresh, args.cassettes)
+    replay = [] if no_replay else _replay_problems(fresh, cassettes)
     problems += replay
     for line in problems:
         print(line)
@@ -108,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         )
     replayed = (
         "replay skipped (--no-replay): no cell was replayed, unplayed interactions are not checked"
-        if args.no_replay
+        if no_replay
         else f"{len(replay)} replay problems"
     )
     print(
@@ -119,14 +126,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _replay_problems(cells: list, cassettes: Path) -> list[str]:
+def _replay_problems(cells: list[Cell], cassettes: Path) -> list[str]:
     import shutil
 
     from pytest_kylecode.cell.drivers import driver_for
     from pytest_kylecode.cell.stack import emulator_upstream, execute_cell
     from pytest_kylecode.failures import CassetteError, CellFailure, ReplayAborted
 
-    problems = []
+    problems: list[str] = []
     for cell in cells:
         name = f"{cell.scenario.name}[{cell.id}]"
         try:

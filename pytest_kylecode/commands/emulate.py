@@ -13,12 +13,13 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the command imports its machinery only when it runs
     import httpx
 
     from agent_runtime.clock import Clock
+    from pytest_kylecode.emulator.script import Turn
     from pytest_kylecode.faults.catalog import FaultSpec
 
 HELP = "serve a scenario's script as an emulated provider (all three wire protocols) on a loopback port"
@@ -79,22 +80,27 @@ def run(args: argparse.Namespace) -> int:
     from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport
     from pytest_kylecode.emulator.server import EmulatorServer
 
+    scenario: Path = args.scenario
+    port: int = args.port
+    fault_kind: str | None = args.fault
+    fault_at: int | None = args.fault_at
+    fault_times: int | None = args.fault_times
     try:
-        fault = _fault_spec(args)
-        script = _load_script(args.scenario)
+        fault = _fault_spec(fault_kind, fault_at, fault_times)
+        script = _load_script(scenario)
     except ConfigError as exc:
         print(f"kylecode emulate: {exc}", file=sys.stderr)
         return 2
     # The real clock with immediate pacing: responses go out at once; only faults add delays.
     clock = SystemClock()
     transport = serve_transport(EmulatorTransport(script, clock=clock, timing=IMMEDIATE), fault, clock)
-    if not 0 <= args.port <= 65535:
-        print(f"kylecode emulate: --port must be 0..65535, got {args.port}", file=sys.stderr)
+    if not 0 <= port <= 65535:
+        print(f"kylecode emulate: --port must be 0..65535, got {port}", file=sys.stderr)
         return 2
     try:
-        server = EmulatorServer(transport, port=args.port, log=lambda line: print(line, file=sys.stderr, flush=True))
+        server = EmulatorServer(transport, port=port, log=lambda line: print(line, file=sys.stderr, flush=True))
     except OSError as exc:
-        print(f"kylecode emulate: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"kylecode emulate: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -112,21 +118,22 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM stops the server the way Ctrl-C does
 
 
-def _fault_spec(args: argparse.Namespace) -> FaultSpec | None:
+def _fault_spec(kind: str | None, at: int | None, times: int | None) -> FaultSpec | None:
+    """The fault of ``--fault KIND --fault-at N --fault-times N``; a ConfigError for a misuse."""
     from agent_runtime.errors import ConfigError
     from pytest_kylecode.faults.catalog import FaultSpec
 
-    if args.fault is None:
-        if args.fault_at is not None or args.fault_times is not None:
+    if kind is None:
+        if at is not None or times is not None:
             raise ConfigError("--fault-at and --fault-times need --fault KIND")
         return None
-    for option, value in (("--fault-at", args.fault_at), ("--fault-times", args.fault_times)):
+    for option, value in (("--fault-at", at), ("--fault-times", times)):
         if value is not None and value < 1:
             raise ConfigError(f"{option} must be a positive integer, got {value}")
-    return FaultSpec(kind=args.fault, at=args.fault_at or 1, times=args.fault_times or 1, route="any")
+    return FaultSpec(kind=kind, at=at or 1, times=times or 1, route="any")
 
 
-def _load_script(path: Path) -> list[Any]:
+def _load_script(path: Path) -> list[Turn]:
     import yaml
 
     from agent_runtime.errors import ConfigError

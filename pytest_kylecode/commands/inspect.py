@@ -13,7 +13,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent_runtime.messages import JSONObject
 
 HELP = "show what each interaction of a cassette (ours or any vcrpy cassette) says once normalized"
 
@@ -26,15 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pytest_kylecode.failures import CassetteError
 
+    cassette: Path = args.cassette
+    as_json: bool = args.json
     try:
-        records = inspect_cassette(args.cassette)
+        records = inspect_cassette(cassette)
     except CassetteError as exc:
         print(f"kylecode inspect: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if as_json:
         text = json.dumps({"interactions": records}, ensure_ascii=False, indent=2) + "\n"
     else:
-        text = format_table(str(args.cassette), records)
+        text = format_table(str(cassette), records)
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -43,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def inspect_cassette(path: Path) -> list[dict[str, Any]]:
+def inspect_cassette(path: Path) -> list[JSONObject]:
     """The normalized record of every interaction of the cassette at ``path`` (``CassetteError`` if unusable)."""
     from pytest_kylecode.cassettes import format as ours
     from pytest_kylecode.cassettes.vcr_reader import load_yaml, parse_cassette
@@ -63,7 +68,7 @@ def inspect_cassette(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def _is_ours(data: Any) -> bool:
+def _is_ours(data: object) -> bool:
     """Our format adds provenance (``kylecode:``) and SSE bodies as event lists (``sse:``)."""
     if not isinstance(data, dict):
         return False
@@ -81,7 +86,7 @@ def _clip(text: str, limit: int = 100) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def format_table(source: str, records: list[dict[str, Any]]) -> str:
+def format_table(source: str, records: list[JSONObject]) -> str:
     """One block per interaction: a header row, then text, reasoning, tool calls and error."""
     lines = [f"{source}: {len(records)} interaction{'s' if len(records) != 1 else ''}"]
     for r in records:

@@ -14,7 +14,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agent_runtime.messages import JSONObject
 
 HELP = "aggregate telemetry spans per route and category, or forward them to an HTTP endpoint"
 BATCH = 500
@@ -27,24 +30,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http-endpoint", metavar="URL", default=None, help="POST the spans as a JSON array to URL")
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_summary(summary: JSONObject) -> str:
     lines = [f"{summary['spans']} spans, {summary['calls']} calls, {summary['successes']} successes"]
     header = f"{'route':40} {'calls':>6} {'ok':>6} {'retry':>6} {'p50 ms':>9} {'p95 ms':>9}  errors"
     lines += ["", header, "-" * len(header)]
     for route, r in summary["routes"].items():
         errors = ", ".join(f"{c}={n}" for c, n in r["errors"].items()) or "-"
         lat = r["latency_ms"]
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
         lines.append(
-            f"{route:40} {r['calls']:>6} {r['successes']:>6} {r['retries']:>6} {fmt(lat['p50']):>9} "
-            f"{fmt(lat['p95']):>9}  {errors}"
+            f"{route:40} {r['calls']:>6} {r['successes']:>6} {r['retries']:>6} {_ms(lat['p50']):>9} "
+            f"{_ms(lat['p95']):>9}  {errors}"
         )
     if summary["errors"]:
         lines += ["", "errors by category: " + ", ".join(f"{c}={n}" for c, n in summary["errors"].items())]
     return "\n".join(lines) + "\n"
 
 
-def post_spans(url: str, spans: list[dict[str, Any]]) -> int:
+def post_spans(url: str, spans: list[JSONObject]) -> int:
     """POST ``spans`` in batches; returns the number of requests. Raises ``RuntimeError`` on refusal."""
     import httpx
 
@@ -67,21 +73,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"kylecode metrics: error: {message}", file=sys.stderr)
         return 2
 
+    telemetry: Path = args.telemetry
+    endpoint: str | None = args.http_endpoint
+    as_json: bool = args.json
+    wants_summary: bool = args.summary
     try:
-        spans = read_spans(args.telemetry)
+        spans = read_spans(telemetry)
     except OSError as exc:
-        return fail(f"cannot read {args.telemetry}: {exc.strerror or exc}")
+        return fail(f"cannot read {telemetry}: {exc.strerror or exc}")
     except ValueError as exc:
         return fail(str(exc))
-    if args.http_endpoint:
-        if not args.http_endpoint.startswith(("http://", "https://")):
-            return fail(f"--http-endpoint must be an http:// or https:// URL, got {args.http_endpoint!r}")
+    if endpoint:
+        if not endpoint.startswith(("http://", "https://")):
+            return fail(f"--http-endpoint must be an http:// or https:// URL, got {endpoint!r}")
         try:
-            sent = post_spans(args.http_endpoint, spans)
+            sent = post_spans(endpoint, spans)
         except (httpx.HTTPError, RuntimeError) as exc:  # transport errors and refusals alike: one line
-            return fail(f"POST to {args.http_endpoint} failed: {exc}")
-        print(f"posted {len(spans)} spans in {sent} request(s) to {args.http_endpoint}")
-    if args.summary or args.json or not args.http_endpoint:
+            return fail(f"POST to {endpoint} failed: {exc}")
+        print(f"posted {len(spans)} spans in {sent} request(s) to {endpoint}")
+    if wants_summary or as_json or not endpoint:
         summary = summarize(spans)
-        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n" if args.json else format_summary(summary))
+        sys.stdout.write(json.dumps(summary, indent=2, sort_keys=True) + "\n" if as_json else format_summary(summary))
     return 0

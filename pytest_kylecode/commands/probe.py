@@ -33,24 +33,26 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.config import load_agent_config
     from agent_runtime.errors import KylecodeError
     from agent_runtime.observe.redact import redact_json
-    from agent_runtime.probes import preflight
+    from agent_runtime.probes import PreflightReport, preflight
 
+    config_path: Path = args.config
+    output: Path | None = args.output
     try:
-        config = load_agent_config(args.config)
+        config = load_agent_config(config_path)
         if not config.route:
-            raise KylecodeError(f"{args.config}: no route: add 'route: provider/model'")
-        report = redact_json(preflight(config))
+            raise KylecodeError(f"{config_path}: no route: add 'route: provider/model'")
+        report: PreflightReport = redact_json(preflight(config))  # the same shape, credentials masked
         text = json.dumps(report, indent=2, sort_keys=True) + "\n"
-        if args.output is not None:
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            args.output.write_text(text, encoding="utf-8")
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
     except (KylecodeError, OSError) as exc:
         print(f"kylecode probe: error: {exc}", file=sys.stderr)
         return 2
-    if args.output is None:
+    if output is None:
         sys.stdout.write(text)
     else:
         for check in report["checks"]:
             print(f"{check['status']:4}  {check['route']}  {check['check']}: {check['detail']}")
-        print(f"{report['status']}: report written to {args.output}")
+        print(f"{report['status']}: report written to {output}")
     return 1 if report["status"] == "fail" else 0

@@ -57,26 +57,33 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.providers import parse_route
     from agent_runtime.runner import run_agent
 
+    config_path: Path = args.config
+    task_path: Path = args.task
+    workspace: Path = args.workspace
+    max_steps: int | None = args.max_steps
+    base_url: str | None = args.base_url
+    runs: Path = args.runs
     try:
-        config = load_agent_config(args.config)
-        if not config.route:
-            return _error(f"{args.config}: no route: add 'route: provider/model'")
-        if args.max_steps is not None:
-            if args.max_steps < 1:
-                return _error(f"--max-steps must be >= 1, got {args.max_steps}")
-            config = config.with_overrides(max_steps=args.max_steps)
-        task = args.task.read_text(encoding="utf-8")
-        if not args.workspace.is_dir():
-            return _error(f"--workspace {args.workspace}: not a directory")
+        config = load_agent_config(config_path)
+        route = config.route
+        if not route:
+            return _error(f"{config_path}: no route: add 'route: provider/model'")
+        if max_steps is not None:
+            if max_steps < 1:
+                return _error(f"--max-steps must be >= 1, got {max_steps}")
+            config = config.with_overrides(max_steps=max_steps)
+        task = task_path.read_text(encoding="utf-8")
+        if not workspace.is_dir():
+            return _error(f"--workspace {workspace}: not a directory")
         env = dict(os.environ)
-        if args.base_url is not None:
-            if not args.base_url.startswith(("http://", "https://")):
-                return _error(f"--base-url must start with http:// or https://, got {args.base_url!r}")
-            env[parse_route(config.route).provider.base_url_env] = args.base_url
+        if base_url is not None:
+            if not base_url.startswith(("http://", "https://")):
+                return _error(f"--base-url must start with http:// or https://, got {base_url!r}")
+            env[parse_route(route).provider.base_url_env] = base_url
         with httpx.Client() as http:
-            result = run_agent(config, task, args.workspace, http=http, env=env)
+            result = run_agent(config, task, workspace, http=http, env=env)
         assert result.runlog is not None
-        run_dir = result.runlog.write(args.runs, args.config.stem, config.route, env=env)
+        run_dir = result.runlog.write(runs, config_path.stem, route, env=env)
     except KylecodeError as exc:
         return _error(str(exc))
     except OSError as exc:

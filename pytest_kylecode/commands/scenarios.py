@@ -20,10 +20,12 @@ SCHEMA = Path(__file__).resolve().parent.parent / "schema" / "scenario.schema.js
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.action == "schema":
+    action: str = args.action
+    if action == "schema":
         sys.stdout.write(SCHEMA.read_text(encoding="utf-8"))
         return 0
-    return _validate(args.paths)
+    paths: list[Path] = args.paths
+    return _validate(paths)
 
 
 def _validate(paths: list[Path]) -> int:

@@ -19,14 +19,14 @@ repeats (``pick_turn``).
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from agent_runtime.dialect import format_tool_call
-from agent_runtime.errors import ConfigError
+from agent_runtime.errors import ConfigError, did_you_mean
+from agent_runtime.messages import JSONObject
 from pytest_kylecode.wire.common import Plan, PlannedCall, dumps, pieces, request_tokens
 
 TURN_KEYS: Final = ("text", "reasoning", "tool_calls", "finish", "usage")
@@ -44,7 +44,7 @@ class ScriptedCall:
     """
 
     name: str
-    arguments: Mapping[str, Any] | None = None
+    arguments: JSONObject | None = None
     raw_arguments: str | None = None
 
 
@@ -67,7 +67,7 @@ class Turn:
     usage: ScriptedUsage | None = None
 
 
-def parse_script(data: Any, key: str = "script") -> list[Turn]:
+def parse_script(data: object, key: str = "script") -> list[Turn]:
     """Validate a scenario's ``script`` value strictly.
 
     Raises ``ConfigError`` whose ``key`` is the path of the offending value
@@ -79,7 +79,7 @@ def parse_script(data: Any, key: str = "script") -> list[Turn]:
     return [_parse_turn(item, f"{key}[{i}]") for i, item in enumerate(data)]
 
 
-def _parse_turn(data: Any, key: str) -> Turn:
+def _parse_turn(data: object, key: str) -> Turn:
     if not isinstance(data, Mapping):
         raise _fail(key, "a turn: a mapping with text and/or tool_calls", data)
     _check_keys(data, TURN_KEYS, key)
@@ -95,12 +95,12 @@ def _parse_turn(data: Any, key: str) -> Turn:
         raise ConfigError("a turn needs a non-empty 'text' or at least one entry in 'tool_calls'", key=key)
     finish = data.get("finish")
     if finish is not None and finish not in FINISHES:
-        raise _fail(f"{key}.finish", "one of " + ", ".join(FINISHES) + _did_you_mean(finish, FINISHES), finish)
+        raise _fail(f"{key}.finish", "one of " + ", ".join(FINISHES) + did_you_mean(finish, FINISHES), finish)
     usage = _parse_usage(data["usage"], f"{key}.usage") if "usage" in data else None
     return Turn(text=text, reasoning=reasoning, tool_calls=calls, finish=finish, usage=usage)
 
 
-def _parse_call(data: Any, key: str) -> ScriptedCall:
+def _parse_call(data: object, key: str) -> ScriptedCall:
     if not isinstance(data, Mapping):
         raise _fail(key, "a tool call: a mapping with name and arguments", data)
     _check_keys(data, CALL_KEYS, key)
@@ -124,7 +124,7 @@ def _parse_call(data: Any, key: str) -> ScriptedCall:
     return ScriptedCall(name=name, arguments=dict(arguments))
 
 
-def _parse_usage(data: Any, key: str) -> ScriptedUsage:
+def _parse_usage(data: object, key: str) -> ScriptedUsage:
     if not isinstance(data, Mapping):
         raise _fail(key, "a mapping {input_tokens, output_tokens}", data)
     _check_keys(data, USAGE_KEYS, key)
@@ -139,7 +139,7 @@ def _parse_usage(data: Any, key: str) -> ScriptedUsage:
     return ScriptedUsage(**counts)
 
 
-def _optional_str(data: Mapping[str, Any], name: str, key: str) -> str:
+def _optional_str(data: Mapping[object, object], name: str, key: str) -> str:
     value = data.get(name, "")
     if value is None:
         return ""
@@ -148,25 +148,20 @@ def _optional_str(data: Mapping[str, Any], name: str, key: str) -> str:
     return value
 
 
-def _check_keys(data: Mapping[Any, Any], allowed: tuple[str, ...], key: str) -> None:
+def _check_keys(data: Mapping[object, object], allowed: tuple[str, ...], key: str) -> None:
     for name in data:
         if name not in allowed:
             raise ConfigError(
-                f"unknown key {name!r}{_did_you_mean(name, allowed)}; allowed keys: {', '.join(allowed)}",
+                f"unknown key {name!r}{did_you_mean(name, allowed)}; allowed keys: {', '.join(allowed)}",
                 key=f"{key}.{name}",
             )
 
 
-def _did_you_mean(value: Any, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _fail(key: str, expected: str, got: Any) -> ConfigError:
+def _fail(key: str, expected: str, got: object) -> ConfigError:
     return ConfigError(f"expected {expected}; got {_show(got)}", key=key)
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if value is None:
         return "nothing (null)"
     if isinstance(value, Mapping):
@@ -184,7 +179,7 @@ def pick_turn(script: Sequence[Turn], index: int) -> Turn:
 # -- what a turn answers to one request ---------------------------------------------------------
 
 
-def make_plan(turn: Turn, body: Mapping[str, Any], index: int) -> Plan:
+def make_plan(turn: Turn, body: JSONObject, index: int) -> Plan:
     """Turn a script turn into a plan for this request.
 
     Without ``tools`` in the request the calls go into the text, one dialect block per line

@@ -19,15 +19,18 @@ without finishing the response: the client sees a connection error or a cut stre
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Final
+from typing import Final
 
 import httpx
+
+from pytest_kylecode.timed_body import sync_body
 
 # Hop-by-hop and framing headers: the server decides the framing itself.
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
@@ -96,19 +99,22 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     owner: EmulatorServer
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            self._connections.add(request)
+    # A TCP server's requests are its connections' sockets (socketserver types them wider).
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket], client_address: object) -> None:
+        if isinstance(request, socket.socket):
+            with self._lock:
+                self._connections.add(request)
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        with self._lock:
-            self._connections.discard(request)
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        if isinstance(request, socket.socket):
+            with self._lock:
+                self._connections.discard(request)
         super().shutdown_request(request)
 
     def drop_connections(self) -> None:
@@ -116,10 +122,8 @@ class _HTTPServer(ThreadingHTTPServer):
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -134,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: object) -> None:
         log = self.server.owner.log
         if log is not None:
             from agent_runtime.observe.redact import redact_text, redact_url
@@ -175,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, response: httpx.Response) -> None:
         # Status and headers go out with the first body chunk, so a delay before the first byte
         # (a `timeout` or `latency` fault) delays the whole answer, as a slow upstream would.
-        chunks = iter(response.stream)  # type: ignore[arg-type]
+        chunks = iter(sync_body(response))
         try:
             first = next(chunks, b"")
         except Exception as exc:

@@ -8,8 +8,7 @@ stateless: which script turn it plays comes from the request's conversation (``w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import httpx
 
@@ -30,12 +29,12 @@ def respond(
         return _unknown_url(method, path, timing)
     wire = for_protocol(protocol)
     try:
-        body: Any = json.loads(content) if content else None
+        body: object = json.loads(content) if content else None
     except ValueError as exc:  # bad UTF-8 or bad JSON: the provider's own 400
         return wire.error_response(
             "http_400", message=f"We could not parse the JSON body of your request. ({exc})", timing=timing
         )
-    if not isinstance(body, Mapping):
+    if not isinstance(body, dict):
         return wire.error_response("http_400", message="The request body must be a JSON object.", timing=timing)
     problem = wire.validate(body)
     if problem:

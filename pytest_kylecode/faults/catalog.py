@@ -39,6 +39,26 @@ FAULT_KINDS: Final = (
     "content_filter",
     "latency",
 )
+# Faults answered with an HTTP response of their own (the request never reaches the source), in the
+# wire shape of the request's protocol (``wire.<protocol>.error_response``).
+HTTP_ANSWER_KINDS: Final = frozenset(
+    {
+        "http_400",
+        "http_401",
+        "http_404",
+        "http_429",
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_529",
+        "html_200",
+        "html_502",
+        "tools_unsupported",
+        "context_length",
+        "invalid_json",
+        "empty_response",
+    }
+)
 # Faults that only exist inside a stream, and faults that need native tool calls.
 STREAM_ONLY: Final = frozenset({"stall", "truncated_stream", "sse_error", "malformed_sse"})
 NATIVE_ONLY: Final = frozenset({"duplicate_tool_args", "missing_tool_call_id", "tools_unsupported"})
@@ -70,10 +90,10 @@ class FaultSpec:
 
     def applies_to(self, *, streaming: bool, tool_mode: str) -> bool:
         """False for combinations the catalog rules out (reported as not applicable)."""
-        if self.kind in STREAM_ONLY and not streaming:
-            return False
-        if self.kind in NATIVE_ONLY and tool_mode != "native":
-            return False
+        if self.kind in STREAM_ONLY:
+            return streaming
+        if self.kind in NATIVE_ONLY:
+            return tool_mode == "native"
         return True
 
     def hits(self, call_number: int) -> bool:

@@ -15,21 +15,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from agent_runtime.dialect import CALL_CLOSE
-from agent_runtime.messages import ModelResponse
+from agent_runtime.messages import JSONObject, ModelResponse
+from agent_runtime.providers import ProtocolName
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events as sse_events
-from pytest_kylecode.wire import Plan, WireResponse, for_protocol
+from pytest_kylecode.wire import Plan, Timing, WireResponse, for_protocol
 from pytest_kylecode.wire.common import PlannedCall, dumps, pieces
 from pytest_kylecode.wire.requests import turn_index
 
 SEMANTIC_KINDS = ("malformed_tool_args", "duplicate_tool_args", "missing_tool_call_id", "content_filter")
 
 
-def decode(protocol: str, body: bytes, *, streaming: bool) -> ModelResponse:
-    wire = get_protocol(protocol)  # type: ignore[arg-type]
+def decode(protocol: ProtocolName, body: bytes, *, streaming: bool) -> ModelResponse:
+    wire = get_protocol(protocol)
     if not streaming:
         return wire.parse_response(json.loads(body))
     decoder = wire.stream_decoder()
@@ -38,7 +38,7 @@ def decode(protocol: str, body: bytes, *, streaming: bool) -> ModelResponse:
     return decoder.finish()
 
 
-def plan_of(response: ModelResponse, request: dict[str, Any], protocol: str) -> Plan:
+def plan_of(response: ModelResponse, request: JSONObject, protocol: str) -> Plan:
     calls = tuple(
         PlannedCall(c.name, c.raw_arguments or dumps(c.arguments), pieces(c.raw_arguments or dumps(c.arguments)))
         for c in response.tool_calls
@@ -91,7 +91,7 @@ PLAN_CHANGES: dict[str, Callable[[Plan], Plan]] = {
 
 
 def rewrite(
-    kind: str, protocol: str, request: dict[str, Any], body: bytes, *, streaming: bool, first_offset: float
+    kind: str, protocol: ProtocolName, request: JSONObject, body: bytes, *, streaming: bool, first_offset: float
 ) -> WireResponse | None:
     """The faulted response, or None when the genuine one gives the fault nothing to act on."""
     response = decode(protocol, body, streaming=streaming)
@@ -105,9 +105,7 @@ def rewrite(
     ):
         return None
     wire = for_protocol(protocol)
-    from pytest_kylecode.wire import Timing
-
-    rendered: WireResponse = wire.render(PLAN_CHANGES[kind](plan), request, Timing(first_byte_s=first_offset))
+    rendered = wire.render(PLAN_CHANGES[kind](plan), request, Timing(first_byte_s=first_offset))
     quirk = QUIRKS.get((kind, protocol, streaming))
     if quirk is not None:
         rendered.chunks = quirk(rendered.chunks)
@@ -117,7 +115,7 @@ def rewrite(
 # -- wire quirks, applied to the emulator's own rendering -------------------------------------------
 
 
-def _edit_event(event: bytes, edit: Callable[[dict[str, Any]], None]) -> bytes:
+def _edit_event(event: bytes, edit: Callable[[JSONObject], None]) -> bytes:
     """Apply ``edit`` to the JSON of one SSE event (or of a whole JSON body)."""
     if not event.startswith((b"data: ", b"event: ")):
         payload = json.loads(event)
@@ -135,7 +133,7 @@ def _edit_event(event: bytes, edit: Callable[[dict[str, Any]], None]) -> bytes:
 Chunks = list[tuple[float, bytes]]
 
 
-def _payloads(chunks: Chunks) -> list[dict[str, Any]]:
+def _payloads(chunks: Chunks) -> list[JSONObject]:
     out = []
     for _, event in chunks:
         line = next((ln for ln in event.decode().split("\n") if ln.startswith("data: {")), None)
@@ -152,7 +150,7 @@ def _chat_stream_duplicate(chunks: Chunks) -> Chunks:
             for call in (choice.get("delta") or {}).get("tool_calls") or []:
                 full[call["index"]] = full.get(call["index"], "") + call.get("function", {}).get("arguments", "")
 
-    def edit(payload: dict[str, Any]) -> None:
+    def edit(payload: JSONObject) -> None:
         for choice in payload.get("choices", []):
             for call in (choice.get("delta") or {}).get("tool_calls") or []:
                 if call.get("id"):
@@ -169,7 +167,7 @@ def _anthropic_stream_duplicate(chunks: Chunks) -> Chunks:
         if payload.get("type") == "content_block_delta" and delta.get("type") == "input_json_delta":
             full[payload["index"]] = full.get(payload["index"], "") + delta.get("partial_json", "")
 
-    def edit(payload: dict[str, Any]) -> None:
+    def edit(payload: JSONObject) -> None:
         block = payload.get("content_block") or {}
         if payload.get("type") == "content_block_start" and block.get("type") == "tool_use":
             block["input"] = json.loads(full.get(payload["index"]) or "{}")
@@ -186,7 +184,7 @@ def _responses_stream_duplicate(chunks: Chunks) -> Chunks:
             doubled.append((t, event))
     sequence = 0
 
-    def renumber(payload: dict[str, Any]) -> None:
+    def renumber(payload: JSONObject) -> None:
         nonlocal sequence
         if "sequence_number" in payload:
             payload["sequence_number"] = sequence
@@ -195,7 +193,7 @@ def _responses_stream_duplicate(chunks: Chunks) -> Chunks:
     return [(t, _edit_event(event, renumber)) for t, event in doubled]
 
 
-def _missing_id_chat(payload: dict[str, Any]) -> None:
+def _missing_id_chat(payload: JSONObject) -> None:
     for choice in payload.get("choices", []):
         holder = choice.get("delta") or choice.get("message") or {}
         for call in holder.get("tool_calls", []) or []:
@@ -203,7 +201,7 @@ def _missing_id_chat(payload: dict[str, Any]) -> None:
                 call["id"] = ""
 
 
-def _missing_id_anthropic(payload: dict[str, Any]) -> None:
+def _missing_id_anthropic(payload: JSONObject) -> None:
     blocks = payload.get("content") or []
     if payload.get("type") == "content_block_start":
         blocks = [payload["content_block"]]
@@ -212,7 +210,7 @@ def _missing_id_anthropic(payload: dict[str, Any]) -> None:
             block["id"] = ""
 
 
-def _missing_id_responses(payload: dict[str, Any]) -> None:
+def _missing_id_responses(payload: JSONObject) -> None:
     items = list(payload.get("output") or []) + list((payload.get("response") or {}).get("output") or [])
     if isinstance(payload.get("item"), dict):
         items.append(payload["item"])
@@ -221,7 +219,7 @@ def _missing_id_responses(payload: dict[str, Any]) -> None:
             item["call_id"] = ""
 
 
-def _duplicate_nonstream(payload: dict[str, Any]) -> None:
+def _duplicate_nonstream(payload: JSONObject) -> None:
     # Non-streamed analogue: the arguments string arrives twice over ({...}{...}).
     for choice in payload.get("choices", []):
         for call in choice.get("message", {}).get("tool_calls", []) or []:
@@ -236,7 +234,7 @@ def _duplicate_nonstream(payload: dict[str, Any]) -> None:
         ]
 
 
-def _per_event(edit: Callable[[dict[str, Any]], None]) -> Callable[[Chunks], Chunks]:
+def _per_event(edit: Callable[[JSONObject], None]) -> Callable[[Chunks], Chunks]:
     return lambda chunks: [(t, _edit_event(event, edit)) for t, event in chunks]
 
 

@@ -18,16 +18,16 @@ protocol (and provider, where providers differ):
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from agent_runtime.clock import Clock
 from agent_runtime.config import Timeouts
+from agent_runtime.messages import JSONObject
+from agent_runtime.providers import ProtocolName
 from pytest_kylecode.faults import events
-from pytest_kylecode.faults.catalog import FaultSpec
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS, FaultSpec
 from pytest_kylecode.faults.rewrite import SEMANTIC_KINDS, rewrite
-from pytest_kylecode.timed_body import TimedByteStream
+from pytest_kylecode.timed_body import TimedByteStream, sync_body
 from pytest_kylecode.wire import for_protocol
 from pytest_kylecode.wire.requests import ROUTE_EXTENSION, json_body, protocol_for_path, route_of
 
@@ -69,7 +69,7 @@ class FaultTransport(httpx.BaseTransport):
             body = json_body(request)
         return self._inject(request, body or {})
 
-    def _inject(self, request: httpx.Request, body: dict[str, Any]) -> httpx.Response:
+    def _inject(self, request: httpx.Request, body: JSONObject) -> httpx.Response:
         kind = self.fault.kind
         protocol = protocol_for_path(request.url.path) or "openai_chat"
         wire = for_protocol(protocol)
@@ -77,7 +77,7 @@ class FaultTransport(httpx.BaseTransport):
         provider = route.split("/", 1)[0]
         model = str(body.get("model", ""))
         start = self.clock.now()
-        if kind in wire.HTTP_KINDS:
+        if kind in HTTP_ANSWER_KINDS:
             answer = wire.error_response(kind, provider=provider, model=model, seed=str(self.targeted_calls))
             return httpx.Response(
                 answer.status,
@@ -96,7 +96,7 @@ class FaultTransport(httpx.BaseTransport):
             return self._rewrite(request, body, response, protocol, start)
         if response.status_code != 200 or "text/event-stream" not in response.headers.get("content-type", ""):
             return response  # a stream fault needs a stream; an error answer passes as it is
-        inner = response.stream
+        inner = sync_body(response)
         if kind == "stall":
             produce = events.stall(self.clock, STREAM_EVENTS_BEFORE_FAULT, self.timeouts.idle_s + 1.0)
         elif kind == "truncated_stream":
@@ -108,14 +108,19 @@ class FaultTransport(httpx.BaseTransport):
             produce = events.replace_tail(STREAM_EVENTS_BEFORE_FAULT, wire.malformed_event(), keep_rest=True)
         else:
             raise ValueError(f"fault {kind!r} has no injection")
-        return _with_stream(response, events.EventStream(inner, produce), request)  # type: ignore[arg-type]
+        return _with_stream(response, events.EventStream(inner, produce), request)
 
     def _rewrite(
-        self, request: httpx.Request, body: dict[str, Any], response: httpx.Response, protocol: str, start: float
+        self,
+        request: httpx.Request,
+        body: JSONObject,
+        response: httpx.Response,
+        protocol: ProtocolName,
+        start: float,
     ) -> httpx.Response:
         chunks: list[tuple[float, bytes]] = []
         try:
-            for data in response.stream:  # type: ignore[union-attr]
+            for data in sync_body(response):
                 chunks.append((self.clock.now() - start, data))
         finally:
             response.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_runtime.yamlsource import load as load_yaml
-from pytest_kylecode.scenarios.scenario import Cell, Scenario, cell_id, matches
+from pytest_kylecode.scenarios.scenario import Axes, Cell, Scenario, cell_id, matches
 from pytest_kylecode.scenarios.validate import parse_scenario
 
 
@@ -28,8 +28,8 @@ def expand(scenario: Scenario) -> Expansion:
     m = scenario.matrix
     cells: list[Cell] = []
     not_applicable: list[str] = []
-    for provider, streaming, tool_mode, fault in itertools.product(m.providers, m.streaming, m.tools, m.faults):
-        axes = {"provider": provider, "streaming": streaming, "tools": tool_mode, "fault": fault}
+    for axes in itertools.starmap(Axes, itertools.product(m.providers, m.streaming, m.tools, m.faults)):
+        provider, streaming, tool_mode, fault = axes
         if any(matches(entry, axes) for entry in scenario.exclude):
             continue
         if not fault.applies_to(streaming=streaming, tool_mode=tool_mode):

@@ -12,16 +12,24 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from agent_runtime.config import AgentConfig
+from agent_runtime.messages import JSONObject, ToolMode
 from pytest_kylecode.faults.catalog import FaultSpec
+
+if TYPE_CHECKING:
+    from pytest_kylecode.emulator.script import Turn
+
+# A ``when:`` / ``exclude`` entry: matrix axis (provider, streaming, tools, fault) -> the values it
+# selects (route patterns, booleans, tool modes, fault kinds or ids).
+Selector: TypeAlias = dict[str, tuple[str | bool, ...]]
 
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    when: dict[str, tuple[Any, ...]]
-    expect: dict[str, Any]
+    when: Selector
+    expect: JSONObject
     skip: str | None = None
     xfail: str | None = None
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
@@ -31,7 +39,7 @@ class Override:
 class Matrix:
     providers: tuple[str, ...]
     streaming: tuple[bool, ...]
-    tools: tuple[str, ...]
+    tools: tuple[ToolMode, ...]
     faults: tuple[FaultSpec, ...]
 
 
@@ -42,14 +50,14 @@ class Scenario:
     description: str
     task: str
     workspace: dict[str, str]
-    agent: dict[str, Any]  # as written (validated); hashed into cassettes
+    agent: JSONObject  # as written (validated); hashed into cassettes
     agent_config: AgentConfig  # parsed, before the matrix axes are applied
     requires: tuple[str, ...]
-    script: tuple[Any, ...]  # emulator turns
-    script_data: Any  # as written; hashed into cassettes
+    script: tuple[Turn, ...]  # emulator turns
+    script_data: object  # as written; hashed into cassettes
     matrix: Matrix
-    exclude: tuple[dict[str, tuple[Any, ...]], ...]
-    expect: dict[str, Any]
+    exclude: tuple[Selector, ...]
+    expect: JSONObject
     overrides: tuple[Override, ...]
     snapshot: bool
     agent_factory: str | None = None
@@ -72,9 +80,9 @@ class Cell:
     scenario: Scenario
     provider: str
     streaming: bool
-    tool_mode: str
+    tool_mode: ToolMode
     fault: FaultSpec
-    expect: dict[str, Any] = field(default_factory=dict)
+    expect: JSONObject = field(default_factory=dict)
     skip: str | None = None
     xfail: str | None = None
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line that set it
@@ -101,7 +109,7 @@ class Cell:
             f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml",
         )
 
-    def report_key(self) -> dict[str, Any]:
+    def report_key(self) -> dict[str, str | bool]:
         return {
             "scenario": self.scenario.name,
             "provider": self.provider,
@@ -111,32 +119,39 @@ class Cell:
             "cell": self.id,
         }
 
-    def axes(self) -> dict[str, Any]:
-        return {"provider": self.provider, "streaming": self.streaming, "tools": self.tool_mode, "fault": self.fault}
-
 
 def stream_word(streaming: bool) -> str:
     return "stream" if streaming else "nostream"
 
 
-def cell_id(provider: str, streaming: bool, tool_mode: str, fault: FaultSpec) -> str:
+def cell_id(provider: str, streaming: bool, tool_mode: ToolMode, fault: FaultSpec) -> str:
     return f"{provider}-{stream_word(streaming)}-{tool_mode}-{fault.id}"
 
 
-def matches(when: dict[str, tuple[Any, ...]], axes: dict[str, Any]) -> bool:
+class Axes(NamedTuple):
+    """Where a cell sits in its scenario's matrix, in the order the matrix is expanded."""
+
+    provider: str
+    streaming: bool
+    tool_mode: ToolMode
+    fault: FaultSpec
+
+
+def matches(when: Selector, axes: Axes) -> bool:
     """Whether a ``when:``/``exclude`` entry selects a cell; every given axis must match one listed value.
 
     Providers match as shell patterns (``anthropic/*``); a fault matches by kind
     (``http_503`` selects every variant) or by full id (``http_503-times=5``).
     """
     for axis, allowed in when.items():
-        value = axes[axis]
         if axis == "provider":
-            ok = any(fnmatch.fnmatchcase(value, pattern) for pattern in allowed)
+            ok = any(isinstance(pattern, str) and fnmatch.fnmatchcase(axes.provider, pattern) for pattern in allowed)
         elif axis == "fault":
-            ok = value.kind in allowed or value.id in allowed
+            ok = axes.fault.kind in allowed or axes.fault.id in allowed
+        elif axis == "streaming":
+            ok = axes.streaming in allowed
         else:
-            ok = value in allowed
+            ok = axes.tool_mode in allowed
         if not ok:
             return False
     return True

@@ -6,17 +6,26 @@ valid one. The same checks run under pytest and in ``kylecode scenarios validate
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from agent_runtime.config import parse_agent_config
-from agent_runtime.errors import CATEGORIES, ConfigError
+from agent_runtime.errors import CATEGORIES, ConfigError, did_you_mean
+from agent_runtime.loop.agent import OUTCOMES
+from agent_runtime.loop.completion import COMPLETION_REASONS
+from agent_runtime.messages import TOOL_MODES, JSONObject
 from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
-from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario
+from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario, Selector
+
+if TYPE_CHECKING:
+    from pytest_kylecode.emulator.script import Turn
+
+_T = TypeVar("_T")
+_Choice = TypeVar("_Choice", bound=str)
 
 TOP_KEYS: Final = (
     "name",
@@ -33,8 +42,6 @@ TOP_KEYS: Final = (
     "snapshot",
 )
 MATRIX_AXES: Final = ("provider", "streaming", "tools", "fault")
-OUTCOMES: Final = ("completed", "failed", "max_steps", "loop_guard")
-COMPLETION_REASONS: Final = ("tool_finish", "text_sentinel", "provider_signal")
 EXPECT_KEYS: Final = (
     "outcome",
     "completion_reason",
@@ -64,20 +71,23 @@ class _Checker:
     def error(self, keypath: KeyPath, message: str) -> ConfigError:
         return ConfigError(message, where=self.doc.where(keypath), key=format_keypath(keypath) or None)
 
-    def expect_type(self, value: Any, types: type | tuple[type, ...], keypath: KeyPath, what: str) -> Any:
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in _as_tuple(types)):
+    def expect_type(self, value: object, kind: type[_T], keypath: KeyPath, what: str) -> _T:
+        """``value`` if it is a ``kind`` (a boolean is no number), else the error saying what was expected."""
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise self.error(keypath, f"expected {what}, got {_show(value)}")
         return value
 
-    def choice(self, value: Any, choices: tuple[str, ...], keypath: KeyPath, what: str) -> str:
-        if value not in choices:
-            raise self.error(
-                keypath,
-                f"unknown {what} {_show(value)}{did_you_mean(value, choices)}; expected one of: {', '.join(choices)}",
-            )
-        return value
+    def choice(self, value: object, choices: Sequence[_Choice], keypath: KeyPath, what: str) -> _Choice:
+        """The one of ``choices`` that ``value`` is, else the error listing them (with a did-you-mean)."""
+        for option in choices:
+            if value == option:
+                return option
+        raise self.error(
+            keypath,
+            f"unknown {what} {_show(value)}{did_you_mean(value, choices)}; expected one of: {', '.join(choices)}",
+        )
 
-    def keys(self, data: dict[str, Any], allowed: tuple[str, ...], keypath: KeyPath) -> None:
+    def keys(self, data: Mapping[str | int, object], allowed: tuple[str, ...], keypath: KeyPath) -> None:
         for key in data:
             if key not in allowed:
                 raise self.error(
@@ -94,16 +104,7 @@ class _Checker:
         return self.error(keypath, message)
 
 
-def did_you_mean(value: Any, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
-    return types if isinstance(types, tuple) else (types,)
-
-
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     if isinstance(value, str):
         # A whole file that is one long line must not become a message of megabytes.
         return repr(value) if len(value) <= 120 else f"{value[:80]!r}... ({len(value)} characters)"
@@ -116,7 +117,7 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _listify(value: Any) -> list[Any]:
+def _listify(value: object) -> list[object]:
     return value if isinstance(value, list) else [value]
 
 
@@ -130,23 +131,24 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         if required not in data:
             raise c.error((), f"missing required key {required!r}")
 
-    name = data.get("name", doc.path.stem)
-    c.expect_type(name, str, ("name",), "a string")
+    name = c.expect_type(data.get("name", doc.path.stem), str, ("name",), "a string")
     if not NAME.match(name):
         raise c.error(("name",), f"a scenario name may use letters, digits, '_', '-' and '.', got {name!r}")
     task = c.expect_type(data["task"], str, ("task",), "the task as a string")
     description = c.expect_type(data.get("description", ""), str, ("description",), "a string")
 
-    workspace = data.get("workspace") or {}
-    c.expect_type(workspace, dict, ("workspace",), "a mapping of relative path -> file content")
-    for rel, content in workspace.items():
-        c.expect_type(rel, str, ("workspace",), "file paths as strings")
-        c.expect_type(content, str, ("workspace", rel), "the file content as a string")
+    workspace: dict[str, str] = {}
+    written = c.expect_type(
+        data.get("workspace") or {}, dict, ("workspace",), "a mapping of relative path -> file content"
+    )
+    for key, value in written.items():
+        rel = c.expect_type(key, str, ("workspace",), "file paths as strings")
+        content = c.expect_type(value, str, ("workspace", rel), "the file content as a string")
         if rel.startswith("/") or ".." in Path(rel).parts:
             raise c.error(("workspace", rel), "workspace paths must be relative and stay inside the workspace")
+        workspace[rel] = content
 
-    agent_data = data.get("agent") or {}
-    c.expect_type(agent_data, dict, ("agent",), "a mapping of agent settings")
+    agent_data = c.expect_type(data.get("agent") or {}, dict, ("agent",), "a mapping of agent settings")
     factory = agent_data.get("factory")
     runtime_keys = {k: v for k, v in agent_data.items() if k != "factory"}
     if factory is not None and (not isinstance(factory, str) or ":" not in factory):
@@ -159,9 +161,10 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         if axis_key in runtime_keys:
             raise c.error(("agent", axis_key), f"{axis_key!r} is set per cell by the matrix; remove it from agent:")
 
-    requires = tuple(_listify(data.get("requires", [])))
-    for i, command in enumerate(requires):
+    requires = tuple(
         c.expect_type(command, str, ("requires", i), "a command name")
+        for i, command in enumerate(_listify(data.get("requires", [])))
+    )
 
     script_data = data["script"]
     script = _parse_script(c, script_data)
@@ -178,11 +181,11 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         path=doc.path,
         description=description,
         task=task,
-        workspace=dict(workspace),
+        workspace=workspace,
         agent=dict(agent_data),
         agent_config=agent_config,
         requires=requires,
-        script=tuple(script),
+        script=script,
         script_data=script_data,
         matrix=matrix,
         exclude=exclude,
@@ -194,61 +197,64 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     )
 
 
-def _parse_script(c: _Checker, data: Any) -> list[Any]:
+def _parse_script(c: _Checker, data: object) -> tuple[Turn, ...]:
     from pytest_kylecode.emulator.script import parse_script
 
     try:
-        return parse_script(data, key="script")
+        return tuple(parse_script(data, key="script"))
     except ConfigError as exc:
         raise c.reraise(exc) from None
 
 
-def _parse_matrix(c: _Checker, data: Any) -> Matrix:
+def _parse_matrix(c: _Checker, written: object) -> Matrix:
     kp: KeyPath = ("matrix",)
-    c.expect_type(data, dict, kp, "a mapping with provider, streaming, tools and fault lists")
+    data = c.expect_type(written, dict, kp, "a mapping with provider, streaming, tools and fault lists")
     c.keys(data, MATRIX_AXES, kp)
     if "provider" not in data:
         raise c.error(kp, "missing 'provider': list the routes (provider/model) this scenario runs on")
-    providers = _listify(data["provider"])
-    if not providers:
+    listed = _listify(data["provider"])
+    if not listed:
         raise c.error((*kp, "provider"), "the matrix is empty: list at least one route 'provider/model'")
-    for i, route in enumerate(providers):
-        _check_route(c, route, (*kp, "provider", i))
-    streaming = _listify(data.get("streaming", [True]))
-    for i, value in enumerate(streaming):
+    providers = tuple(_check_route(c, route, (*kp, "provider", i)) for i, route in enumerate(listed))
+    streaming = tuple(
         c.expect_type(value, bool, (*kp, "streaming", i), "true or false")
-    tools = _listify(data.get("tools", ["native"]))
-    for i, value in enumerate(tools):
-        c.choice(value, ("native", "text"), (*kp, "tools", i), "tool mode")
+        for i, value in enumerate(_listify(data.get("streaming", [True])))
+    )
+    tools = tuple(
+        c.choice(value, TOOL_MODES, (*kp, "tools", i), "tool mode")
+        for i, value in enumerate(_listify(data.get("tools", ["native"])))
+    )
     faults = tuple(parse_fault(c, f, (*kp, "fault", i)) for i, f in enumerate(_listify(data.get("fault", ["none"]))))
-    for axis, values in (
+    axes: tuple[tuple[str, Sequence[object]], ...] = (
         ("provider", providers),
         ("streaming", streaming),
         ("tools", tools),
         ("fault", [f.id for f in faults]),
-    ):
+    )
+    for axis, values in axes:
         if not values:
             raise c.error((*kp, axis), f"the matrix is empty: 'matrix.{axis}' lists no value")
-        seen: set[Any] = set()
+        seen: set[object] = set()
         for i, value in enumerate(values):
             if value in seen:
                 raise c.error((*kp, axis, i), f"{_show(value)} is listed twice")
             seen.add(value)
-    return Matrix(tuple(providers), tuple(streaming), tuple(tools), faults)
+    return Matrix(providers, streaming, tools, faults)
 
 
-def _check_route(c: _Checker, route: Any, keypath: KeyPath) -> None:
-    c.expect_type(route, str, keypath, "a route 'provider/model'")
+def _check_route(c: _Checker, value: object, keypath: KeyPath) -> str:
+    route = c.expect_type(value, str, keypath, "a route 'provider/model'")
     try:
         parse_route(route)
     except ConfigError as exc:
         raise c.error(keypath, str(exc)) from None
+    return route
 
 
-def parse_fault(c: _Checker, data: Any, keypath: KeyPath) -> FaultSpec:
-    if isinstance(data, str):
-        return FaultSpec(kind=c.choice(data, FAULT_KINDS, keypath, "fault"))
-    c.expect_type(data, dict, keypath, "a fault name or a mapping {kind, at, times, route}")
+def parse_fault(c: _Checker, written: object, keypath: KeyPath) -> FaultSpec:
+    if isinstance(written, str):
+        return FaultSpec(kind=c.choice(written, FAULT_KINDS, keypath, "fault"))
+    data = c.expect_type(written, dict, keypath, "a fault name or a mapping {kind, at, times, route}")
     c.keys(data, FAULT_KEYS, keypath)
     if "kind" not in data:
         raise c.error(keypath, f"a fault mapping needs 'kind' (one of: {', '.join(FAULT_KINDS)})")
@@ -260,40 +266,43 @@ def parse_fault(c: _Checker, data: Any, keypath: KeyPath) -> FaultSpec:
             raise c.error((*keypath, key), f"expected a number >= 1, got {value}")
     route = data.get("route", "primary")
     if route not in ("primary", "any"):
-        _check_route(c, route, (*keypath, "route"))
+        route = _check_route(c, route, (*keypath, "route"))
     ms = data.get("ms")
     if ms is not None:
         if kind != "latency":
             raise c.error((*keypath, "ms"), "'ms' only applies to the latency fault")
-        c.expect_type(ms, int, (*keypath, "ms"), "milliseconds as an integer")
+        ms = c.expect_type(ms, int, (*keypath, "ms"), "milliseconds as an integer")
     return FaultSpec(kind=kind, at=at, times=times, route=route, ms=ms)
 
 
-def _parse_when(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, tuple[Any, ...]]:
-    c.expect_type(data, dict, keypath, "a mapping of matrix axes (provider, streaming, tools, fault) to values")
+def _parse_when(c: _Checker, written: object, keypath: KeyPath) -> Selector:
+    data = c.expect_type(
+        written, dict, keypath, "a mapping of matrix axes (provider, streaming, tools, fault) to values"
+    )
     c.keys(data, MATRIX_AXES, keypath)
     if not data:
         raise c.error(keypath, "an empty selector would match every cell; name at least one axis")
-    when: dict[str, tuple[Any, ...]] = {}
+    when: Selector = {}
     for axis, value in data.items():
-        values = _listify(value)
-        for i, item in enumerate(values):
+        values: list[str | bool] = []
+        for i, item in enumerate(_listify(value)):
             kp = (*keypath, axis, i) if isinstance(value, list) else (*keypath, axis)
             if axis == "streaming":
-                c.expect_type(item, bool, kp, "true or false")
+                values.append(c.expect_type(item, bool, kp, "true or false"))
             elif axis == "tools":
-                c.choice(item, ("native", "text"), kp, "tool mode")
+                values.append(c.choice(item, TOOL_MODES, kp, "tool mode"))
             elif axis == "fault":
-                c.expect_type(item, str, kp, "a fault kind or fault id")
-                c.choice(item.split("-", 1)[0], FAULT_KINDS, kp, "fault")
+                fault = c.expect_type(item, str, kp, "a fault kind or fault id")
+                c.choice(fault.split("-", 1)[0], FAULT_KINDS, kp, "fault")
+                values.append(fault)
             else:
-                c.expect_type(item, str, kp, "a route or a pattern such as 'anthropic/*'")
+                values.append(c.expect_type(item, str, kp, "a route or a pattern such as 'anthropic/*'"))
         when[axis] = tuple(values)
     return when
 
 
-def _parse_override(c: _Checker, data: Any, keypath: KeyPath) -> Override:
-    c.expect_type(data, dict, keypath, "a mapping {when, expect, skip, xfail}")
+def _parse_override(c: _Checker, written: object, keypath: KeyPath) -> Override:
+    data = c.expect_type(written, dict, keypath, "a mapping {when, expect, skip, xfail}")
     c.keys(data, ("when", "expect", "skip", "xfail"), keypath)
     if "when" not in data:
         raise c.error(keypath, "an override needs 'when:' to select cells")
@@ -309,8 +318,8 @@ def _parse_override(c: _Checker, data: Any, keypath: KeyPath) -> Override:
     return Override(when, expect, skip, xfail, expect_where=expect_sources(c, expect, (*keypath, "expect")))
 
 
-def parse_expect(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, Any]:
-    c.expect_type(data, dict, keypath, "a mapping of expectations")
+def parse_expect(c: _Checker, written: object, keypath: KeyPath) -> JSONObject:
+    data = c.expect_type(written, dict, keypath, "a mapping of expectations")
     c.keys(data, EXPECT_KEYS, keypath)
     for key, value in data.items():
         kp = (*keypath, key)
@@ -347,7 +356,7 @@ def parse_expect(c: _Checker, data: Any, keypath: KeyPath) -> dict[str, Any]:
     return dict(data)
 
 
-def expect_sources(c: _Checker, expect: dict[str, Any], keypath: KeyPath) -> dict[str, str]:
+def expect_sources(c: _Checker, expect: JSONObject, keypath: KeyPath) -> dict[str, str]:
     """``file:line`` of every expected value, keyed as a mismatch names it (``outcome``,
     ``files[notes.txt]``, ``metrics.summary.retries``): a failing expectation points at the
     line that set it."""
@@ -362,7 +371,7 @@ def expect_sources(c: _Checker, expect: dict[str, Any], keypath: KeyPath) -> dic
     return where
 
 
-def check_number_or_comparison(c: _Checker, value: Any, keypath: KeyPath) -> None:
+def check_number_or_comparison(c: _Checker, value: object, keypath: KeyPath) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise c.error(keypath, f'expected a number or a comparison such as ">=1", got {_show(value)}')
     if isinstance(value, str) and not COMPARISON.match(value):

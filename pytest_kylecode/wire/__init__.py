@@ -5,7 +5,7 @@ Every module (``openai_chat``, ``anthropic_messages``, ``openai_responses``) exp
 - ``PROTOCOL`` and ``FINISH`` (canonical finish -> the protocol's own);
 - ``validate(body) -> str | None`` — why a request body is not valid for this endpoint;
 - ``render(plan, body, timing) -> WireResponse`` — the response to a request, streamed or not;
-- ``HTTP_KINDS`` and ``error_response(kind, *, provider, model, seed, timing) -> WireResponse`` — the
+- ``error_response(kind, *, provider, model, seed, timing) -> WireResponse`` — the
   HTTP answer for an HTTP fault kind (``http_400`` … ``http_529``, ``html_200``, ``html_502``,
   ``tools_unsupported``, ``context_length``, ``invalid_json``, ``empty_response``);
 - ``stream_error_event(provider, *, model, response_id, sequence_number) -> bytes`` — the in-band
@@ -18,19 +18,54 @@ Every module (``openai_chat``, ``anthropic_messages``, ``openai_responses``) exp
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Protocol
 
+from agent_runtime.messages import JSONObject
+from agent_runtime.providers import ProtocolName
 from pytest_kylecode.wire import anthropic_messages, openai_chat, openai_responses
 from pytest_kylecode.wire.common import DEFAULT_TIMING, IMMEDIATE, Plan, Timing, WireResponse
 
-MODULES: dict[str, ModuleType] = {
+
+class WireModule(Protocol):
+    """The skeleton above, as the type checker sees it: each wire module (the module object
+    itself) is one. ``FINISH`` is left out: its values differ by protocol and only the module
+    itself reads them."""
+
+    @property
+    def PROTOCOL(self) -> ProtocolName: ...
+
+    def validate(self, body: JSONObject) -> str | None: ...
+
+    def render(self, plan: Plan, body: JSONObject, timing: Timing = ...) -> WireResponse: ...
+
+    def error_response(
+        self,
+        kind: str,
+        *,
+        provider: str = ...,
+        model: str = ...,
+        seed: str = ...,
+        message: str | None = ...,
+        timing: Timing = ...,
+    ) -> WireResponse: ...
+
+    def stream_error_event(
+        self, provider: str = ..., *, model: str = ..., response_id: str = ..., sequence_number: int = ...
+    ) -> bytes: ...
+
+    def is_finish_event(self, event: bytes) -> bool: ...
+
+    def malformed_event(self) -> bytes: ...
+
+
+MODULES: dict[str, WireModule] = {
     "openai_chat": openai_chat,
     "anthropic_messages": anthropic_messages,
     "openai_responses": openai_responses,
 }
 
 
-def for_protocol(protocol: str) -> ModuleType:
+def for_protocol(protocol: str) -> WireModule:
     """The wire module of ``protocol`` (``agent_runtime.providers.PROTOCOLS``)."""
     try:
         return MODULES[protocol]
@@ -38,7 +73,7 @@ def for_protocol(protocol: str) -> ModuleType:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(MODULES)}") from None
 
 
-def for_provider(provider: str) -> ModuleType:
+def for_provider(provider: str) -> WireModule:
     """The wire module of a provider name (``openrouter`` -> ``openai_chat``), for provider-specific
     shapes such as ``for_provider(p).stream_error_event(p)``."""
     from agent_runtime.providers import PROVIDERS
@@ -54,6 +89,7 @@ __all__ = [
     "MODULES",
     "Plan",
     "Timing",
+    "WireModule",
     "WireResponse",
     "anthropic_messages",
     "for_protocol",

@@ -13,9 +13,10 @@ first one ``""``) -> ``message_delta`` (stop reason and cumulative usage) -> ``m
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
+from agent_runtime.messages import JSONObject
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS
 from pytest_kylecode.wire.common import (
     CUT_JSON,
     DEFAULT_TIMING,
@@ -38,7 +39,7 @@ _REFUSAL_DETAILS: Final = {
 }
 
 
-def validate(body: Mapping[str, Any]) -> str | None:
+def validate(body: JSONObject) -> str | None:
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         return "messages: Field required"
     if not isinstance(body.get("max_tokens"), int):
@@ -46,7 +47,7 @@ def validate(body: Mapping[str, Any]) -> str | None:
     return None
 
 
-def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def render(plan: Plan, body: JSONObject, timing: Timing = DEFAULT_TIMING) -> WireResponse:
     ids = _Ids(plan)
     headers = _common_headers(ids.request)
     if plan.stream:
@@ -72,7 +73,7 @@ def _common_headers(request_id: str) -> list[tuple[str, str]]:
     return [("request-id", request_id), ("anthropic-organization-id", "00000000-0000-4000-8000-000000000000")]
 
 
-def _input(arguments: str) -> Any:
+def _input(arguments: str) -> object:
     """``tool_use.input`` of a JSON body: an object; scripted malformed arguments stay a string."""
     try:
         return json.loads(arguments)
@@ -80,8 +81,8 @@ def _input(arguments: str) -> Any:
         return arguments
 
 
-def _blocks(plan: Plan, ids: _Ids) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = []
+def _blocks(plan: Plan, ids: _Ids) -> list[JSONObject]:
+    blocks: list[JSONObject] = []
     if plan.reasoning:
         blocks.append({"type": "thinking", "thinking": plan.reasoning, "signature": ids.signature})
     if plan.text:
@@ -91,8 +92,8 @@ def _blocks(plan: Plan, ids: _Ids) -> list[dict[str, Any]]:
     return blocks
 
 
-def _message(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    message: dict[str, Any] = {
+def _message(plan: Plan, ids: _Ids) -> JSONObject:
+    message: JSONObject = {
         "id": ids.message,
         "type": "message",
         "role": "assistant",
@@ -116,7 +117,7 @@ def _message(plan: Plan, ids: _Ids) -> dict[str, Any]:
 def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
     events: list[bytes] = []
 
-    def event(name: str, payload: dict[str, Any]) -> None:
+    def event(name: str, payload: JSONObject) -> None:
         text = dumps(payload)
         pad = " " * ((len(events) * 5 + 3) % 16)  # Anthropic pads 0-15 spaces before the final brace
         events.append(sse(text[:-1] + pad + "}", name))
@@ -145,7 +146,7 @@ def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
     )
     index = 0
 
-    def block(start: dict[str, Any], deltas: list[dict[str, Any]]) -> None:
+    def block(start: JSONObject, deltas: list[JSONObject]) -> None:
         nonlocal index
         event("content_block_start", {"type": "content_block_start", "index": index, "content_block": start})
         if index == 0:
@@ -168,7 +169,7 @@ def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
             {"type": "tool_use", "id": ids.calls[i], "name": call.name, "input": {}},
             [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)],
         )
-    stop: dict[str, Any] = {"stop_reason": FINISH[plan.finish], "stop_sequence": None}
+    stop: JSONObject = {"stop_reason": FINISH[plan.finish], "stop_sequence": None}
     if plan.finish == "content_filter":
         stop["stop_details"] = _REFUSAL_DETAILS
     event(
@@ -208,22 +209,6 @@ _ERRORS: Final[dict[str, tuple[int, str, str]]] = {
 }
 # Anthropic's real 529 body, 75 bytes, without a request_id.
 OVERLOADED_BODY: Final = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
-HTTP_KINDS: Final = (
-    "http_400",
-    "http_401",
-    "http_404",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_529",
-    "html_200",
-    "html_502",
-    "tools_unsupported",
-    "context_length",
-    "invalid_json",
-    "empty_response",
-)
 
 
 def error_response(
@@ -235,11 +220,11 @@ def error_response(
     message: str | None = None,
     timing: Timing = DEFAULT_TIMING,
 ) -> WireResponse:
-    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``); every Anthropic-protocol
+    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_ANSWER_KINDS``); every Anthropic-protocol
     provider is answered the same way (no provider-specific shapes are known). ``message``
     replaces the default message of a JSON error."""
-    if kind not in HTTP_KINDS:
-        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(HTTP_KINDS)}")
+    if kind not in HTTP_ANSWER_KINDS:
+        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(sorted(HTTP_ANSWER_KINDS))}")
     request_id = "req_011C" + stable_token(f"{provider}\x1f{model}\x1f{kind}\x1f{seed}", 20)
     headers = [("request-id", request_id)]
     if kind in ("html_200", "html_502", "http_502"):

@@ -15,9 +15,11 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
+
+from agent_runtime.messages import JSONObject
 
 # Fixed so the same request always gets byte-identical output (2026-01-01T00:00:00Z).
 CREATED: Final = 1767225600
@@ -96,7 +98,7 @@ class Plan:
         return "\x1f".join(str(p) for p in (self.model, self.index, *parts))
 
 
-def request_tokens(body: Mapping[str, Any]) -> int:
+def request_tokens(body: JSONObject) -> int:
     """A deterministic stand-in for the prompt size: about four characters a token."""
     chars = sum(len(dumps(body[k])) for k in ("system", "instructions", "messages", "input", "tools") if k in body)
     return max(1, math.ceil(chars / 4))
@@ -113,7 +115,7 @@ def pieces(text: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -14,9 +14,10 @@ Reasoning, which OpenAI does not stream, uses DeepSeek's ``reasoning_content``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
+from agent_runtime.messages import JSONObject
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS
 from pytest_kylecode.wire.common import (
     CREATED,
     CUT_JSON,
@@ -37,14 +38,14 @@ DONE: Final = b"data: [DONE]\n\n"
 _OBFUSCATION_PAD: Final = "q7Xf0LmZ3aPkR9vTy2WbNc8HdJg5Es1Uo4Ki6Yh"
 
 
-def validate(body: Mapping[str, Any]) -> str | None:
+def validate(body: JSONObject) -> str | None:
     """Why the request is not a Chat Completions request, or ``None``."""
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         return "'messages' must be a non-empty array"
     return None
 
 
-def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def render(plan: Plan, body: JSONObject, timing: Timing = DEFAULT_TIMING) -> WireResponse:
     ids = _Ids(plan)
     if plan.stream:
         events = _stream_events(plan, body, ids)
@@ -73,7 +74,7 @@ def _n_events(plan: Plan) -> int:
     return 3 + len(plan.reasoning_pieces) + len(plan.text_pieces) + sum(1 + len(c.pieces) for c in plan.calls)
 
 
-def _usage(plan: Plan) -> dict[str, Any]:
+def _usage(plan: Plan) -> JSONObject:
     return {
         "prompt_tokens": plan.input_tokens,
         "completion_tokens": plan.output_tokens,
@@ -88,9 +89,9 @@ def _usage(plan: Plan) -> dict[str, Any]:
     }
 
 
-def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes]:
+def _stream_events(plan: Plan, body: JSONObject, ids: _Ids) -> list[bytes]:
     raw_options = body.get("stream_options")
-    options: Mapping[str, Any] = raw_options if isinstance(raw_options, Mapping) else {}
+    options: JSONObject = raw_options if isinstance(raw_options, dict) else {}
     include_usage = options.get("include_usage") is True
     obfuscate = options.get("include_obfuscation", True) is not False
     # The chunk envelope is the same on every event: build it once, splice each choice in.
@@ -100,7 +101,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     )
     events: list[bytes] = []
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> None:
+    def chunk(delta: JSONObject, finish: str | None = None) -> None:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         tail = "]"
         if include_usage:
@@ -133,7 +134,7 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
     return events
 
 
-def _header(ids: _Ids, plan: Plan, i: int) -> dict[str, Any]:
+def _header(ids: _Ids, plan: Plan, i: int) -> JSONObject:
     return {
         "index": i,
         "id": ids.calls[i],
@@ -148,8 +149,8 @@ def _obfuscation(n: int) -> str:
     return _OBFUSCATION_PAD[start : start + 3 + (n * 5) % 13]
 
 
-def _completion(plan: Plan, ids: _Ids) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": plan.text or None, "refusal": None, "annotations": []}
+def _completion(plan: Plan, ids: _Ids) -> JSONObject:
+    message: JSONObject = {"role": "assistant", "content": plan.text or None, "refusal": None, "annotations": []}
     if plan.reasoning:
         message["reasoning_content"] = plan.reasoning
     if plan.calls:
@@ -243,22 +244,6 @@ TOOLS_UNSUPPORTED_MESSAGE: Final = (
     "No endpoints found that support tool use. To learn more about provider "
     "routing, visit: https://openrouter.ai/docs/guides/routing/provider-selection"
 )
-HTTP_KINDS: Final = (
-    "http_400",
-    "http_401",
-    "http_404",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_529",
-    "html_200",
-    "html_502",
-    "tools_unsupported",
-    "context_length",
-    "invalid_json",
-    "empty_response",
-)
 
 
 def error_response(
@@ -272,7 +257,7 @@ def error_response(
 ) -> WireResponse:
     """The HTTP answer of ``provider`` (an ``openai_chat`` provider name) for an HTTP fault ``kind``.
 
-    ``kind`` is one of ``HTTP_KINDS``; ``seed`` varies the request id (same seed, same bytes);
+    ``kind`` is one of ``faults.catalog.HTTP_ANSWER_KINDS``; ``seed`` varies the request id (same seed, same bytes);
     ``message`` replaces the default message of an OpenAI-shaped JSON error (and drops its
     ``code`` and ``param``, which belong to the default message).
     """
@@ -285,8 +270,8 @@ def error_response(
 
 
 def _error_parts(kind: str, provider: str, model: str, message: str | None) -> tuple[int, bytes, str]:
-    if kind not in HTTP_KINDS:
-        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(HTTP_KINDS)}")
+    if kind not in HTTP_ANSWER_KINDS:
+        raise ValueError(f"{kind!r} is not an HTTP fault; expected one of {', '.join(sorted(HTTP_ANSWER_KINDS))}")
     if kind in ("html_200", "html_502"):
         status = int(kind[5:])
         return status, html_page(status), "text/html"
@@ -338,7 +323,7 @@ def _openrouter_error(kind: str, model: str, override: str | None) -> tuple[int,
         return 400, dumps({"error": {"message": message, "code": 400}}).encode(), "application/json"
     status = 400 if kind == "context_length" else int(kind[5:])
     message = _OPENROUTER_MESSAGES[status].replace("{model}", model) if override is None else override
-    error: dict[str, Any] = {"message": message, "code": status}
+    error: JSONObject = {"message": message, "code": status}
     if status in (429, 502, 529):
         error["metadata"] = {"provider_name": "Emulated", "raw": "upstream error"}
     return status, dumps({"error": error}).encode(), "application/json"

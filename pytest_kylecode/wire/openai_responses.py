@@ -13,9 +13,9 @@ carries usage. There is no ``[DONE]``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
+from agent_runtime.messages import JSONObject
 from pytest_kylecode.wire import openai_chat
 from pytest_kylecode.wire.common import (
     CREATED,
@@ -39,14 +39,14 @@ FINISH: Final = {
 }
 
 
-def validate(body: Mapping[str, Any]) -> str | None:
+def validate(body: JSONObject) -> str | None:
     inp = body.get("input")
     if not (isinstance(inp, str) or (isinstance(inp, list) and inp)):
         return "'input' must be a string or a non-empty array of input items"
     return None
 
 
-def render(plan: Plan, body: Mapping[str, Any], timing: Timing = DEFAULT_TIMING) -> WireResponse:
+def render(plan: Plan, body: JSONObject, timing: Timing = DEFAULT_TIMING) -> WireResponse:
     ids = _Ids(plan)
     headers = [("x-request-id", ids.request), ("openai-version", "2020-10-01"), ("openai-processing-ms", "250")]
     if plan.stream:
@@ -70,8 +70,8 @@ class _Ids:
         self.encrypted = "gAAAAAB" + stable_token(plan.seed("encrypted"), 120)
 
 
-def _reasoning_item(plan: Plan, body: Mapping[str, Any], ids: _Ids, done: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {"id": ids.reasoning, "type": "reasoning"}
+def _reasoning_item(plan: Plan, body: JSONObject, ids: _Ids, done: bool) -> JSONObject:
+    item: JSONObject = {"id": ids.reasoning, "type": "reasoning"}
     include = body.get("include")
     if isinstance(include, list) and "reasoning.encrypted_content" in include:
         item["encrypted_content"] = ids.encrypted  # only when asked for, as the API does
@@ -79,11 +79,11 @@ def _reasoning_item(plan: Plan, body: Mapping[str, Any], ids: _Ids, done: bool) 
     return item
 
 
-def _text_part(text: str) -> dict[str, Any]:
+def _text_part(text: str) -> JSONObject:
     return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
 
-def _message_item(plan: Plan, ids: _Ids, done: bool) -> dict[str, Any]:
+def _message_item(plan: Plan, ids: _Ids, done: bool) -> JSONObject:
     return {
         "id": ids.message,
         "type": "message",
@@ -93,7 +93,7 @@ def _message_item(plan: Plan, ids: _Ids, done: bool) -> dict[str, Any]:
     }
 
 
-def _call_item(plan: Plan, ids: _Ids, i: int, done: bool) -> dict[str, Any]:
+def _call_item(plan: Plan, ids: _Ids, i: int, done: bool) -> JSONObject:
     return {
         "id": ids.items[i],
         "type": "function_call",
@@ -104,7 +104,7 @@ def _call_item(plan: Plan, ids: _Ids, i: int, done: bool) -> dict[str, Any]:
     }
 
 
-def _output(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[dict[str, Any]]:
+def _output(plan: Plan, body: JSONObject, ids: _Ids) -> list[JSONObject]:
     output = []
     if plan.reasoning:
         output.append(_reasoning_item(plan, body, ids, True))
@@ -114,9 +114,7 @@ def _output(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[dict[str, An
     return output
 
 
-def _response(
-    plan: Plan, body: Mapping[str, Any], ids: _Ids, output: list[dict[str, Any]], *, final: bool
-) -> dict[str, Any]:
+def _response(plan: Plan, body: JSONObject, ids: _Ids, output: list[JSONObject], *, final: bool) -> JSONObject:
     """The response object; before the end it is ``in_progress`` with no output and no usage."""
     status, reason = FINISH[plan.finish] if final else ("in_progress", None)
     usage = (
@@ -164,10 +162,10 @@ def _response(
     }
 
 
-def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes]:
+def _stream_events(plan: Plan, body: JSONObject, ids: _Ids) -> list[bytes]:
     events: list[bytes] = []
 
-    def event(kind: str, **fields: Any) -> None:
+    def event(kind: str, **fields: object) -> None:
         # type, then sequence_number, then the event's own fields: the order OpenAI sends
         events.append(sse(dumps({"type": kind, "sequence_number": len(events), **fields}), kind))
 
@@ -235,7 +233,6 @@ def _stream_events(plan: Plan, body: Mapping[str, Any], ids: _Ids) -> list[bytes
 
 # -- errors ----------------------------------------------------------------------------------------
 
-HTTP_KINDS: Final = openai_chat.HTTP_KINDS
 CONTEXT_MESSAGE: Final = "Your input exceeds the context window of this model. Please adjust your input and try again."
 # Where Responses differs from Chat Completions: a route rejecting tools answers 400, and the
 # context-length error names `input`.
@@ -268,7 +265,7 @@ def error_response(
     message: str | None = None,
     timing: Timing = DEFAULT_TIMING,
 ) -> WireResponse:
-    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_KINDS``): OpenAI's error bodies,
+    """The HTTP answer for an HTTP fault ``kind`` (one of ``HTTP_ANSWER_KINDS``): OpenAI's error bodies,
     which on this endpoint come with a 2-space indent and no trailing newline. ``message`` replaces
     the default message (and drops ``code``/``param``)."""
     if kind not in _ERRORS:

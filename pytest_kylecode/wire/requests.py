@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 from urllib.parse import urlsplit
 
 import httpx
 
+from agent_runtime.messages import JSONObject
 from agent_runtime.providers import ENDPOINT_SUFFIX, PROTOCOLS, PROVIDERS, ProtocolName
 from agent_runtime.wire.client import ROUTE_EXTENSION
 
@@ -28,7 +29,7 @@ def protocol_for_path(path: str) -> ProtocolName | None:
     return next((protocol for protocol, suffix in ENDPOINT_SUFFIX.items() if path.endswith(suffix)), None)
 
 
-def json_body(request: httpx.Request) -> dict[str, Any] | None:
+def json_body(request: httpx.Request) -> JSONObject | None:
     """The request body as a JSON object; ``None`` when it is empty, not JSON, or not an object."""
     try:
         body = json.loads(request.read() or b"null")
@@ -37,7 +38,7 @@ def json_body(request: httpx.Request) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def route_of(request: httpx.Request, body: Mapping[str, Any] | None) -> str | None:
+def route_of(request: httpx.Request, body: JSONObject | None) -> str | None:
     """The route a request is for: named by the runtime (the ``kylecode.route`` extension), else
     inferred from the provider endpoint the URL is and the body's ``model``."""
     named = request.extensions.get(ROUTE_EXTENSION)
@@ -55,7 +56,7 @@ def route_of(request: httpx.Request, body: Mapping[str, Any] | None) -> str | No
 _ASSISTANT_ITEM_TYPES: Final = frozenset({"function_call", "reasoning"})
 
 
-def turn_index(protocol: str, body: Mapping[str, Any]) -> int:
+def turn_index(protocol: str, body: JSONObject) -> int:
     """How many assistant turns the request's conversation already holds (0 for the first call).
 
     Chat and Anthropic count ``role: assistant`` messages. A Responses ``input`` has no

@@ -20,6 +20,7 @@ from agent_runtime.messages import AssistantMessage, ModelRequest, ModelResponse
 from agent_runtime.wire.client import BodyDecoder
 from agent_runtime.wire.protocols import get_protocol
 from pytest_kylecode.emulator import parse_script, respond
+from pytest_kylecode.faults.catalog import HTTP_ANSWER_KINDS
 from pytest_kylecode.wire import for_protocol
 
 PROTOCOLS = ("openai_chat", "anthropic_messages", "openai_responses")
@@ -203,7 +204,7 @@ def emulator_sources() -> tuple[Source, ...]:
                         )
                     )
         wire = for_protocol(protocol)
-        for kind in wire.HTTP_KINDS:
+        for kind in sorted(HTTP_ANSWER_KINDS):
             answer = wire.error_response(kind, model="emulated-model")
             out.append(
                 Source(
