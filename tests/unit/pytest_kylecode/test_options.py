@@ -129,7 +129,7 @@ def test_values_out_of_range_are_usage_errors(parse: Parse, arg: str, message: s
     assert message in str(info.value)
 
 
-def test_shards(parse: Parse) -> None:
+def test_shards() -> None:
     assert parse_shard("1/1") == (1, 1) and parse_shard("4/4") == (4, 4)
     with pytest.raises(pytest.UsageError):
         parse_shard("2/1")
