@@ -30,6 +30,8 @@ WORKFLOWS = ROOT / "ci" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 # Programs a step may run besides the project's console scripts and files of the repository.
 SYSTEM_PROGRAMS = frozenset({"pip", "python", "pytest", "cat", "mkdir", "cp", "echo", "test", "true"})
+# Tools of the dev extra that the workflows run directly.
+DEV_TOOLS = frozenset({"ruff", "mypy"})
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def test_both_workflows_exist() -> None:
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
 def test_every_command_exists(path: Path) -> None:
-    known = console_scripts() | SYSTEM_PROGRAMS
+    known = console_scripts() | SYSTEM_PROGRAMS | DEV_TOOLS
     for command in workflow_commands(path):
         program = command.program
         if "/" in program:
