@@ -9,58 +9,47 @@ in ``when:`` a mapping fault is named by its kind plus its non-default keys:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
-FAULT_KINDS: Final = (
-    "none",
-    "http_400",
-    "http_401",
-    "http_404",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_529",
-    "html_200",
-    "html_502",
-    "invalid_json",
-    "empty_response",
-    "connect_error",
-    "timeout",
-    "stall",
-    "truncated_stream",
-    "sse_error",
-    "malformed_sse",
-    "malformed_tool_args",
-    "duplicate_tool_args",
-    "missing_tool_call_id",
-    "tools_unsupported",
-    "context_length",
-    "content_filter",
-    "latency",
-)
-# Faults answered with an HTTP response of their own (the request never reaches the source), in the
-# wire shape of the request's protocol (``wire.<protocol>.error_response``).
-HTTP_ANSWER_KINDS: Final = frozenset(
-    {
-        "http_400",
-        "http_401",
-        "http_404",
-        "http_429",
-        "http_500",
-        "http_502",
-        "http_503",
-        "http_529",
-        "html_200",
-        "html_502",
-        "tools_unsupported",
-        "context_length",
-        "invalid_json",
-        "empty_response",
-    }
-)
+FaultFamily = Literal["none", "http", "transport", "delay", "stream", "content"]
+
+# Every fault kind, in the catalog's order, with how it is injected (faults.transport):
+# http: answered with an HTTP response of its own in the request's wire shape
+#       (``wire.<protocol>.error_response``); the request never reaches the source.
+# transport: the connection fails.  delay: the genuine answer, late.
+# stream: the genuine stream reshaped event by event.  content: the genuine answer rewritten.
+CATALOG: Final[dict[str, FaultFamily]] = {
+    "none": "none",
+    "http_400": "http",
+    "http_401": "http",
+    "http_404": "http",
+    "http_429": "http",
+    "http_500": "http",
+    "http_502": "http",
+    "http_503": "http",
+    "http_529": "http",
+    "html_200": "http",
+    "html_502": "http",
+    "invalid_json": "http",
+    "empty_response": "http",
+    "connect_error": "transport",
+    "timeout": "delay",
+    "stall": "stream",
+    "truncated_stream": "stream",
+    "sse_error": "stream",
+    "malformed_sse": "stream",
+    "malformed_tool_args": "content",
+    "duplicate_tool_args": "content",
+    "missing_tool_call_id": "content",
+    "tools_unsupported": "http",
+    "context_length": "http",
+    "content_filter": "content",
+    "latency": "delay",
+}
+FAULT_KINDS: Final = tuple(CATALOG)
+HTTP_ANSWER_KINDS: Final = frozenset(kind for kind, family in CATALOG.items() if family == "http")
 # Faults that only exist inside a stream, and faults that need native tool calls.
-STREAM_ONLY: Final = frozenset({"stall", "truncated_stream", "sse_error", "malformed_sse"})
+STREAM_ONLY: Final = frozenset(kind for kind, family in CATALOG.items() if family == "stream")
 NATIVE_ONLY: Final = frozenset({"duplicate_tool_args", "missing_tool_call_id", "tools_unsupported"})
 
 FAULT_KEYS: Final = ("kind", "at", "times", "route", "ms")

@@ -15,17 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Final
 
 from agent_runtime.dialect import CALL_CLOSE
 from agent_runtime.messages import JSONObject, ModelResponse
 from agent_runtime.providers import ProtocolName
 from agent_runtime.wire.protocols import get_protocol
 from agent_runtime.wire.sse import iter_events as sse_events
+from pytest_kylecode.faults.catalog import CATALOG
 from pytest_kylecode.wire import Plan, Timing, WireResponse, for_protocol
 from pytest_kylecode.wire.common import PlannedCall, dumps, pieces
 from pytest_kylecode.wire.requests import turn_index
 
-SEMANTIC_KINDS = ("malformed_tool_args", "duplicate_tool_args", "missing_tool_call_id", "content_filter")
+SEMANTIC_KINDS: Final = frozenset(kind for kind, family in CATALOG.items() if family == "content")
 
 
 def decode(protocol: ProtocolName, body: bytes, *, streaming: bool) -> ModelResponse:
