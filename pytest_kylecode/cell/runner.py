@@ -78,6 +78,7 @@ class CellRunner:
                     upstream=self._upstream,
                     driver=driver_for(cell, agent),
                     workspaces=self._workspaces,
+                    match=self.settings.match,
                 )
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.

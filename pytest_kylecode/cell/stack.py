@@ -26,6 +26,7 @@ from agent_runtime.config import AgentConfig
 from agent_runtime.observe.redact import key_env_names
 from agent_runtime.providers import parse_route
 from agent_runtime.runner import AgentRun
+from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.cassettes.modes import RecordMode, Upstream
 from pytest_kylecode.cassettes.store import CassetteSession, CassetteSpec
 from pytest_kylecode.failures import LiveKeyMissing
@@ -83,13 +84,16 @@ def execute_cell(
     upstream: UpstreamFactory,
     driver: AgentDriver,
     workspaces: WorkspacePool | None = None,
+    match: MatchRules | None = None,
 ) -> CellRun:
     """Run ``cell`` with ``driver`` through its cassette (under ``cassettes``, in mode ``record``)
     and its fault, in a workspace holding exactly the scenario's files: a fresh one the caller
     removes, or one of ``workspaces`` the caller gives back with ``workspaces.release``.
 
     ``upstream_kind`` (``emulator`` or ``live``) is what a recording is made from; a live one runs
-    on a ``FastForwardClock`` and needs the route's key, checked before any request."""
+    on a ``FastForwardClock`` and needs the route's key, checked before any request. ``match`` is
+    what a request is compared on before the scenario's own ``match:`` (default: the shipped
+    defaults; under pytest, with the ini keys)."""
     live = upstream_kind == "live" and record != "none"
     # Live traffic takes the time it takes; synthetic waits (fault delays, Retry-After, backoff)
     # cost no wall time on either clock.
@@ -110,6 +114,7 @@ def execute_cell(
             "scenario_hash": cell.scenario.content_hash,
             "upstream": upstream_kind,
         },
+        (MatchRules.defaults() if match is None else match).extended(cell.scenario.match),
     )
     session = CassetteSession(spec, clock=clock, workspace=workspace, env=env, upstream=lambda: upstream(cell, clock))
     try:
