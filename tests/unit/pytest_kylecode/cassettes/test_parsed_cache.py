@@ -106,8 +106,7 @@ def test_concurrent_processes_share_one_cache_directory(tmp_path: Path) -> None:
     path = copy(STREAMED, tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     procs = [
-        subprocess.Popen([sys.executable, "-c", READER, str(tmp_path / "cache"), str(path)], env=env)
-        for _ in range(2)
+        subprocess.Popen([sys.executable, "-c", READER, str(tmp_path / "cache"), str(path)], env=env) for _ in range(2)
     ]
     assert [proc.wait(timeout=120) for proc in procs] == [0, 0]
     assert [p.name for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")] == []
