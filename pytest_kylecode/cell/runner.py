@@ -45,6 +45,7 @@ from pytest_kylecode.failures import (
     ReplayAborted,
 )
 from pytest_kylecode.options import Settings
+from pytest_kylecode.report.excerpt import headline_metrics, transcript_excerpt
 from pytest_kylecode.scenarios.scenario import Cell
 from pytest_kylecode.stash import CELL
 from pytest_kylecode.workspaces import WorkspacePool
@@ -122,6 +123,8 @@ class CellRunner:
             "outcome": result.outcome,
             "steps": result.steps,
             "calls": metrics.get("summary", {}).get("calls"),
+            "metrics": headline_metrics(metrics),
+            "transcript": transcript_excerpt(result.conversation),
         }
         verdict = judge(cell, run, where=self._where)
         recording = run.cassettes.recording
