@@ -30,6 +30,7 @@ from agent_runtime.clock import Clock
 from pytest_kylecode.cassettes.format import CassetteFile, dumps, load
 from pytest_kylecode.cassettes.matching import RequestNormalizer
 from pytest_kylecode.cassettes.modes import RecordMode
+from pytest_kylecode.cassettes.parsed_cache import ParsedCassettes, load as load_parsed
 from pytest_kylecode.cassettes.scrub import scrub, surviving_secrets
 from pytest_kylecode.cassettes.transport import CassetteTransport
 from pytest_kylecode.failures import CassetteError, CassetteMissing, CassetteRefused, CassetteStale
@@ -64,7 +65,9 @@ class CassetteSession:
         workspace: Path,
         env: Mapping[str, str],
         upstream: Callable[[], httpx.BaseTransport],
+        parsed: ParsedCassettes | None = None,
     ) -> None:
+        """``parsed``: where parses of cassettes are kept between runs (none: parsed every time)."""
         self.spec = spec
         self.path = spec.path
         self.clock = clock
@@ -73,6 +76,7 @@ class CassetteSession:
         # redacted of them, as cassettes are written redacted of them.
         self.normalizer = RequestNormalizer(workspace, {**os.environ, **env})
         self._upstream = upstream
+        self._parsed = parsed
         self._existing: CassetteFile | None = None
         self.transport: CassetteTransport | None = None
         self.recording = False
@@ -103,7 +107,7 @@ class CassetteSession:
 
     def _load(self) -> CassetteFile | None:
         try:
-            return load(self.path)
+            return load_parsed(self.path, self._parsed)
         except FileNotFoundError:
             return None
 
