@@ -13,8 +13,8 @@ from agent_runtime.observe.metrics import Attempt
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.wire.client import CallRecord
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
-from pytest_kylecode.loopback import LoopbackServer
 from pytest_kylecode.emulator.transport import to_httpx
+from pytest_kylecode.loopback import LoopbackServer
 
 SCRIPT = [
     {"tool_calls": [{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello\n"}}]},
