@@ -20,6 +20,7 @@ from agent_runtime.observe.redact import redact_json
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
 from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.cassettes.limits import loads_json
 
 WORKSPACE = "<workspace>"
 
@@ -54,8 +55,8 @@ class RequestNormalizer:
             if old in text:
                 text = text.replace(old, new)
         try:
-            data: object = json.loads(text) if text else None
-        except ValueError:
+            data: object = loads_json(text) if text else None
+        except ValueError:  # no JSON (or too deep to compare): matched and recorded as its text
             data = text
         return redact_json(data, self.env) if redact else data
 
