@@ -100,7 +100,17 @@ def add_options(parser: pytest.Parser) -> None:
         help="keep the run directory of every cell, not only of failing ones",
     )
     group.addoption(
-        "--kylecode-report", dest="kylecode_report", metavar="DIR", help="write report.json and report.md into DIR"
+        "--kylecode-report",
+        dest="kylecode_report",
+        metavar="DIR",
+        help="write report.json, report.md, report.html and summary.md (the PR comment) into DIR",
+    )
+    group.addoption(
+        "--kylecode-baseline",
+        dest="kylecode_baseline",
+        metavar="PATH",
+        help="compare with the report.json of another run (main's): newly failing, newly passing, new and "
+        "removed cells and metric changes come first in the terminal summary and the report files",
     )
     group.addoption(
         "--kylecode-shard",
@@ -127,6 +137,7 @@ class Settings:
     shard: tuple[int, int] | None
     rootdir: Path
     record_failed: bool = False
+    baseline: Path | None = None
 
 
 def _path(value: str, rootdir: Path) -> Path:
@@ -185,4 +196,5 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
         shard=parse_shard(opt.kylecode_shard) if opt.kylecode_shard else None,
         rootdir=rootdir,
         record_failed=bool(opt.kylecode_record_failed),
+        baseline=_path(opt.kylecode_baseline, invocation) if opt.kylecode_baseline else None,
     )

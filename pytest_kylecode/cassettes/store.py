@@ -31,6 +31,7 @@ from agent_runtime.paths import write_atomic
 from pytest_kylecode.cassettes.format import CassetteFile, dumps, load
 from pytest_kylecode.cassettes.matching import RequestNormalizer
 from pytest_kylecode.cassettes.modes import RecordMode
+from pytest_kylecode.cassettes.parsed_cache import ParsedCassettes, load as load_parsed
 from pytest_kylecode.cassettes.scrub import scrub, surviving_secrets
 from pytest_kylecode.cassettes.transport import CassetteTransport
 from pytest_kylecode.failures import CassetteError, CassetteMissing, CassetteRefused, CassetteStale
@@ -65,7 +66,9 @@ class CassetteSession:
         workspace: Path,
         env: Mapping[str, str],
         upstream: Callable[[], httpx.BaseTransport],
+        parsed: ParsedCassettes | None = None,
     ) -> None:
+        """``parsed``: where parses of cassettes are kept between runs (none: parsed every time)."""
         self.spec = spec
         self.path = spec.path
         self.clock = clock
@@ -74,6 +77,7 @@ class CassetteSession:
         # redacted of them, as cassettes are written redacted of them.
         self.normalizer = RequestNormalizer(workspace, {**os.environ, **env})
         self._upstream = upstream
+        self._parsed = parsed
         self._existing: CassetteFile | None = None
         self.transport: CassetteTransport | None = None
         self.recording = False
@@ -104,7 +108,7 @@ class CassetteSession:
 
     def _load(self) -> CassetteFile | None:
         try:
-            return load(self.path)
+            return load_parsed(self.path, self._parsed)
         except FileNotFoundError:
             return None
 

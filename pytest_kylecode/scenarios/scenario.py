@@ -109,7 +109,9 @@ class Cell:
             f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml",
         )
 
-    def report_key(self) -> dict[str, str | bool]:
+    def report_key(self) -> dict[str, str | bool | int]:
+        """The cell's row key in the report; the ranks order its columns as the scenario does."""
+        matrix = self.scenario.matrix
         return {
             "scenario": self.scenario.name,
             "provider": self.provider,
@@ -117,6 +119,8 @@ class Cell:
             "tools": self.tool_mode,
             "fault": self.fault.id,
             "cell": self.id,
+            "provider_rank": matrix.providers.index(self.provider),
+            "fault_rank": matrix.faults.index(self.fault),
         }
 
 
