@@ -53,6 +53,23 @@ def test_expectations_are_checked_against_the_report_and_the_traffic(project: py
     )
 
 
+def test_a_stated_pairing_expectation_replaces_the_invariant(project: pytest.Pytester) -> None:
+    """An agent that answers a call without sending its result back: the invariant fails the cell,
+    unless the scenario states ``tool_calls_paired: false``, which is then what is checked."""
+    edits = {
+        "fault: [none, http_503]": "fault: [none]",
+        "tool_sequence: [write_file, mark_task_complete]": "tool_sequence: [write_file]",
+    }
+    write_project(project, "myagent:drops_the_last_result", **edits)
+    result = _record(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["invariants:", "*a tool call in the transcript has no result, or more than one"])
+    write_project(
+        project, "myagent:drops_the_last_result", **edits, **{"steps: 2,": "steps: 2, tool_calls_paired: false,"}
+    )
+    _record(project).assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
