@@ -81,7 +81,7 @@ class CellRunner:
                     record=self.settings.record,
                     upstream_kind=self.settings.upstream,
                     upstream=self._upstream,
-                    driver=driver_for(cell, agent),
+                    driver=driver_for(cell, agent, allow_hosts=self.settings.allow_hosts),
                     workspaces=self._workspaces,
                     match=self.settings.match,
                     parsed=self._parsed,
