@@ -20,15 +20,15 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from pytest_kylecode.cassettes.format import CassetteFile, dumps, load
-from pytest_kylecode.cassettes.matching import RequestNormalizer
+from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps, load
+from pytest_kylecode.cassettes.matching import MatchRules, RequestNormalizer
 from pytest_kylecode.cassettes.modes import RecordMode
 from pytest_kylecode.cassettes.parsed_cache import ParsedCassettes, load as load_parsed
 from pytest_kylecode.cassettes.scrub import scrub, surviving_secrets
@@ -42,11 +42,13 @@ class CassetteSpec:
 
     ``provenance`` is the start of the cassette's ``kylecode:`` mapping, in order (scenario, cell,
     ``scenario_hash``, upstream); the runtime version and the time of recording follow it. Its
-    ``scenario_hash`` is what a replay checks the cassette against."""
+    ``scenario_hash`` is what a replay checks the cassette against. ``match`` says what a request is
+    compared on (``cassettes.matching``)."""
 
     path: Path
     mode: RecordMode
     provenance: Mapping[str, str]
+    match: MatchRules = field(default_factory=MatchRules.defaults)
 
     @property
     def scenario_hash(self) -> str:
@@ -101,7 +103,12 @@ class CassetteSession:
         self.recording = not replay_only
         upstream = self._upstream() if self.recording else None
         self.transport = CassetteTransport(
-            recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream, abort_on_miss=abort_on_miss
+            recorded,
+            clock=self.clock,
+            normalizer=self.normalizer,
+            upstream=upstream,
+            abort_on_miss=abort_on_miss,
+            rules=self.spec.match,
         )
         return self.transport
 
@@ -163,9 +170,9 @@ class CassetteSession:
         if (
             old is not None
             and old.meta.get("scenario_hash") == meta["scenario_hash"]
-            and dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions))
+            and self._identity(old.interactions) == self._identity(interactions)
         ):
-            return  # same traffic: keep the file (and its recorded_at) as it is
+            return  # same traffic (ignored request fields aside): keep the file and its recorded_at
         text = dumps(CassetteFile(meta, interactions))
         leaked = surviving_secrets(text, interactions, env)
         if leaked:
@@ -176,6 +183,9 @@ class CassetteSession:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
         self.changed = True
+
+    def _identity(self, interactions: list[Interaction]) -> str:
+        return dumps(CassetteFile({}, [self.spec.match.identity(item) for item in interactions]))
 
 
 def _try_load(path: Path) -> CassetteFile | None:

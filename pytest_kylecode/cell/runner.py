@@ -83,6 +83,7 @@ class CellRunner:
                     upstream=self._upstream,
                     driver=driver_for(cell, agent),
                     workspaces=self._workspaces,
+                    match=self.settings.match,
                     parsed=self._parsed,
                 )
         except LiveBudgetExhausted as exc:

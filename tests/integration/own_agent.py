@@ -63,6 +63,12 @@ def run(ctx):
     return AgentReport(outcome="max_steps", tool_calls=calls, tool_results=results)
 
 
+def drops_the_last_result(ctx):
+    report = run(ctx)
+    return AgentReport(outcome=report.outcome, completion_reason=report.completion_reason, steps=report.steps,
+                       tool_calls=report.tool_calls, tool_results=list(report.tool_results)[:-1])
+
+
 async def run_async(ctx):
     return run(ctx)
 

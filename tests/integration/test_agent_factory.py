@@ -53,6 +53,23 @@ def test_expectations_are_checked_against_the_report_and_the_traffic(project: py
     )
 
 
+def test_a_stated_pairing_expectation_replaces_the_invariant(project: pytest.Pytester) -> None:
+    """An agent that answers a call without sending its result back: the invariant fails the cell,
+    unless the scenario states ``tool_calls_paired: false``, which is then what is checked."""
+    edits = {
+        "fault: [none, http_503]": "fault: [none]",
+        "tool_sequence: [write_file, mark_task_complete]": "tool_sequence: [write_file]",
+    }
+    write_project(project, "myagent:drops_the_last_result", **edits)
+    result = _record(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["invariants:", "*a tool call in the transcript has no result, or more than one"])
+    write_project(
+        project, "myagent:drops_the_last_result", **edits, **{"steps: 2,": "steps: 2, tool_calls_paired: false,"}
+    )
+    _record(project).assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
@@ -122,7 +139,7 @@ class Headers(httpx.BaseTransport):
 def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live recording with real HTTP and a real key (a canary), against a loopback emulator."""
     from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
-    from pytest_kylecode.emulator.server import EmulatorServer
+    from pytest_kylecode.loopback import LoopbackServer
 
     source = (EXAMPLES / "scenarios" / "openai_sdk_agent.yaml").read_text()
     # (wall-clock latencies of a live recording are no baseline for replays: no snapshot here)
@@ -135,7 +152,7 @@ def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, mon
     project.makeini(f"[pytest]\naddopts = -p no:cacheprovider\npythonpath = {EXAMPLES}\n")
     script = parse_script(yaml.safe_load(scenario)["script"])
     upstream = Headers(EmulatorTransport(script, timing=IMMEDIATE))
-    with EmulatorServer(upstream) as server:
+    with LoopbackServer(upstream) as server:
         monkeypatch.setenv("KYLECODE_OPENAI_BASE_URL", server.url + "/v1")
         monkeypatch.setenv("OPENAI_API_KEY", CANARY)
         result = project.runpytest("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=all")
