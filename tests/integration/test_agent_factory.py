@@ -106,6 +106,21 @@ def test_a_crashing_agent_names_the_exception_where_and_the_traffic(project: pyt
     )
 
 
+def test_a_failed_run_shows_the_error_the_agent_caught(project: pytest.Pytester) -> None:
+    """An agent (or its framework) that catches its own exception and reports the run failed: the
+    failure names the exception and the line of the agent's code that raised it, though no
+    provider call failed."""
+    write_project(project, "myagent:catches_its_own_error", **{"fault: [none, http_503]": "fault: [none]"})
+    result = _record(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run: outcome failed (AttributeError: 'tuple' object has no attribute 'choices', "
+            "raised at */myagent.py:* in catches_its_own_error: answer.choices); *calls 1 (errors 0)*"
+        ]
+    )
+
+
 def test_a_replay_miss_is_reported_with_its_diff(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     write_project(project, **{"fault: [none, http_503]": "fault: [none]"})
     _record(project).assert_outcomes(passed=1)
