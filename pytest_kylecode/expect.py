@@ -46,11 +46,16 @@ class Mismatch:
         return f"{self.key}: expected {expected}, got {actual}"
 
 
+def metric_path_parts(path: str) -> list[str]:
+    """``routes[openrouter/z-ai/glm-4.6].calls`` -> ``["routes", "openrouter/z-ai/glm-4.6", "calls"]``:
+    a bracketed segment is taken literally (a route holds dots and slashes)."""
+    return [part[0] or part[1] for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path)]
+
+
 def metric_path(snapshot: object, path: str) -> object:
-    """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value; a bracketed segment is taken literally."""
+    """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value, or ``_MISSING``."""
     value = snapshot
-    for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path):
-        key = part[0] or part[1]
+    for key in metric_path_parts(path):
         if isinstance(value, dict) and key in value:
             value = value[key]
         elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
