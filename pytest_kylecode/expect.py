@@ -1,4 +1,4 @@
-"""Expectations (DESIGN.md section 4): what a finished run is checked against.
+"""Expectations (docs/design.md, scenario format): what a finished run is checked against.
 
 ``measure`` turns a run into the values expectation keys name; ``check``
 compares them with a cell's merged ``expect`` and returns every mismatch, so a
