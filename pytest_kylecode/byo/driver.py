@@ -20,9 +20,9 @@ recover from as ``outcome: failed``, not to crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
-import sysconfig
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +37,7 @@ from agent_runtime.runner import AgentRun
 from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 from pytest_kylecode.byo.context import CellContext, CellWiring
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
+from pytest_kylecode.byo.network import NetworkGuard, agent_frame
 from pytest_kylecode.cell.stack import CellStack
 from pytest_kylecode.failures import AgentCrashed, CellFailure, LiveRefusal
 from pytest_kylecode.scenarios.scenario import Cell
@@ -92,12 +93,14 @@ class ByoDriver:
     agent: PreparedAgent | None = None
     factory: str | None = None
     aborts_on_miss: bool = False  # the agent sees a miss as its HTTP client would: a transport error
+    allow_hosts: tuple[str, ...] = ()  # reachable beyond loopback while the cell replays
 
     @classmethod
-    def for_cell(cls, cell: Cell, agent: PreparedAgent | None) -> ByoDriver:
+    def for_cell(cls, cell: Cell, agent: PreparedAgent | None, allow_hosts: tuple[str, ...] = ()) -> ByoDriver:
         if agent is None and not cell.scenario.agent_factory:
             raise ValueError("a byo cell needs a prepared agent or a scenario with agent.factory")
-        return cls(agent=agent, factory=None if agent is not None else cell.scenario.agent_factory)
+        factory = None if agent is not None else cell.scenario.agent_factory
+        return cls(agent=agent, factory=factory, allow_hosts=allow_hosts)
 
     def run(self, stack: CellStack, workspace: Path) -> AgentRun:
         if self.agent is not None:
@@ -120,14 +123,18 @@ class ByoDriver:
         )
         crash: Exception | None = None
         value: object = None
+        # A replay has every answer in its cassette: nothing else may reach the network.
+        replaying = stack.cassettes.mode != "off" and not stack.cassettes.recording
+        guard = NetworkGuard(self.allow_hosts) if replaying else None
         try:
-            value = call(ctx)
-            if inspect.isawaitable(value):
-                value = asyncio.run(_awaited(value))
+            with guard if guard is not None else contextlib.nullcontext():
+                value = call(ctx)
+                if inspect.isawaitable(value):
+                    value = asyncio.run(_awaited(value))
         except CellFailure:
             raise
         except Exception as exc:
-            if not crash_is_failure and meter.harness_error is None:
+            if not crash_is_failure and meter.harness_error is None and not (guard and guard.refused):
                 raise  # a test's own failure stays the test's
             crash = exc
         finally:
@@ -136,9 +143,19 @@ class ByoDriver:
         harness = meter.harness_error
         if isinstance(harness, LiveRefusal):
             raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
+        if guard is not None and guard.refused:
+            then = f"\n(the agent then raised {_agent_error(crash)})" if crash is not None else ""
+            raise CellFailure(
+                "network: the agent tried to reach hosts outside the cell's transport while it replayed "
+                "(refused; only loopback is allowed):\n"
+                + "\n".join(f"  {line}" for line in dict.fromkeys(guard.refused))
+                + "\nsend every provider call through the cell's clients (ctx.httpx_client(), ctx.openai_client(), "
+                "...), switch off what the framework sends by itself, or allow a host: --kylecode-allow-hosts=HOST"
+                + then
+            ) from crash
         if crash is not None and harness is not None:
             # The agent gave up because the cassette had no answer: the miss is the story.
-            raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash
+            raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_agent_error(crash)})") from crash
         if crash is not None:
             raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
         report = _the_report(ctx, value)
@@ -174,11 +191,15 @@ def _result(
         category = meter.last_error.category
     collector.set_completion(report.outcome, report.completion_reason, steps, category)
     metrics = collector.snapshot()
+    message = report.error_message
+    if report.exception is not None:
+        described = _agent_error(report.exception)
+        message = described if message is None or message in described else f"{message}: {described}"
     run = AgentRun(
         outcome=report.outcome,
         completion_reason=report.completion_reason,
         error_category=category,
-        error_message=report.error_message,
+        error_message=message,
         steps=steps,
         tool_sequence=report.tool_sequence,
         tool_errors=report.tool_errors,
@@ -213,11 +234,23 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def _agent_error(exc: BaseException) -> str:
+    """An agent's exception as a failure shows it: type, message and where in the agent's own
+    code it was raised (``ValueError: boom, raised at agent.py:12 in run: raise ...``)."""
+    frame = _agent_frame(exc)
+    where = f", raised at {_where(frame)}" if frame is not None else ""
+    return f"{_describe(exc)}{where}"
+
+
+def _where(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+
+
 def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetricsCollector) -> str:
     lines = [f"cell {ctx.scenario}[{ctx.cell_id}]: the agent raised {_describe(exc)}"]
     frame = _agent_frame(exc)
     if frame is not None:
-        lines.append(f"  raised at {frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}")
+        lines.append(f"  raised at {_where(frame)}")
     snapshot = collector.snapshot()
     calls = []
     for route, stats in snapshot["routes"].items():
@@ -235,10 +268,4 @@ def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetr
 
 def _agent_frame(exc: BaseException) -> traceback.FrameSummary | None:
     """The innermost frame of the user's own code (not the standard library, a package, the harness)."""
-    skip = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"], "<frozen")
-    frames = traceback.extract_tb(exc.__traceback__)
-    for frame in reversed(frames):
-        name = frame.filename
-        if "site-packages" not in name and not name.startswith(skip):
-            return frame
-    return frames[-1] if frames else None
+    return agent_frame(traceback.extract_tb(exc.__traceback__))

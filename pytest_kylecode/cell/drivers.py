@@ -40,10 +40,11 @@ class RuntimeDriver:
             )
 
 
-def driver_for(cell: Cell, agent: PreparedAgent | None = None) -> AgentDriver:
-    """The driver of ``cell``: the test body given as ``agent``, the scenario's factory, or the runtime."""
+def driver_for(cell: Cell, agent: PreparedAgent | None = None, *, allow_hosts: tuple[str, ...] = ()) -> AgentDriver:
+    """The driver of ``cell``: the test body given as ``agent``, the scenario's factory, or the runtime.
+    ``allow_hosts``: what a user's agent may still reach beyond loopback while its cell replays."""
     if agent is not None or cell.scenario.agent_factory:
         from pytest_kylecode.byo.driver import ByoDriver
 
-        return ByoDriver.for_cell(cell, agent)
+        return ByoDriver.for_cell(cell, agent, allow_hosts)
     return RuntimeDriver()

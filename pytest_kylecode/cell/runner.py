@@ -31,6 +31,7 @@ from agent_runtime.messages import JSONObject
 from agent_runtime.runner import AgentRun
 from pytest_kylecode.cassettes.live import LiveTransport
 from pytest_kylecode.cassettes.modes import records
+from pytest_kylecode.cassettes.parsed_cache import CACHE_KEY as PARSED_CACHE_KEY, ParsedCassettes
 from pytest_kylecode.cell.drivers import driver_for
 from pytest_kylecode.cell.stack import CellRun, emulator_upstream, execute_cell
 from pytest_kylecode.cell.verdict import Verdict, judge, relative_where
@@ -64,6 +65,9 @@ class CellRunner:
         self._live: LiveTransport | None = None
         self._workspaces = WorkspacePool()
         self._where = relative_where(settings.rootdir)
+        # pytest's cache directory keeps the parsed cassettes (none under -p no:cacheprovider).
+        cache = getattr(config, "cache", None)
+        self._parsed = ParsedCassettes(cache.mkdir(PARSED_CACHE_KEY)) if cache is not None else None
 
     def run(self, item: pytest.Item, request: pytest.FixtureRequest, agent: PreparedAgent | None = None) -> None:
         """Run ``item``'s cell (``agent``: a ``PreparedAgent``, for a ``kylecode_cell`` test)."""
@@ -77,8 +81,10 @@ class CellRunner:
                     record=self.settings.record,
                     upstream_kind=self.settings.upstream,
                     upstream=self._upstream,
-                    driver=driver_for(cell, agent),
+                    driver=driver_for(cell, agent, allow_hosts=self.settings.allow_hosts),
                     workspaces=self._workspaces,
+                    match=self.settings.match,
+                    parsed=self._parsed,
                 )
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
@@ -146,7 +152,10 @@ class CellRunner:
         if not verdict.passed or self.settings.keep_runs:
             runlog = result.runlog
             if runlog is not None:
-                details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+                try:
+                    details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+                except OSError as exc:  # a full disk must not hide why the cell failed
+                    details["run_dir_error"] = f"{exc.strerror or exc} ({exc.filename or self.settings.runs})"
         item.user_properties.append(("kylecode_run", details))
         if not verdict.passed:
             raise CellFailure(self._report(item, cell, run, verdict, details))
@@ -171,7 +180,10 @@ class CellRunner:
     def _report(self, item: pytest.Item, cell: Cell, run: CellRun, verdict: Verdict, details: JSONObject) -> str:
         result = run.result
         summary = (result.metrics or {}).get("summary", {})
-        error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
+        # The error as the run gave it: a category and its message, or (an agent that failed on an
+        # exception of its own, with no provider error behind it) the message alone.
+        described = ": ".join(part for part in (result.error_category, result.error_message) if part)
+        error = f" ({described})" if described and result.outcome != "completed" else ""
         lines = [
             f"cell {cell.scenario.name}[{cell.id}] did not behave as expected",
             f"run: outcome {result.outcome}{error}; steps {result.steps}; final route {result.final_route}; "
@@ -181,6 +193,8 @@ class CellRunner:
         ]
         if "run_dir" in details:
             lines.append(f"run directory: {details['run_dir']}  (vendor bundle: kylecode bundle {details['run_dir']})")
+        elif "run_dir_error" in details:
+            lines.append(f"run directory: not written: {details['run_dir_error']}")
         if run.cassettes.recording:
             lines.append(
                 "the cassette and the metrics snapshot were left as they were; once the cause is fixed, "
@@ -243,7 +257,7 @@ class _Shared(httpx.BaseTransport):
 
 
 def _assert_snapshot(request: pytest.FixtureRequest, metrics: JSONObject) -> str | None:
-    from pytest_kylecode.snapshot import metrics_snapshot, snapshot_text
+    from pytest_kylecode.snapshot import corruption, metrics_snapshot, snapshot_text
 
     snapshot = metrics_snapshot(request)
     if snapshot == metrics:
@@ -252,7 +266,14 @@ def _assert_snapshot(request: pytest.FixtureRequest, metrics: JSONObject) -> str
     location = Path(snapshot.extension.get_location(test_location=snapshot.test_location, index=0))
     if not location.exists():
         return f"no stored snapshot at {location} (create it with --snapshot-update)"
-    stored = location.read_text(encoding="utf-8").splitlines()
+    text = location.read_text(encoding="utf-8", errors="replace")
+    corrupt = corruption(text)
+    if corrupt:
+        return (
+            f"{location} is corrupt: {corrupt}; restore it from version control, or write it anew "
+            "with --snapshot-update"
+        )
+    stored = text.splitlines()
     now = snapshot_text(metrics).splitlines()
     diff = "\n".join(difflib.unified_diff(stored, now, "stored snapshot", "this run", lineterm="", n=1))
     return f"{location} differs (accept with --snapshot-update):\n{diff}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from agent_runtime.config import AgentConfig
 from agent_runtime.messages import JSONObject, ToolMode
+from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.faults.catalog import FaultSpec
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ class Scenario:
     snapshot: bool
     agent_factory: str | None = None
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
+    # What replay compares a request on, beyond the defaults and the ini keys; not hashed: ignoring
+    # a field does not change the traffic, so it leaves the cassettes valid.
+    match: MatchRules = field(default_factory=MatchRules)
 
     @property
     def content_hash(self) -> str:

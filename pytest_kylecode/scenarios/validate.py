@@ -23,6 +23,7 @@ from agent_runtime.messages import TOOL_MODES, JSONObject
 from agent_runtime.paths import MAX_COMPONENT_BYTES, name_problem
 from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
+from pytest_kylecode.cassettes.matching import MatchRules, parse_match_rules
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
 from pytest_kylecode.scenarios.scenario import Axes, Matrix, Override, Scenario, Selector, matches, stream_word
 
@@ -45,6 +46,7 @@ TOP_KEYS: Final = (
     "expect",
     "overrides",
     "snapshot",
+    "match",
 )
 MATRIX_AXES: Final = ("provider", "streaming", "tools", "fault")
 EXPECT_KEYS: Final = (
@@ -175,6 +177,11 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     if factory is None:  # a user's own agent has its own tools, which a scenario file cannot list
         _check_script_tools(c, script)
     snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
+    match = (
+        parse_match_rules(data["match"], lambda kp: doc.where(("match", *kp)))
+        if data.get("match") is not None
+        else MatchRules()
+    )
     return Scenario(
         name=name,
         path=doc.path,
@@ -193,6 +200,7 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         snapshot=snapshot,
         agent_factory=factory,
         expect_where=expect_where,
+        match=match,
     )
 
 

@@ -63,6 +63,35 @@ def run(ctx):
     return AgentReport(outcome="max_steps", tool_calls=calls, tool_results=results)
 
 
+def drops_the_last_result(ctx):
+    report = run(ctx)
+    return AgentReport(outcome=report.outcome, completion_reason=report.completion_reason, steps=report.steps,
+                       tool_calls=report.tool_calls, tool_results=list(report.tool_results)[:-1])
+
+
+def catches_its_own_error(ctx):
+    with ctx.httpx_client() as http:
+        r = http.post(ctx.base_url + "/chat/completions",
+                      json={"model": ctx.model, "messages": [{"role": "user", "content": ctx.task}]})
+    try:
+        answer = (r.json(), r.status_code)
+        answer.choices
+    except AttributeError as exc:
+        return AgentReport(outcome="failed", exception=exc)
+
+
+def also_calls_home(ctx):
+    # in replay only (KYLECODE_TEST_CALL_HOME): a client of its own, past the cell's transport
+    import os
+    import httpx
+    if os.environ.get("KYLECODE_TEST_CALL_HOME"):
+        try:
+            httpx.get("https://api.openai.com/v1/models", timeout=5)
+        except httpx.HTTPError:
+            pass  # what a tracing exporter does: swallow it and go on
+    return run(ctx)
+
+
 async def run_async(ctx):
     return run(ctx)
 

@@ -18,9 +18,9 @@ import openai
 import pytest
 
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
-from pytest_kylecode.emulator.server import EmulatorServer
+from pytest_kylecode.loopback import LoopbackServer
 
-from ..emulated import request_body, sse_events
+from .emulated import request_body, sse_events
 
 SCRIPT = [
     {
@@ -53,19 +53,19 @@ TIMEOUT = 5.0
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE)) as srv:
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE)) as srv:
         yield srv
 
 
 @pytest.fixture
-def oai(server: EmulatorServer) -> Iterator[openai.OpenAI]:
+def oai(server: LoopbackServer) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
         yield client
 
 
 @pytest.fixture
-def claude(server: EmulatorServer) -> Iterator[anthropic.Anthropic]:
+def claude(server: LoopbackServer) -> Iterator[anthropic.Anthropic]:
     with anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=TIMEOUT) as client:
         yield client
 
@@ -262,7 +262,7 @@ def _read_until(sock: socket.socket, buf: bytes, done: Any) -> bytes:
 def test_sse_events_arrive_as_separate_http_chunks() -> None:
     gated = _Gated(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE))
     body = json.dumps(request_body("anthropic_messages", stream=True)).encode()
-    with EmulatorServer(gated) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
+    with LoopbackServer(gated) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
         sock.sendall(
             b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -294,7 +294,7 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
             raise httpx.ConnectError("refused")
 
     with (
-        EmulatorServer(Failing()) as srv,
+        LoopbackServer(Failing()) as srv,
         httpx.Client(timeout=TIMEOUT) as client,
         pytest.raises(httpx.RemoteProtocolError),
     ):
@@ -304,14 +304,14 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
 # -- faults served to the SDKs -----------------------------------------------------------------------
 
 
-def _faulted_server(kind: str, times: int = 1) -> EmulatorServer:
+def _faulted_server(kind: str, times: int = 1) -> LoopbackServer:
     from agent_runtime.clock import SystemClock
     from pytest_kylecode.commands.emulate import serve_transport
     from pytest_kylecode.faults.catalog import FaultSpec
 
     clock = SystemClock()
     inner = EmulatorTransport(parse_script(SCRIPT), clock=clock, timing=IMMEDIATE)
-    return EmulatorServer(serve_transport(inner, FaultSpec(kind, times=times, route="any"), clock))
+    return LoopbackServer(serve_transport(inner, FaultSpec(kind, times=times, route="any"), clock))
 
 
 def test_http_fault_reaches_the_sdk_then_the_script_resumes() -> None:
@@ -359,3 +359,49 @@ def test_truncated_stream_reaches_the_responses_sdk() -> None:
             seen += (event.type for event in stream)
             stream.get_final_response()
     assert "response.created" in seen and "response.completed" not in seen  # cut before the end
+
+
+# -- waits on the LoopbackClock: kept, and holding no thread -------------------------------------------
+
+
+def test_paced_streams_keep_their_timing_and_share_two_workers() -> None:
+    import asyncio
+    import time
+
+    from pytest_kylecode.loopback import Limits, LoopbackClock
+    from pytest_kylecode.wire import Timing
+
+    timing = Timing(first_byte_s=0.3, per_event_s=0.05)
+    transport = EmulatorTransport(parse_script(SCRIPT), clock=LoopbackClock(), timing=timing)
+    body = json.dumps(request_body("openai_chat", stream=True)).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    async def one(port: int) -> tuple[float, float, bytes]:
+        start = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        first = await reader.read(1)
+        first_at = time.monotonic() - start
+        rest = await reader.read(-1)
+        writer.close()
+        return first_at, time.monotonic() - start, first + rest
+
+    async def clients(port: int) -> list[tuple[float, float, bytes]]:
+        async with asyncio.timeout(30):
+            return await asyncio.gather(*(one(port) for _ in range(20)))
+
+    with LoopbackServer(transport, limits=Limits(workers=2)) as srv:
+        started = time.monotonic()
+        results = asyncio.run(clients(srv.port))
+        wall = time.monotonic() - started
+    for first_at, took, answer in results:
+        events = answer.count(b"data: ")
+        assert first_at >= timing.first_byte_s  # status and headers wait for the first event
+        assert took >= timing.first_byte_s + (events - 1) * timing.per_event_s - 0.01
+        assert answer.rstrip().endswith(b"0")  # the whole stream, its last chunk included
+    one_stream = timing.first_byte_s + 20 * timing.per_event_s
+    # 20 paced streams on two worker threads at once: the waits are the loop's, not the workers'.
+    assert wall < 5 * one_stream, wall
