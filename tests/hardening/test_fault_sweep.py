@@ -27,9 +27,11 @@ from hardening_helpers import pairing_problems, read_run_dir
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import parse_agent_config
+from agent_runtime.providers import parse_route
 from agent_runtime.runner import run_agent
 from pytest_kylecode.emulator import EmulatorTransport, parse_script
 from pytest_kylecode.faults.catalog import FAULT_KINDS, FaultSpec
+from pytest_kylecode.faults.rewrite import OBJECT_ARGUMENTS
 from pytest_kylecode.faults.transport import FaultTransport
 
 # One provider per protocol, plus every provider whose faults have a shape of their own.
@@ -205,6 +207,13 @@ def invariant_problems(result: Any, requests: int, run_dir: Path, tmp: Path) -> 
     return problems
 
 
+def cut_not_broken(kind: str, route: str, streaming: bool, tool_mode: str) -> bool:
+    """``malformed_tool_args`` where the wire holds arguments as an object (non-streamed Anthropic
+    Messages): the call arrives valid with its strings cut, so it runs; no tool error, no loop guard."""
+    protocol = parse_route(route).protocol
+    return kind == "malformed_tool_args" and tool_mode == "native" and (protocol, streaming) in OBJECT_ARGUMENTS
+
+
 def expected_single(kind: str, route: str) -> dict[str, Any]:
     """One faulted call (the first one, on the primary): what the policy makes of it."""
     category = category_of(kind, route)
@@ -286,13 +295,15 @@ def _cells(kind: str) -> list[tuple[bool, str]]:
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 @pytest.mark.parametrize("route", PROVIDERS)
 def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
-    want = expected_single(kind, route)
     problems: list[str] = []
     for streaming, tool_mode in _cells(kind):
         cell = f"{'stream' if streaming else 'nostream'}-{tool_mode}"
         tmp = tmp_path / cell
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, FaultSpec(kind=kind), streaming, tool_mode, tmp)
+        want = dict(expected_single(kind, route))
+        if cut_not_broken(kind, route, streaming, tool_mode):
+            want["tool_errors"] = 0
         m, s = result.metrics, result.metrics["summary"]
         got = {
             "outcome": result.outcome,
@@ -325,7 +336,6 @@ def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", [k for k in FAULT_KINDS if k != "none"])
 @pytest.mark.parametrize("route", PROVIDERS)
 def test_persistent_fault_on_every_route(route: str, kind: str, tmp_path: Path) -> None:
-    want = expected_persistent(kind, route)
     fault = FaultSpec(kind=kind, times=99, route="any")
     problems: list[str] = []
     for streaming, tool_mode in _cells(kind):
@@ -333,6 +343,10 @@ def test_persistent_fault_on_every_route(route: str, kind: str, tmp_path: Path) 
         tmp = tmp_path / cell
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, fault, streaming, tool_mode, tmp)
+        if cut_not_broken(kind, route, streaming, tool_mode):
+            want = {"outcome": "completed", "error_category": None, "calls": 3, "retries": 0, "fallbacks": 0}
+        else:
+            want = expected_persistent(kind, route)
         s = result.metrics["summary"]
         got = {
             "outcome": result.outcome,
