@@ -299,7 +299,7 @@ class _Exchange:
         sent = 0
         chunk = first
         try:
-            while chunk is not _END:
+            while chunk:  # _END, once the body is exhausted
                 await answer.write(chunk)  # written and drained: the client sees each chunk as it comes
                 sent += len(chunk)
                 chunk = await self._next(chunks)
@@ -326,7 +326,7 @@ class _Exchange:
         return await self._call(stepped)
 
     def _abort(self) -> web.StreamResponse:
-        # No FIN-after-answer: the connection just goes, as a failed upstream's would.
+        # Nothing more is written: the connection just goes, as a failed upstream's would.
         transport = self.request.transport
         if transport is not None:
             transport.abort()
@@ -337,7 +337,7 @@ class _Exchange:
         # once that step is over, never concurrently with it.
         pending = self.pending
         if pending is None or pending.done():
-            self.server._pool.submit(response.close)
+            response.close()
         else:
             pending.add_done_callback(lambda _: response.close())
 
