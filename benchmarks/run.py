@@ -546,6 +546,7 @@ def build_peers(runner: Runner, sdk_root: Path) -> tuple[dict[str, Path], str, d
         ],
         env=runner.env,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # its request log
         text=True,
     )
     try:
