@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 from agent_runtime.config import AgentConfig
 from agent_runtime.messages import JSONObject, ToolMode
 from pytest_kylecode.faults.catalog import FaultSpec
+from pytest_kylecode.process.spec import ProgramSpec
 
 if TYPE_CHECKING:
     from pytest_kylecode.emulator.script import Turn
@@ -61,6 +62,7 @@ class Scenario:
     overrides: tuple[Override, ...]
     snapshot: bool
     agent_factory: str | None = None
+    agent_program: ProgramSpec | None = None  # agent.command: a program as the agent
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
 
     @property

@@ -1,0 +1,72 @@
+"""The any-language examples of docs/any-language.md, run the way a user runs them: pytest in
+examples/any_language/, offline, CI=true, two workers. Each agent is a real program on real
+sockets; its committed cassettes replay and its committed metrics snapshots match."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "any_language"
+SNAPSHOTS = EXAMPLES / "scenarios" / "__snapshots__"
+ROUTE = "openai/gpt-4o-mini"
+FAULTS = ("none", "http_429", "http_503", "html_200", "truncated_stream", "sse_error", "malformed_tool_args")
+
+
+def run_examples(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "CI": "true"}
+    environment.pop("KYLECODE_TELEMETRY_PATH", None)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--kylecode-matrix",
+            "--kylecode-runs",
+            str(tmp_path / "runs"),
+            "--kylecode-report",
+            str(tmp_path / "report"),
+            "-n",
+            "2",
+            *args,
+        ],
+        cwd=EXAMPLES,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("any_language")
+    result = run_examples(tmp)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return json.loads((tmp / "report" / "report.json").read_text())  # type: ignore[no-any-return]
+
+
+def snapshot(scenario: str, cell: str) -> dict[str, Any]:
+    return json.loads((SNAPSHOTS / scenario / f"{cell}.json").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_python_program_replays_every_fault(replay: dict[str, Any]) -> None:
+    cells = [row for row in replay["cells"] if row["scenario"] == "python_stdlib_agent"]
+    assert {row["fault"] for row in cells} == set(FAULTS)
+    assert len(cells) == 12 and {row["outcome"] for row in cells} == {"passed"}
+
+
+@pytest.mark.parametrize("streaming", ["stream", "nostream"])
+def test_the_python_program_recovers_as_its_code_says(replay: dict[str, Any], streaming: str) -> None:
+    limited = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-http_429")
+    assert limited["routes"][ROUTE]["errors"] == {"rate_limit": 1} and limited["summary"]["retries"] == 1
+    html = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-html_200")
+    assert (html["summary"]["html_errors"], html["completion"]["outcome"]) == (1, "completed")
+    broken = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-malformed_tool_args")
+    assert (broken["summary"]["errors"], broken["completion"]["steps"]) == (0, 3)
