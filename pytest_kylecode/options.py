@@ -13,6 +13,7 @@ from typing import Final
 import pytest
 
 from pytest_kylecode.cassettes.modes import RECORD_MODES, UPSTREAMS, RecordMode, Upstream
+from pytest_kylecode.project import INI_DEFAULTS
 
 # The way in for a user's own test: a marked test runs once per cell, its fixture the cell's context.
 MARKER: Final = "kylecode_scenario"
@@ -107,9 +108,9 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="I/N",
         help="run only shard I of N (1-based), split deterministically",
     )
-    parser.addini("kylecode_scenarios", "directory of scenario YAML files", default="scenarios")
-    parser.addini("kylecode_cassettes", "directory of cassettes", default="cassettes")
-    parser.addini("kylecode_runs", "directory for kept run directories", default=".kylecode/runs")
+    parser.addini("kylecode_scenarios", "directory of scenario YAML files", default=INI_DEFAULTS["kylecode_scenarios"])
+    parser.addini("kylecode_cassettes", "directory of cassettes", default=INI_DEFAULTS["kylecode_cassettes"])
+    parser.addini("kylecode_runs", "directory for kept run directories", default=INI_DEFAULTS["kylecode_runs"])
 
 
 @dataclass(frozen=True, slots=True)

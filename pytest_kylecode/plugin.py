@@ -33,8 +33,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix not in (".yaml", ".yml") or not parent.config.getoption("kylecode_matrix", False):
+    if file_path.suffix not in (".yaml", ".yml"):
         return None
+    if not parent.config.getoption("kylecode_matrix", False):
+        from pytest_kylecode.matrix_hint import MatrixHint, wants_hint
+
+        return MatrixHint.from_parent(parent, path=file_path) if wants_hint(file_path, parent.config) else None
     from pytest_kylecode.session import get_session
 
     if not get_session(parent.config).is_scenario_file(file_path):

@@ -37,6 +37,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
 
+from agent_runtime.paths import inside
 from pytest_kylecode.stash import CELL
 
 if TYPE_CHECKING:
@@ -81,6 +82,14 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
     def dirname(cls, *, test_location: PyTestLocation) -> str:
         scenario_dir = Path(test_location.filepath).parent
         return str(scenario_dir / SNAPSHOT_DIR / _test_name(test_location))
+
+    @classmethod
+    def get_location(cls, *, test_location: PyTestLocation, index: SnapshotIndex) -> str:
+        """``<dirname>/<cell id>.json``, refused (``PathEscape``) unless inside the ``__snapshots__``
+        tree beside the scenario: a cell id holds route segments."""
+        tree = Path(test_location.filepath).parent / SNAPSHOT_DIR
+        location = super().get_location(test_location=test_location, index=index)
+        return str(inside(tree, Path(location).relative_to(tree)))
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:

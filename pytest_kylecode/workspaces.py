@@ -17,15 +17,20 @@ writing them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent_runtime.paths import inside
+
+PREFIX = "kylecode-ws-"
 REUSE_LIMIT_BYTES = 256 * 1024
 POOL_SIZE = 16
 
@@ -34,17 +39,47 @@ _State = dict[str, tuple[int, int, int, int, int]]
 
 
 def write_workspace(root: Path, files: Mapping[str, str]) -> None:
+    """Write ``files`` (relative path -> text) under ``root``; a path that would leave it is refused
+    (validation refuses it first, with its line; this holds for files from anywhere else)."""
     for rel, content in files.items():
-        path = root / rel
+        path = inside(root, rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
 
 
-def new_workspace(files: Mapping[str, str]) -> Path:
-    """A fresh temporary directory holding ``files`` (relative path -> text)."""
-    root = Path(tempfile.mkdtemp(prefix="kylecode-ws-"))
-    write_workspace(root, files)
+def new_workspace(files: Mapping[str, str], parent: Path | None = None) -> Path:
+    """A fresh temporary directory (under ``parent`` when given) holding ``files`` (relative path
+    -> text); nothing is left behind when writing them fails or is interrupted."""
+    root = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent))
+    try:
+        write_workspace(root, files)
+    except BaseException:
+        remove_tree(root)
+        raise
     return root
+
+
+def remove_tree(root: Path) -> None:
+    """Remove ``root`` whatever a run left in it: a directory it made unreadable or unwritable
+    (``chmod 000``) is made accessible again first; a tree that is already gone is fine."""
+
+    def unlock(function: object, path: str, excinfo: object) -> None:
+        # Removing an entry needs write and search permission on its directory; listing one needs read.
+        for directory in {os.path.dirname(path), path}:
+            with contextlib.suppress(OSError):
+                if os.path.isdir(directory) and not os.path.islink(directory):
+                    os.chmod(directory, stat.S_IRWXU)
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+    with contextlib.suppress(FileNotFoundError):
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(root, onexc=unlock)
+        else:
+            shutil.rmtree(root, onerror=unlock)
 
 
 @dataclass(slots=True)
@@ -89,6 +124,10 @@ class WorkspacePool:
 
     def __init__(self, size: int = POOL_SIZE) -> None:
         self._size = size
+        # Every workspace of the pool lives in this one directory, which ``close`` removes: a
+        # workspace whose cell was interrupted half-way (a cell time limit, Ctrl-C) while it was
+        # made, rebuilt or handed back cannot outlive the session.
+        self._home: Path | None = None
         self._entries: OrderedDict[tuple[tuple[str, str], ...], list[_Entry]] = OrderedDict()
         self._owner: dict[Path, _Entry] = {}
 
@@ -96,7 +135,7 @@ class WorkspacePool:
         """A directory holding exactly ``files``; give it back with ``release``."""
         encoded = {os.path.normpath(rel): text.encode("utf-8") for rel, text in files.items()}
         if sum(map(len, encoded.values())) > REUSE_LIMIT_BYTES or len(encoded) != len(files):
-            return new_workspace(files)
+            return self._new(files)
         key = tuple(files.items())
         entries = self._entries.get(key)
         if entries is not None:
@@ -104,13 +143,13 @@ class WorkspacePool:
             for entry in entries:
                 if not entry.busy:
                     if not self._restore(entry):
-                        shutil.rmtree(entry.root, ignore_errors=True)
-                        entry.root = new_workspace(files)
+                        remove_tree(entry.root)
+                        entry.root = self._new(files)
                         entry.state = _scan(entry.root) or {}
                     entry.busy = True
                     self._owner[entry.root] = entry
                     return entry.root
-        entry = _Entry(new_workspace(files), encoded)
+        entry = _Entry(self._new(files), encoded)
         entry.state = _scan(entry.root) or {}
         entry.busy = True
         self._entries.setdefault(key, []).append(entry)
@@ -122,16 +161,22 @@ class WorkspacePool:
         """Give a workspace back (checked when it is next handed out); unpooled ones are removed."""
         entry = self._owner.pop(root, None)
         if entry is None:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_tree(root)
         else:
             entry.busy = False
 
     def close(self) -> None:
-        for entries in self._entries.values():
-            for entry in entries:
-                shutil.rmtree(entry.root, ignore_errors=True)
+        """Remove every workspace the pool made, handed out or not."""
+        if self._home is not None:
+            remove_tree(self._home)
+            self._home = None
         self._entries.clear()
         self._owner.clear()
+
+    def _new(self, files: Mapping[str, str]) -> Path:
+        if self._home is None or not self._home.is_dir():
+            self._home = Path(tempfile.mkdtemp(prefix=PREFIX))
+        return new_workspace(files, self._home)
 
     def _evict(self) -> None:
         while sum(len(e) for e in self._entries.values()) > self._size:
@@ -146,7 +191,7 @@ class WorkspacePool:
             entries.remove(idle)
             if not entries:
                 del self._entries[key]
-            shutil.rmtree(idle.root, ignore_errors=True)
+            remove_tree(idle.root)
 
     def _restore(self, entry: _Entry) -> bool:
         """Make ``entry.root`` hold exactly its files again; False when only a rebuild will do."""

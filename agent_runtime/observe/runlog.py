@@ -33,6 +33,7 @@ from agent_runtime.messages import AssistantMessage, Message, SystemMessage, Too
 from agent_runtime.observe.metrics import Attempt
 from agent_runtime.observe.redact import redact_fragments, redact_headers, redact_json, redact_text, redact_url
 from agent_runtime.observe.telemetry import encode_span, span_from_attempt
+from agent_runtime.paths import inside
 from agent_runtime.wire.classify import is_html
 
 RAW_EXCERPT_BYTES: Final = 64 * 1024
@@ -257,7 +258,7 @@ def _new_run_dir(root: Path, scenario: str, cell: str) -> Path:
     stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
     prefix = f"{stamp}_{safe_name(scenario)}_{safe_name(cell, 80)}_"
     while True:
-        path = root / (prefix + uuid.uuid4().hex[:8])
+        path = inside(root, prefix + uuid.uuid4().hex[:8])
         try:
             path.mkdir()  # no exist_ok: two runs can never share a directory
         except FileExistsError:

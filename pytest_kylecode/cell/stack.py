@@ -13,7 +13,6 @@ advice: the cell runner does, and so does ``kylecode cassettes check``, which us
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import httpx
 from agent_runtime.clock import Clock, FastForwardClock, VirtualClock
 from agent_runtime.config import AgentConfig
 from agent_runtime.observe.redact import key_env_names
+from agent_runtime.paths import inside
 from agent_runtime.providers import parse_route
 from agent_runtime.runner import AgentRun
 from pytest_kylecode.cassettes.modes import RecordMode, Upstream
@@ -31,7 +31,7 @@ from pytest_kylecode.cassettes.store import CassetteSession, CassetteSpec
 from pytest_kylecode.failures import LiveKeyMissing
 from pytest_kylecode.faults.transport import FaultTransport
 from pytest_kylecode.scenarios.scenario import Cell
-from pytest_kylecode.workspaces import WorkspacePool, new_workspace
+from pytest_kylecode.workspaces import WorkspacePool, new_workspace, remove_tree
 
 __all__ = ["CellRun", "CellStack", "UpstreamFactory", "emulator_upstream", "execute_cell"]
 
@@ -103,11 +103,8 @@ def execute_cell(
     config = cell.agent_config()
     if live:
         require_key(cell, env)
-    workspace = (
-        new_workspace(cell.scenario.workspace) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
-    )
     spec = CassetteSpec(
-        cassettes / cell.cassette_relpath,
+        inside(cassettes, cell.cassette_relpath),
         record,
         {
             "scenario": cell.scenario.name,
@@ -115,6 +112,9 @@ def execute_cell(
             "scenario_hash": cell.scenario.content_hash,
             "upstream": upstream_kind,
         },
+    )
+    workspace = (
+        new_workspace(cell.scenario.workspace) if workspaces is None else workspaces.acquire(cell.scenario.workspace)
     )
     session = CassetteSession(spec, clock=clock, workspace=workspace, env=env, upstream=lambda: upstream(cell, clock))
     try:
@@ -134,7 +134,7 @@ def execute_cell(
 
 def give_back(workspace: Path, workspaces: WorkspacePool | None) -> None:
     if workspaces is None:
-        shutil.rmtree(workspace, ignore_errors=True)
+        remove_tree(workspace)
     else:
         workspaces.release(workspace)
 

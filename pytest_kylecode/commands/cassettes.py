@@ -1,4 +1,11 @@
-"""``kylecode cassettes check``: the cassette and snapshot trees against the cells of the scenarios.
+"""``kylecode cassettes check`` and ``kylecode cassettes diff``.
+
+``diff [REV]`` lists every cassette that changed between the git revision REV (default ``HEAD``)
+and the working tree, untracked ones included, and classifies each (``drift``): identical,
+benign or behavioural, with the fields that changed; ``--format markdown`` writes the same as the
+body of a re-record pull request. Git is run as a subprocess; nothing is written.
+
+``check`` compares the cassette and snapshot trees with the cells of the scenarios.
 
 Reported: orphan cassettes (no cell records them), cells without a cassette, stale cassettes
 (recorded for another version of their scenario: the ``scenario_hash`` of their provenance,
@@ -18,7 +25,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pytest_kylecode.scenarios.scenario import Cell
 
-HELP = "check cassettes and snapshots against the scenarios: orphans, cells without cassettes, stale or unplayed ones"
+HELP = (
+    "check cassettes and snapshots against the scenarios (orphans, missing, stale, unplayed); "
+    "diff: what a re-record changed, benign or behavioural"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,16 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument(
         "--scenarios",
         type=Path,
-        default=Path("scenarios"),
+        default=None,
         metavar="DIR",
-        help="scenario directory (default: scenarios)",
+        help="scenario directory (default: the project's, ini kylecode_scenarios)",
     )
     check.add_argument(
         "--cassettes",
         type=Path,
-        default=Path("cassettes"),
+        default=None,
         metavar="DIR",
-        help="cassette directory (default: cassettes)",
+        help="cassette directory (default: the project's, ini kylecode_cassettes)",
     )
     check.add_argument(
         "--no-replay",
@@ -44,17 +54,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only compare the trees and the cassettes' scenario hashes; do not replay cells to "
         "find unplayed interactions",
     )
+    diff = sub.add_parser(
+        "diff",
+        help="classify every cassette changed since a git revision: identical, benign or behavioural",
+    )
+    diff.add_argument(
+        "rev", nargs="?", default="HEAD", metavar="REV", help="git revision to compare with (default HEAD)"
+    )
+    diff.add_argument(
+        "--cassettes",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="cassette directory (default: the project's, ini kylecode_cassettes)",
+    )
+    diff.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default), or markdown for the body of a re-record pull request",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    action: str = args.action
+    return _diff(args) if action == "diff" else _check(args)
+
+
+def _check(args: argparse.Namespace) -> int:
     from agent_runtime.errors import ConfigError
     from pytest_kylecode import orphans
     from pytest_kylecode.cassettes.provenance import read_provenance
     from pytest_kylecode.failures import CassetteError
+    from pytest_kylecode.project import find_project
     from pytest_kylecode.scenarios.matrix import expand, load_scenario
 
-    scenarios: Path = args.scenarios
-    cassettes: Path = args.cassettes
+    project = find_project()
+    scenarios: Path = args.scenarios or project.scenarios
+    cassettes: Path = args.cassettes or project.cassettes
     no_replay: bool = args.no_replay
     if not scenarios.is_dir():
         print(f"kylecode cassettes: scenario directory {str(scenarios)!r} does not exist", file=sys.stderr)
@@ -154,3 +191,82 @@ def _replay_problems(cells: list[Cell], cassettes: Path) -> list[str]:
         shutil.rmtree(run.workspace, ignore_errors=True)
         problems += [f"{name}: {problem.splitlines()[0]}" for problem in run.cassette_problems]
     return problems
+
+
+class GitError(Exception):
+    """Git refused (not a repository, an unknown revision): its own message, one line."""
+
+
+def _git(cwd: Path, *argv: str, stdin: bytes | None = None) -> bytes:
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", *argv], cwd=cwd, input=stdin, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed (it is needed to read the other revision)") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        raise GitError(message[-1] if message else f"git {' '.join(argv)} failed ({done.returncode})")
+    return done.stdout
+
+
+def _changed_cassettes(top: Path, rev: str, directory: str) -> dict[str, bool]:
+    """The cassettes (paths relative to the repository's top) that differ between ``rev`` and the
+    working tree, untracked ones included, each with whether ``rev`` has it."""
+    changed: dict[str, bool] = {}
+    status = _git(top, "diff", "--name-status", "--no-renames", "-z", rev, "--", directory).split(b"\0")
+    for letter, name in zip(status[0::2], status[1::2], strict=False):
+        changed[name.decode()] = letter != b"A"  # A: added to the index since rev
+    untracked = _git(top, "ls-files", "--others", "--exclude-standard", "-z", "--", directory).split(b"\0")
+    changed.update((name.decode(), False) for name in untracked if name)
+    return {name: at_rev for name, at_rev in sorted(changed.items()) if name.endswith((".yaml", ".yml"))}
+
+
+def _blobs(top: Path, rev: str, names: list[str]) -> dict[str, bytes]:
+    """The content of each of ``names`` at ``rev``, read by one ``git cat-file --batch``."""
+    if not names:
+        return {}
+    out = _git(top, "cat-file", "--batch", stdin="".join(f"{rev}:{name}\n" for name in names).encode())
+    blobs: dict[str, bytes] = {}
+    position = 0
+    for name in names:
+        header_end = out.index(b"\n", position)
+        header = out[position:header_end].split()
+        if header[-1] == b"missing":
+            raise GitError(f"{rev}:{name} is missing")
+        size = int(header[2])
+        blobs[name] = out[header_end + 1 : header_end + 1 + size]
+        position = header_end + 1 + size + 1  # the blob, then its newline
+    return blobs
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from pytest_kylecode import drift
+    from pytest_kylecode.cassettes import format as ours
+    from pytest_kylecode.failures import CassetteError
+    from pytest_kylecode.project import find_project
+
+    rev: str = args.rev
+    render = drift.format_markdown if args.format == "markdown" else drift.format_text
+    cassettes: Path = (args.cassettes or find_project().cassettes).resolve()
+    # The directory may be gone from the working tree (every cassette deleted): ask git from the
+    # nearest directory that exists.
+    anchor = next(p for p in (cassettes, *cassettes.parents) if p.is_dir())
+    results = []
+    try:
+        top = Path(_git(anchor, "rev-parse", "--show-toplevel").decode().strip()).resolve()
+        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        changed = _changed_cassettes(top, rev, cassettes.relative_to(top).as_posix() or ".")
+        old_texts = _blobs(top, rev, [name for name, at_rev in changed.items() if at_rev])
+        for name in changed:
+            path = top / name
+            new = ours.loads(path.read_text(encoding="utf-8"), source=name) if path.is_file() else None
+            old_text = old_texts.get(name)
+            old = ours.loads(old_text.decode("utf-8"), source=f"{rev}:{name}") if old_text is not None else None
+            if old is not None or new is not None:
+                results.append(drift.compare(name, old, new))
+    except (GitError, CassetteError, UnicodeDecodeError, ValueError) as exc:
+        print(f"kylecode cassettes diff: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render(results, against=rev))
+    return 0

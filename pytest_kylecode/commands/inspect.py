@@ -82,8 +82,12 @@ def _is_ours(data: object) -> bool:
 
 
 def _clip(text: str, limit: int = 100) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    """Prose on one line: runs of whitespace become one space (it is read, not copied)."""
+    return _cut(" ".join(text.split()), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_table(source: str, records: list[JSONObject]) -> str:
@@ -104,8 +108,10 @@ def format_table(source: str, records: list[JSONObject]) -> str:
         if r["reasoning"]:
             lines.append(f"     reasoning  {_clip(r['reasoning'])} [{len(r['reasoning'])} chars]")
         for call in r["tool_calls"]:
+            # As JSON, never re-spaced: the whitespace of an argument (a patch, a command line)
+            # is part of what the model sent, and JSON escapes its newlines onto one line.
             arguments = json.dumps(call["arguments"], ensure_ascii=False)
-            lines.append(f"     tool call  {call['name'] or '?'} id={call['id'] or '(none)'} {_clip(arguments, 80)}")
+            lines.append(f"     tool call  {call['name'] or '?'} id={call['id'] or '(none)'} {_cut(arguments, 80)}")
         if r["error"]:
             lines.append(f"     error      {r['error']['category']}: {_clip(r['error']['message'], 120)}")
     return "\n".join(lines) + "\n"

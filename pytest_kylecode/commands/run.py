@@ -3,7 +3,7 @@
 One agent run against the live providers (or whatever ``--base-url`` /
 ``KYLECODE_<PROVIDER>_BASE_URL`` points at). CONFIG is YAML with ``route``, an
 optional ``extends`` and the keys of a scenario's ``agent:`` section. The run
-directory is always written (under ``--runs``, default ``.kylecode/runs``); its
+directory is always written (under ``--runs``, default the project's ``kylecode_runs``, ``.kylecode/runs``); its
 path and the outcome are printed. Exit status: 0 completed, 1 any other outcome,
 2 a usage or config error (one line on stderr).
 """
@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs",
         metavar="DIR",
         type=Path,
-        default=Path(".kylecode/runs"),
-        help="where the run directory is written (default: .kylecode/runs)",
+        default=None,
+        help="where the run directory is written (default: the project's, ini kylecode_runs: .kylecode/runs)",
     )
 
 
@@ -56,13 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from agent_runtime.errors import KylecodeError
     from agent_runtime.providers import parse_route
     from agent_runtime.runner import run_agent
+    from pytest_kylecode.project import find_project
 
     config_path: Path = args.config
     task_path: Path = args.task
     workspace: Path = args.workspace
     max_steps: int | None = args.max_steps
     base_url: str | None = args.base_url
-    runs: Path = args.runs
+    runs: Path = args.runs or find_project().runs
     try:
         config = load_agent_config(config_path)
         route = config.route

@@ -1,4 +1,8 @@
-"""``kylecode scenarios validate DIR``: the scenario checks of the plugin, without pytest."""
+"""``kylecode scenarios validate [DIR_OR_FILE...]``: the scenario checks of the plugin, without pytest.
+
+Without a path it validates the project's scenario directory (the ini key ``kylecode_scenarios``
+of the project the current directory belongs to).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,11 @@ HELP = "check scenario files (the same validation the plugin runs), without runn
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    validate = sub.add_parser("validate", help="validate every scenario file under DIR (or the files given)")
-    validate.add_argument("paths", nargs="+", type=Path, metavar="DIR_OR_FILE")
+    validate = sub.add_parser(
+        "validate",
+        help="validate every scenario file under DIR (or the files given; default: the project's scenario directory)",
+    )
+    validate.add_argument("paths", nargs="*", type=Path, metavar="DIR_OR_FILE")
     sub.add_parser("schema", help="print the JSON Schema of the scenario format (for editors and linters)")
 
 
@@ -25,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(SCHEMA.read_text(encoding="utf-8"))
         return 0
     paths: list[Path] = args.paths
+    if not paths:
+        from pytest_kylecode.project import find_project
+
+        paths = [find_project().scenarios]
     return _validate(paths)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from agent_runtime.config import parse_agent_config
@@ -16,12 +15,13 @@ from agent_runtime.errors import CATEGORIES, ConfigError, did_you_mean
 from agent_runtime.loop.agent import OUTCOMES
 from agent_runtime.loop.completion import COMPLETION_REASONS
 from agent_runtime.messages import TOOL_MODES, JSONObject
+from agent_runtime.paths import MAX_COMPONENT_BYTES, name_problem
 from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
 from pytest_kylecode.process import placeholders
 from pytest_kylecode.process.spec import DEFAULT_TIMEOUT_S, PROGRAM_KEYS, ProgramSpec
-from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario, Selector
+from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario, Selector, stream_word
 
 if TYPE_CHECKING:
     from pytest_kylecode.emulator.script import Turn
@@ -135,21 +135,11 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
             raise c.error((), f"missing required key {required!r}")
 
     name = c.expect_type(data.get("name", doc.path.stem), str, ("name",), "a string")
-    if not NAME.match(name):
-        raise c.error(("name",), f"a scenario name may use letters, digits, '_', '-' and '.', got {name!r}")
+    _check_scenario_name(c, name)
     task = c.expect_type(data["task"], str, ("task",), "the task as a string")
     description = c.expect_type(data.get("description", ""), str, ("description",), "a string")
 
-    workspace: dict[str, str] = {}
-    written = c.expect_type(
-        data.get("workspace") or {}, dict, ("workspace",), "a mapping of relative path -> file content"
-    )
-    for key, value in written.items():
-        rel = c.expect_type(key, str, ("workspace",), "file paths as strings")
-        content = c.expect_type(value, str, ("workspace", rel), "the file content as a string")
-        if rel.startswith("/") or ".." in Path(rel).parts:
-            raise c.error(("workspace", rel), "workspace paths must be relative and stay inside the workspace")
-        workspace[rel] = content
+    workspace = _parse_workspace(c, data.get("workspace") or {})
 
     agent_data = c.expect_type(data.get("agent") or {}, dict, ("agent",), "a mapping of agent settings")
     factory = agent_data.get("factory")
@@ -173,6 +163,7 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     script_data = data["script"]
     script = _parse_script(c, script_data)
     matrix = _parse_matrix(c, data["matrix"])
+    _check_cell_file_names(c, matrix)
     exclude = tuple(_parse_when(c, entry, ("exclude", i)) for i, entry in enumerate(_listify(data.get("exclude", []))))
     expect = parse_expect(c, data.get("expect") or {}, ("expect",))
     expect_where = expect_sources(c, expect, ("expect",))
@@ -296,6 +287,7 @@ def _check_route(c: _Checker, value: object, keypath: KeyPath) -> str:
         parse_route(route)
     except ConfigError as exc:
         raise c.error(keypath, str(exc)) from None
+    _check_route_names(c, route, keypath)
     return route
 
 
@@ -424,3 +416,102 @@ def check_number_or_comparison(c: _Checker, value: object, keypath: KeyPath) -> 
         raise c.error(keypath, f'expected a number or a comparison such as ">=1", got {_show(value)}')
     if isinstance(value, str) and not COMPARISON.match(value):
         raise c.error(keypath, f'expected a number or a comparison such as ">=1" or "<=6", got {value!r}')
+
+
+# -- names that become paths -----------------------------------------------------------------------
+# A scenario name, the segments of a route and the cell ids built from them name cassette and
+# snapshot directories and files; workspace keys name files. Each is refused here, at its line,
+# when it could not be one file name or would lead out of its tree (``agent_runtime.paths``; the
+# writers check the paths they build once more).
+
+# Bytes a workspace path may take: with the temporary directory in front it stays far below PATH_MAX.
+MAX_WORKSPACE_PATH_BYTES: Final = 1024
+
+
+def _check_scenario_name(c: _Checker, name: str) -> None:
+    if not NAME.match(name):
+        raise c.error(("name",), f"a scenario name may use letters, digits, '_', '-' and '.', got {_show(name)}")
+    problem = name_problem(name)
+    if problem:
+        raise c.error(("name",), f"the scenario name {_show(name)} names its cassette directory, but {problem}")
+
+
+def _check_route_names(c: _Checker, route: str, keypath: KeyPath) -> None:
+    """Each ``/``-separated segment of a route is a directory (the last one the start of a file
+    name) under the cassette and snapshot trees: ``openrouter/z-ai/glm-4.6`` is three of them."""
+    for segment in route.split("/"):
+        problem = name_problem(segment)
+        if problem:
+            raise c.error(
+                keypath,
+                f"route {_show(route)}: the segment {_show(segment)} becomes a directory of the cassette "
+                f"and snapshot trees, but {problem}",
+            )
+
+
+def _check_cell_file_names(c: _Checker, matrix: Matrix) -> None:
+    """The longest cassette and snapshot file name of each route fits a file system."""
+    suffixes = [
+        f"-{stream_word(streaming)}-{tools}-{fault.id}.json"
+        for streaming in matrix.streaming
+        for tools in matrix.tools
+        for fault in matrix.faults
+    ]
+    longest = max(suffixes, key=lambda s: len(s.encode()))
+    for i, route in enumerate(matrix.providers):
+        name = route.rsplit("/", 1)[1] + longest
+        size = len(name.encode())
+        if size > MAX_COMPONENT_BYTES:
+            raise c.error(
+                ("matrix", "provider", i),
+                f"route {_show(route)} gives snapshot files of {size} bytes ({_show(name)}); a file name has "
+                f"at most {MAX_COMPONENT_BYTES}: shorten the model name or the fault",
+            )
+        problem = name_problem(longest[1:].replace("/", "_"))
+        if problem:
+            raise c.error(("matrix", "fault"), f"a cassette file name {_show(longest[1:])} is refused: {problem}")
+
+
+def _parse_workspace(c: _Checker, written: object) -> dict[str, str]:
+    """``workspace:``, relative path -> text, each path one file the cell can be given: relative,
+    in plain form (no empty, ``.`` or ``..`` segment), each segment a file name, no file that is
+    also the directory of another."""
+    files = c.expect_type(written, dict, ("workspace",), "a mapping of relative path -> file content")
+    workspace: dict[str, str] = {}
+    for key, value in files.items():
+        rel = c.expect_type(key, str, ("workspace",), "file paths as strings")
+        kp: KeyPath = ("workspace", rel)
+        content = c.expect_type(value, str, kp, "the file content as a string")
+        problem = _workspace_path_problem(rel)
+        if problem:
+            raise c.error(kp, f"workspace path {_show(rel)}: {problem}")
+        workspace[rel] = content
+    directories: dict[str, str] = {}
+    for rel in workspace:
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            directories.setdefault("/".join(parts[:depth]), rel)
+    for rel in workspace:
+        if rel in directories:
+            raise c.error(
+                ("workspace", rel),
+                f"workspace path {_show(rel)} is a file, but {_show(directories[rel])} needs it to be a directory",
+            )
+    return workspace
+
+
+def _workspace_path_problem(rel: str) -> str | None:
+    if rel.startswith("/"):
+        return "it is absolute; give a path relative to the workspace"
+    size = len(rel.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_WORKSPACE_PATH_BYTES:
+        return f"it is {size} bytes long; a workspace path has at most {MAX_WORKSPACE_PATH_BYTES}"
+    for segment in rel.split("/"):
+        if segment == "..":
+            return "'..' would leave the workspace; paths must stay inside it"
+        if segment in ("", "."):
+            return "write it in plain form, without empty or '.' segments (as in 'src/app.py')"
+        problem = name_problem(segment)
+        if problem:
+            return f"the segment {_show(segment)} cannot be a file name: {problem}"
+    return None

@@ -94,7 +94,18 @@ SCENARIOS: dict[str, list[str]] = {
     "unknown_provider.yaml": [":9", "matrix.provider[0]", "did you mean 'openai'?", KNOWN],
     "unknown_tool_mode.yaml": [":11", "matrix.tools[0]", "did you mean 'native'?", "expected one of: native, text"],
     "unknown_top_key.yaml": [":5", "did you mean 'script'?", "allowed keys: name, description"],
-    "workspace_escape.yaml": [":3", "workspace.../escape.txt", "must be relative and stay inside the workspace"],
+    "workspace_escape.yaml": [":3", "workspace.../escape.txt", "would leave the workspace"],
+    # Names that become paths: none may lead out of its tree or fail to be a file name.
+    "route_escape.yaml": [":9", "matrix.provider[0]", "the segment '..'", "cassette and snapshot trees"],
+    "route_empty_segment.yaml": [":9", "matrix.provider[0]", "the segment ''", "it is empty"],
+    "route_reserved_name.yaml": [":9", "matrix.provider[0]", "'con' is a device name reserved on Windows"],
+    "name_dot_dot.yaml": [":1", "the scenario name '..'", "names a directory"],
+    "workspace_absolute.yaml": [":3", "workspace./etc/kylecode-x", "it is absolute"],
+    "workspace_empty_key.yaml": [":3", "workspace path ''", "plain form"],
+    "workspace_dot_key.yaml": [":3", "workspace path '.'", "plain form"],
+    "workspace_nul_key.yaml": [":3", "'a\\x00b.txt'", "it contains a NUL byte"],
+    "workspace_file_and_dir.yaml": [":3", "workspace path 'x' is a file", "'x/y' needs it to be a directory"],
+    "workspace_long_name.yaml": [":3", "it is 300 bytes long; a file name has at most 255"],
 }
 # Generated, not committed: a 2 MB file that is one line of garbage.
 HUGE = ("zz_one_huge_line.yaml", [":1", "a scenario file is a mapping", "(2000000 characters)"])

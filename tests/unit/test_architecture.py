@@ -166,7 +166,7 @@ FORBIDDEN_IN_RUNTIME = frozenset({"pytest", "_pytest", "pluggy", "xdist", "pytes
 # The runtime's layers: a top-level module is its own layer at the bottom or the top, a
 # subpackage is one layer. ``agent_runtime`` itself is the facade: it re-exports the public names
 # lazily and nothing inside the package may import it.
-BOTTOM = ("errors", "clock", "messages", "providers", "config", "yamlsource", "version")
+BOTTOM = ("errors", "clock", "messages", "providers", "config", "yamlsource", "version", "paths")
 RANKS: dict[str, int] = {
     **{name: 0 for name in BOTTOM},
     "wire": 1,
@@ -188,13 +188,14 @@ RUNTIME_EDGES: dict[str, frozenset[str]] = {
     "clock": frozenset(),
     "messages": frozenset(),
     "version": frozenset(),
+    "paths": frozenset(),
     "providers": frozenset({"errors"}),
     "yamlsource": frozenset({"errors"}),
     "config": frozenset({"errors", "messages", "providers", "yamlsource"}),
     "wire": frozenset({"clock", "config", "errors", "messages", "providers", "version"}),
     "dialect": frozenset({"messages"}),
     "loop": frozenset({"config", "dialect", "errors", "messages"}),
-    "observe": frozenset({"errors", "messages", "providers", "wire"}),
+    "observe": frozenset({"errors", "messages", "paths", "providers", "wire"}),
     "resilience": frozenset(
         {"clock", "config", "dialect", "errors", "loop", "messages", "observe", "providers", "wire"}
     ),

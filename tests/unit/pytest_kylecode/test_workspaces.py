@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from pytest_kylecode.workspaces import REUSE_LIMIT_BYTES, WorkspacePool
+from pytest_kylecode.workspaces import REUSE_LIMIT_BYTES, WorkspacePool, new_workspace
 
 FILES = {"README.md": "# demo\n", "src/fs.c": "int main(void){return 0;}\n"}
 
@@ -114,3 +115,62 @@ def test_different_contents_get_different_directories_and_close_removes_them() -
     assert not roots[0].exists()  # the least recently used one went beyond the pool size
     pool.close()
     assert not any(root.exists() for root in roots)
+
+
+class _Interrupted(BaseException):
+    """What a cell time limit or Ctrl-C raises in the middle of a write."""
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Temporary directories of this test only, to count what is left in them."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def _interrupt_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def write_text(self: Path, *args: object, **kwargs: object) -> int:
+        raise _Interrupted
+
+    monkeypatch.setattr(Path, "write_text", write_text)
+
+
+def test_a_workspace_whose_files_fail_to_be_written_is_removed(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _interrupt_writes(monkeypatch)
+    with pytest.raises(_Interrupted):
+        new_workspace(FILES)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_rebuild_interrupted_half_way_leaves_nothing_after_close(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rebuild removes the changed workspace and writes a new one; interrupted there, the
+    pool must still know of every directory it made."""
+    pool = WorkspacePool()
+    root = pool.acquire(FILES)
+    (root / "src").chmod(0o700)
+    (root / "made-by-the-agent").mkdir()  # a new directory: only a rebuild restores the workspace
+    pool.release(root)
+    with monkeypatch.context() as patch:
+        _interrupt_writes(patch)
+        with pytest.raises(_Interrupted):
+            pool.acquire(FILES)
+    again = pool.acquire(FILES)
+    (private_tmp / "reference").mkdir()
+    assert tree(again) == tree(new_workspace(FILES, private_tmp / "reference"))
+    pool.close()
+    assert [p.name for p in private_tmp.iterdir()] == ["reference"]
+
+
+def test_close_removes_a_workspace_a_run_made_unwritable(private_tmp: Path) -> None:
+    pool = WorkspacePool()
+    root = pool.acquire(FILES)
+    (root / "src").chmod(0o500)
+    (root / "locked").mkdir()
+    (root / "locked" / "inner").write_text("x")
+    (root / "locked").chmod(0)
+    pool.close()
+    assert list(private_tmp.iterdir()) == []
