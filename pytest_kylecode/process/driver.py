@@ -41,6 +41,7 @@ from agent_runtime.config import AgentConfig
 from agent_runtime.observe.metrics import ProviderMetricsCollector
 from agent_runtime.observe.redact import redact_text
 from agent_runtime.observe.runlog import RunLog
+from agent_runtime.paths import inside
 from agent_runtime.providers import Provider
 from agent_runtime.resilience.failover import resolve_routes
 from agent_runtime.runner import AgentRun
@@ -140,7 +141,7 @@ class ProcessDriver:
         meter = TrafficMeter(stack.clock, collector, runlog=runlog, tool_mode=cell.tool_mode)
         providers = _providers(cell.provider, config)
         upstream = [(p, p.resolved_base_url(stack.env) if stack.live else p.base_url.rstrip("/")) for p in providers]
-        cwd = workspace / self.spec.cwd
+        cwd = inside(workspace, self.spec.cwd)
         if not cwd.is_dir():
             raise CellFailure(f"agent.cwd {self.spec.cwd!r} is no directory of the workspace")
         output: ProgramOutput | None = None

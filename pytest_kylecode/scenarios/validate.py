@@ -214,8 +214,9 @@ def _parse_program(c: _Checker, agent: Mapping[str, object]) -> ProgramSpec | No
             raise c.error((*kp, "env"), f"expected an environment variable name, got {_show(name)}")
         _template(c, c.expect_type(value, str, (*kp, "env", name), "the value as a string"), (*kp, "env", name))
     cwd = c.expect_type(agent.get("cwd", "."), str, (*kp, "cwd"), "a directory relative to the workspace")
-    if cwd.startswith("/") or ".." in Path(cwd).parts:
-        raise c.error((*kp, "cwd"), "cwd is relative to the workspace and stays inside it")
+    problem = None if cwd == "." else _workspace_path_problem(cwd.rstrip("/"))
+    if problem:
+        raise c.error((*kp, "cwd"), f"cwd {_show(cwd)} is a directory of the workspace: {problem}")
     limits: dict[str, float | None] = {"timeout_s": DEFAULT_TIMEOUT_S, "max_retry_after_s": None}
     for key in limits:
         if key in agent:
