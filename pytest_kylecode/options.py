@@ -6,12 +6,13 @@ Precedence is CLI > ini > default, decided in ``resolve_settings`` only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import pytest
 
+from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.cassettes.modes import RECORD_MODES, UPSTREAMS, RecordMode, Upstream
 from pytest_kylecode.project import INI_DEFAULTS
 
@@ -100,7 +101,17 @@ def add_options(parser: pytest.Parser) -> None:
         help="keep the run directory of every cell, not only of failing ones",
     )
     group.addoption(
-        "--kylecode-report", dest="kylecode_report", metavar="DIR", help="write report.json and report.md into DIR"
+        "--kylecode-report",
+        dest="kylecode_report",
+        metavar="DIR",
+        help="write report.json, report.md, report.html and summary.md (the PR comment) into DIR",
+    )
+    group.addoption(
+        "--kylecode-baseline",
+        dest="kylecode_baseline",
+        metavar="PATH",
+        help="compare with the report.json of another run (main's): newly failing, newly passing, new and "
+        "removed cells and metric changes come first in the terminal summary and the report files",
     )
     group.addoption(
         "--kylecode-shard",
@@ -111,6 +122,24 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("kylecode_scenarios", "directory of scenario YAML files", default=INI_DEFAULTS["kylecode_scenarios"])
     parser.addini("kylecode_cassettes", "directory of cassettes", default=INI_DEFAULTS["kylecode_cassettes"])
     parser.addini("kylecode_runs", "directory for kept run directories", default=INI_DEFAULTS["kylecode_runs"])
+    # The scenario key `match:` for every scenario of the project (a scenario's own `match:` adds to it).
+    parser.addini(
+        "kylecode_match_ignore_body",
+        "request body paths replay does not compare (dotted, * for any key or index), one per line",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "kylecode_match_ignore_headers",
+        "request headers replay does not compare (names or shell patterns), one per line",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "kylecode_before_match",
+        "package.module:function given each request as replay compares it (MatchRequest), returning it",
+        default="",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +156,8 @@ class Settings:
     shard: tuple[int, int] | None
     rootdir: Path
     record_failed: bool = False
+    baseline: Path | None = None
+    match: MatchRules = field(default_factory=MatchRules.defaults)  # defaults and ini; scenarios add theirs
 
 
 def _path(value: str, rootdir: Path) -> Path:
@@ -173,6 +204,7 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
     if timeout <= 0:
         raise pytest.UsageError(f"--kylecode-cell-timeout must be > 0, got {timeout}")
     return Settings(
+        match=match_settings(config),
         scenarios=pick(opt.kylecode_scenarios, "kylecode_scenarios"),
         cassettes=pick(opt.kylecode_cassettes, "kylecode_cassettes"),
         runs=pick(opt.kylecode_runs, "kylecode_runs"),
@@ -185,4 +217,35 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
         shard=parse_shard(opt.kylecode_shard) if opt.kylecode_shard else None,
         rootdir=rootdir,
         record_failed=bool(opt.kylecode_record_failed),
+        baseline=_path(opt.kylecode_baseline, invocation) if opt.kylecode_baseline else None,
     )
+
+
+def match_settings(config: pytest.Config) -> MatchRules:
+    """The shipped match defaults with the ``kylecode_match_*`` ini keys added (checked as a
+    scenario's ``match:`` is)."""
+    from agent_runtime.errors import ConfigError
+    from pytest_kylecode.cassettes.matching import parse_match_rules
+
+    ini_names = {
+        "ignore_body": "kylecode_match_ignore_body",
+        "ignore_headers": "kylecode_match_ignore_headers",
+        "before_match": "kylecode_before_match",
+    }
+    written: dict[str, object] = {
+        "ignore_body": list(config.getini(ini_names["ignore_body"])),
+        "ignore_headers": list(config.getini(ini_names["ignore_headers"])),
+    }
+    hook = str(config.getini(ini_names["before_match"])).strip()
+    if hook:
+        written["before_match"] = hook
+    where = str(config.inipath or "the ini file")
+    try:
+        rules = parse_match_rules(
+            written,
+            lambda keypath: where,
+            lambda keypath: " entry ".join([ini_names[str(keypath[0])], *(str(int(str(k)) + 1) for k in keypath[1:])]),
+        )
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return MatchRules.defaults().extended(rules)

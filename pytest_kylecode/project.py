@@ -61,11 +61,16 @@ class Project:
         return self.directory("kylecode_runs")
 
 
+def _one_line(exc: Exception) -> str:
+    """The parser's message on one line (configparser's span several, quoting the file)."""
+    return " ".join(str(exc).split())
+
+
 def _toml(path: Path) -> dict[str, object]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProjectError(f"{path}: cannot read it as TOML ({exc})") from None
+        raise ProjectError(f"{path}: cannot read it as TOML ({_one_line(exc)})") from None
 
 
 def _strings(table: object) -> dict[str, str] | None:
@@ -94,7 +99,7 @@ def _ini_section(section: str, *, always: bool) -> Callable[[Path], dict[str, st
         try:
             parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
         except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-            raise ProjectError(f"{path}: cannot read it as an ini file ({exc})") from None
+            raise ProjectError(f"{path}: cannot read it as an ini file ({_one_line(exc)})") from None
         if parser.has_section(section):
             return dict(parser.items(section))
         return {} if always else None

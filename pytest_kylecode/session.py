@@ -17,6 +17,7 @@ import pytest
 
 from pytest_kylecode.options import Settings, resolve_settings
 from pytest_kylecode.report import MatrixReport
+from pytest_kylecode.report.baseline import Baseline, Comparison
 from pytest_kylecode.scenarios.files import ScenarioNames, holds_no_scenarios, is_scenario_file
 from pytest_kylecode.stash import CELL, NAMES, RUNNER
 
@@ -49,12 +50,23 @@ class KylecodeSession:
         self.config = config
         self.settings = settings
         self._runner: CellRunner | None = None
-        self.report = MatrixReport()
+        self.report = MatrixReport(settings.rootdir)
         self.is_worker = hasattr(config, "workerinput")
+        self.baseline: Baseline | None = None
+        self._comparison: Comparison | None = None
 
     @classmethod
     def start(cls, config: pytest.Config) -> KylecodeSession:
         session = cls(config, resolve_settings(config))
+        if session.settings.baseline is not None and not session.is_worker:
+            # Read before any cell runs: a wrong path must not cost a whole matrix run.
+            from agent_runtime.errors import ConfigError
+            from pytest_kylecode.report.baseline import load_baseline
+
+            try:
+                session.baseline = load_baseline(session.settings.baseline)
+            except ConfigError as exc:
+                raise pytest.UsageError(f"--kylecode-baseline: {exc}") from None
         config.stash[_KEY] = session
         config.stash[NAMES] = ScenarioNames()
         config.stash[RUNNER] = session
@@ -128,11 +140,26 @@ class KylecodeSession:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.report.add(report)
 
+    def comparison(self) -> Comparison | None:
+        """This run against the baseline, once all cells have reported (None without a baseline)."""
+        if self.baseline is None:
+            return None
+        if self._comparison is None:
+            from pytest_kylecode.report.baseline import compare
+            from pytest_kylecode.report.document import census
+
+            defined = census(self.settings.scenarios, self.settings.rootdir, set()).nodeids
+            source = _relative(str(self.baseline.path), self.settings.rootdir)
+            self._comparison = compare(self.baseline, self.report, source=source, defined=defined)
+        return self._comparison
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.is_worker or not self.report.rows:
             return
+        from pytest_kylecode.report import terminal
+
         terminalreporter.write_sep("=", "kylecode matrix")
-        for line in self.report.render_terminal().splitlines():
+        for line in terminal.render(self.report, self.comparison()).splitlines():
             terminalreporter.write_line(line)
         # From the report rows, not the runner: under xdist the cells ran in the workers.
         changed = sorted(
@@ -163,7 +190,15 @@ class KylecodeSession:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker or self.settings.report is None:
             return
-        self.report.write(self.settings.report, scenarios_dir=self.settings.scenarios)
+        from pytest_kylecode.report.files import write_report
+
+        write_report(
+            self.report,
+            self.settings.report,
+            scenarios_dir=self.settings.scenarios,
+            rootdir=self.settings.rootdir,
+            comparison=self.comparison(),
+        )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._runner is not None:

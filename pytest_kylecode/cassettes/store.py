@@ -20,16 +20,17 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
-from pytest_kylecode.cassettes.format import CassetteFile, dumps, load
-from pytest_kylecode.cassettes.matching import RequestNormalizer
+from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps, load
+from pytest_kylecode.cassettes.matching import MatchRules, RequestNormalizer
 from pytest_kylecode.cassettes.modes import RecordMode
+from pytest_kylecode.cassettes.parsed_cache import ParsedCassettes, load as load_parsed
 from pytest_kylecode.cassettes.scrub import scrub, surviving_secrets
 from pytest_kylecode.cassettes.transport import CassetteTransport
 from pytest_kylecode.failures import CassetteError, CassetteMissing, CassetteRefused, CassetteStale
@@ -41,11 +42,13 @@ class CassetteSpec:
 
     ``provenance`` is the start of the cassette's ``kylecode:`` mapping, in order (scenario, cell,
     ``scenario_hash``, upstream); the runtime version and the time of recording follow it. Its
-    ``scenario_hash`` is what a replay checks the cassette against."""
+    ``scenario_hash`` is what a replay checks the cassette against. ``match`` says what a request is
+    compared on (``cassettes.matching``)."""
 
     path: Path
     mode: RecordMode
     provenance: Mapping[str, str]
+    match: MatchRules = field(default_factory=MatchRules.defaults)
 
     @property
     def scenario_hash(self) -> str:
@@ -64,7 +67,9 @@ class CassetteSession:
         workspace: Path,
         env: Mapping[str, str],
         upstream: Callable[[], httpx.BaseTransport],
+        parsed: ParsedCassettes | None = None,
     ) -> None:
+        """``parsed``: where parses of cassettes are kept between runs (none: parsed every time)."""
         self.spec = spec
         self.path = spec.path
         self.clock = clock
@@ -73,6 +78,7 @@ class CassetteSession:
         # redacted of them, as cassettes are written redacted of them.
         self.normalizer = RequestNormalizer(workspace, {**os.environ, **env})
         self._upstream = upstream
+        self._parsed = parsed
         self._existing: CassetteFile | None = None
         self.transport: CassetteTransport | None = None
         self.recording = False
@@ -97,13 +103,18 @@ class CassetteSession:
         self.recording = not replay_only
         upstream = self._upstream() if self.recording else None
         self.transport = CassetteTransport(
-            recorded, clock=self.clock, normalizer=self.normalizer, upstream=upstream, abort_on_miss=abort_on_miss
+            recorded,
+            clock=self.clock,
+            normalizer=self.normalizer,
+            upstream=upstream,
+            abort_on_miss=abort_on_miss,
+            rules=self.spec.match,
         )
         return self.transport
 
     def _load(self) -> CassetteFile | None:
         try:
-            return load(self.path)
+            return load_parsed(self.path, self._parsed)
         except FileNotFoundError:
             return None
 
@@ -159,9 +170,9 @@ class CassetteSession:
         if (
             old is not None
             and old.meta.get("scenario_hash") == meta["scenario_hash"]
-            and dumps(CassetteFile({}, old.interactions)) == dumps(CassetteFile({}, interactions))
+            and self._identity(old.interactions) == self._identity(interactions)
         ):
-            return  # same traffic: keep the file (and its recorded_at) as it is
+            return  # same traffic (ignored request fields aside): keep the file and its recorded_at
         text = dumps(CassetteFile(meta, interactions))
         leaked = surviving_secrets(text, interactions, env)
         if leaked:
@@ -172,6 +183,9 @@ class CassetteSession:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
         self.changed = True
+
+    def _identity(self, interactions: list[Interaction]) -> str:
+        return dumps(CassetteFile({}, [self.spec.match.identity(item) for item in interactions]))
 
 
 def _try_load(path: Path) -> CassetteFile | None:

@@ -22,7 +22,7 @@ import httpx
 
 from agent_runtime.clock import Clock
 from pytest_kylecode.cassettes.format import Interaction
-from pytest_kylecode.cassettes.matching import RequestNormalizer, find_match, miss_report
+from pytest_kylecode.cassettes.matching import Matcher, MatchRules, RequestNormalizer
 from pytest_kylecode.failures import ReplayAborted, ReplayMiss
 from pytest_kylecode.timed_body import TimedByteStream, sync_body
 
@@ -46,10 +46,13 @@ class CassetteTransport(httpx.BaseTransport):
         normalizer: RequestNormalizer,
         upstream: httpx.BaseTransport | None,
         abort_on_miss: bool = False,
+        rules: MatchRules | None = None,
     ) -> None:
         """``upstream`` None means replay only (record mode ``none``, or ``once`` with a cassette);
-        ``abort_on_miss`` raises ``ReplayAborted`` instead of ``ReplayMiss``."""
+        ``abort_on_miss`` raises ``ReplayAborted`` instead of ``ReplayMiss``; ``rules`` say what a
+        request is compared on (``MatchRules.defaults()`` when not given)."""
         self.recorded = recorded
+        self._matcher = Matcher(recorded, MatchRules.defaults() if rules is None else rules)
         self.played = [False] * len(recorded)
         self.new: list[Interaction] = []
         self.misses: list[Miss] = []
@@ -68,12 +71,13 @@ class CassetteTransport(httpx.BaseTransport):
         start = self._clock.now()
         method = request.method
         uri = self._normalizer.uri(request)
-        body = self._normalizer.body(request)
-        index = find_match(self.recorded, self.played, method, uri, body)
+        body = self._normalizer.body(request)  # decoded once: matched, and recorded redacted
+        wanted = self._matcher.request(method, uri, request.headers, body)
+        index = self._matcher.find(self.played, wanted)
         if index is None and self.recorded:
             # Interaction bodies are redacted; a request that carried a secret matches only once redacted too.
-            body = self._normalizer.body(request, redact=True)
-            index = find_match(self.recorded, self.played, method, uri, body)
+            wanted = self._matcher.request(method, uri, request.headers, self._normalizer.redact(body))
+            index = self._matcher.find(self.played, wanted)
         if index is not None:
             self.played[index] = True
             item = self.recorded[index]
@@ -84,14 +88,14 @@ class CassetteTransport(httpx.BaseTransport):
                 request=request,
             )
         if self._upstream is None:
-            report = miss_report(self.recorded, self.played, method, uri, body)
+            report = self._matcher.miss_report(self.played, wanted)
             self.misses.append(Miss(method, uri, report))
             if self._abort_on_miss:
                 raise ReplayAborted(report)
             raise ReplayMiss(report, request=request)
-        return self._record(request, method, uri, start)
+        return self._record(request, method, uri, body, start)
 
-    def _record(self, request: httpx.Request, method: str, uri: str, start: float) -> httpx.Response:
+    def _record(self, request: httpx.Request, method: str, uri: str, body: object, start: float) -> httpx.Response:
         assert self._upstream is not None
         # Ask for an uncompressed body: cassettes store bodies as data, never gzip bytes.
         request.headers["accept-encoding"] = "identity"
@@ -110,7 +114,7 @@ class CassetteTransport(httpx.BaseTransport):
             method=method,
             uri=uri,
             request_headers={k: v for k, v in request.headers.items() if k in _KEEP_REQUEST_HEADERS},
-            request_json=self._normalizer.body(request, redact=True),
+            request_json=self._normalizer.redact(body),
             status=response.status_code,
             reason=response.reason_phrase,
             response_headers=headers,

@@ -31,6 +31,7 @@ from agent_runtime.messages import JSONObject
 from agent_runtime.runner import AgentRun
 from pytest_kylecode.cassettes.live import LiveTransport
 from pytest_kylecode.cassettes.modes import records
+from pytest_kylecode.cassettes.parsed_cache import CACHE_KEY as PARSED_CACHE_KEY, ParsedCassettes
 from pytest_kylecode.cell.drivers import driver_for
 from pytest_kylecode.cell.stack import CellRun, emulator_upstream, execute_cell
 from pytest_kylecode.cell.verdict import Verdict, judge, relative_where
@@ -44,6 +45,7 @@ from pytest_kylecode.failures import (
     ReplayAborted,
 )
 from pytest_kylecode.options import Settings
+from pytest_kylecode.report.excerpt import headline_metrics, transcript_excerpt
 from pytest_kylecode.scenarios.scenario import Cell
 from pytest_kylecode.stash import CELL
 from pytest_kylecode.workspaces import WorkspacePool
@@ -63,6 +65,9 @@ class CellRunner:
         self._live: LiveTransport | None = None
         self._workspaces = WorkspacePool()
         self._where = relative_where(settings.rootdir)
+        # pytest's cache directory keeps the parsed cassettes (none under -p no:cacheprovider).
+        cache = getattr(config, "cache", None)
+        self._parsed = ParsedCassettes(cache.mkdir(PARSED_CACHE_KEY)) if cache is not None else None
 
     def run(self, item: pytest.Item, request: pytest.FixtureRequest, agent: PreparedAgent | None = None) -> None:
         """Run ``item``'s cell (``agent``: a ``PreparedAgent``, for a ``kylecode_cell`` test)."""
@@ -78,6 +83,8 @@ class CellRunner:
                     upstream=self._upstream,
                     driver=driver_for(cell, agent),
                     workspaces=self._workspaces,
+                    match=self.settings.match,
+                    parsed=self._parsed,
                 )
         except LiveBudgetExhausted as exc:
             # Stop recording: every further cell would be refused too.
@@ -117,6 +124,8 @@ class CellRunner:
             "outcome": result.outcome,
             "steps": result.steps,
             "calls": metrics.get("summary", {}).get("calls"),
+            "metrics": headline_metrics(metrics),
+            "transcript": transcript_excerpt(result.conversation),
         }
         verdict = judge(cell, run, where=self._where)
         recording = run.cassettes.recording

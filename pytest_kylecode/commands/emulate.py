@@ -75,10 +75,9 @@ def serve_transport(inner: httpx.BaseTransport, fault: FaultSpec | None, clock: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent_runtime.clock import SystemClock
     from agent_runtime.errors import ConfigError
     from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport
-    from pytest_kylecode.emulator.server import EmulatorServer
+    from pytest_kylecode.loopback import LoopbackClock, LoopbackServer
 
     scenario: Path = args.scenario
     port: int = args.port
@@ -91,14 +90,15 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"kylecode emulate: {exc}", file=sys.stderr)
         return 2
-    # The real clock with immediate pacing: responses go out at once; only faults add delays.
-    clock = SystemClock()
+    # The real clock with immediate pacing: responses go out at once; only faults add delays,
+    # and the server waits those out without holding a thread (a stall costs its connection only).
+    clock = LoopbackClock()
     transport = serve_transport(EmulatorTransport(script, clock=clock, timing=IMMEDIATE), fault, clock)
     if not 0 <= port <= 65535:
         print(f"kylecode emulate: --port must be 0..65535, got {port}", file=sys.stderr)
         return 2
     try:
-        server = EmulatorServer(transport, port=port, log=lambda line: print(line, file=sys.stderr, flush=True))
+        server = LoopbackServer(transport, port=port, log=lambda line: print(line, file=sys.stderr, flush=True))
     except OSError as exc:
         print(f"kylecode emulate: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
@@ -134,19 +134,17 @@ def _fault_spec(kind: str | None, at: int | None, times: int | None) -> FaultSpe
 
 
 def _load_script(path: Path) -> list[Turn]:
-    import yaml
-
+    """The scenario's ``script``, read by the checked YAML loader ``scenarios validate`` uses
+    (line numbers, duplicate keys, depth and alias limits); errors name ``file:line``."""
     from agent_runtime.errors import ConfigError
+    from agent_runtime.yamlsource import load, parse_keypath
     from pytest_kylecode.emulator import parse_script
 
     try:
-        text = path.read_text(encoding="utf-8")
+        document = load(path)
     except OSError as exc:
         raise ConfigError(f"cannot read the scenario: {exc.strerror or exc}", where=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", where=str(path)) from None
+    data = document.data
     if not isinstance(data, dict) or "script" not in data:
         raise ConfigError(
             "a scenario file is a mapping with a `script` list (what the emulated model does)", where=str(path)
@@ -154,4 +152,5 @@ def _load_script(path: Path) -> list[Turn]:
     try:
         return parse_script(data["script"], key="script")
     except ConfigError as exc:
-        raise ConfigError(str(exc), where=str(path)) from None
+        keypath = parse_keypath(exc.key) if exc.key else ("script",)
+        raise ConfigError(str(exc), where=document.where(keypath)) from None

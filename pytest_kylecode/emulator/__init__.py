@@ -1,7 +1,7 @@
 """The provider emulator: a scripted model that speaks the real wire protocols.
 
 In process it is an httpx transport (``EmulatorTransport``); out of process it is a loopback
-HTTP server (``emulator.server.EmulatorServer``, ``kylecode emulate``) that any client, official SDKs included,
+HTTP server (``loopback.LoopbackServer``, ``kylecode emulate``) that any client, official SDKs included,
 can talk to. Protocol knowledge (rendering, error bodies, in-stream errors, what a request says) is in
 ``pytest_kylecode.wire``, shared with the faults and the byo metering.
 """

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from agent_runtime.config import AgentConfig
 from agent_runtime.messages import JSONObject, ToolMode
+from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.faults.catalog import FaultSpec
 from pytest_kylecode.process.spec import ProgramSpec
 
@@ -64,6 +65,9 @@ class Scenario:
     agent_factory: str | None = None
     agent_program: ProgramSpec | None = None  # agent.command: a program as the agent
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
+    # What replay compares a request on, beyond the defaults and the ini keys; not hashed: ignoring
+    # a field does not change the traffic, so it leaves the cassettes valid.
+    match: MatchRules = field(default_factory=MatchRules)
 
     @property
     def content_hash(self) -> str:
@@ -111,7 +115,9 @@ class Cell:
             f"{stream_word(self.streaming)}-{self.tool_mode}-{fault}.yaml",
         )
 
-    def report_key(self) -> dict[str, str | bool]:
+    def report_key(self) -> dict[str, str | bool | int]:
+        """The cell's row key in the report; the ranks order its columns as the scenario does."""
+        matrix = self.scenario.matrix
         return {
             "scenario": self.scenario.name,
             "provider": self.provider,
@@ -119,6 +125,8 @@ class Cell:
             "tools": self.tool_mode,
             "fault": self.fault.id,
             "cell": self.id,
+            "provider_rank": matrix.providers.index(self.provider),
+            "fault_rank": matrix.faults.index(self.fault),
         }
 
 

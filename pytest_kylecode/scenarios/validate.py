@@ -18,6 +18,7 @@ from agent_runtime.messages import TOOL_MODES, JSONObject
 from agent_runtime.paths import MAX_COMPONENT_BYTES, name_problem
 from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
+from pytest_kylecode.cassettes.matching import MatchRules, parse_match_rules
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
 from pytest_kylecode.process import placeholders
 from pytest_kylecode.process.spec import DEFAULT_TIMEOUT_S, PROGRAM_KEYS, ProgramSpec
@@ -42,6 +43,7 @@ TOP_KEYS: Final = (
     "expect",
     "overrides",
     "snapshot",
+    "match",
 )
 MATRIX_AXES: Final = ("provider", "streaming", "tools", "fault")
 EXPECT_KEYS: Final = (
@@ -171,6 +173,11 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         _parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", [])))
     )
     snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
+    match = (
+        parse_match_rules(data["match"], lambda kp: doc.where(("match", *kp)))
+        if data.get("match") is not None
+        else MatchRules()
+    )
     return Scenario(
         name=name,
         path=doc.path,
@@ -190,6 +197,7 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         agent_factory=factory,
         agent_program=program,
         expect_where=expect_where,
+        match=match,
     )
 
 

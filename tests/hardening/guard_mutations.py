@@ -303,9 +303,9 @@ MUTATIONS = [
     (
         "3 canary",
         "emulator log not redacted",
-        "pytest_kylecode/emulator/server.py",
-        '            log(f"{self.address_string()} {redact_text(line)}")',
-        '            log(f"{self.address_string()} {format % args}")',
+        "pytest_kylecode/loopback.py",
+        "            self.log(escape_line(redact_text(line)))",
+        "            self.log(escape_line(line))",
         [H + "test_canary_secrets.py"],
     ),
     (

@@ -13,8 +13,8 @@ from agent_runtime.observe.metrics import Attempt
 from agent_runtime.observe.runlog import RunLog
 from agent_runtime.wire.client import CallRecord
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, for_protocol, parse_script
-from pytest_kylecode.emulator.server import EmulatorServer
 from pytest_kylecode.emulator.transport import to_httpx
+from pytest_kylecode.loopback import LoopbackServer
 
 SCRIPT = [
     {"tool_calls": [{"name": "write_file", "arguments": {"path": "greeting.txt", "content": "hello\n"}}]},
@@ -37,7 +37,7 @@ class AlwaysFault(httpx.BaseTransport):
 @contextmanager
 def emulator(script=SCRIPT, fault: str | None = None):
     transport = AlwaysFault(fault) if fault else EmulatorTransport(parse_script(script), timing=IMMEDIATE)
-    with EmulatorServer(transport) as server:
+    with LoopbackServer(transport) as server:
         yield server.url + "/v1"
 
 

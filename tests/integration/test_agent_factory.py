@@ -122,7 +122,7 @@ class Headers(httpx.BaseTransport):
 def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live recording with real HTTP and a real key (a canary), against a loopback emulator."""
     from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
-    from pytest_kylecode.emulator.server import EmulatorServer
+    from pytest_kylecode.loopback import LoopbackServer
 
     source = (EXAMPLES / "scenarios" / "openai_sdk_agent.yaml").read_text()
     # (wall-clock latencies of a live recording are no baseline for replays: no snapshot here)
@@ -135,7 +135,7 @@ def test_an_sdk_agent_records_from_a_live_upstream(project: pytest.Pytester, mon
     project.makeini(f"[pytest]\naddopts = -p no:cacheprovider\npythonpath = {EXAMPLES}\n")
     script = parse_script(yaml.safe_load(scenario)["script"])
     upstream = Headers(EmulatorTransport(script, timing=IMMEDIATE))
-    with EmulatorServer(upstream) as server:
+    with LoopbackServer(upstream) as server:
         monkeypatch.setenv("KYLECODE_OPENAI_BASE_URL", server.url + "/v1")
         monkeypatch.setenv("OPENAI_API_KEY", CANARY)
         result = project.runpytest("--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=all")

@@ -80,3 +80,21 @@ def test_corrupt_cassette_names_the_file_and_the_interaction(matrix: Matrix) -> 
     (matrix.root / CASSETTE).write_text("interactions: [unclosed\n")
     result = matrix.replay("-q")
     assert f"{matrix.root / CASSETTE}:2: corrupt cassette (invalid YAML" in result.stdout.str()
+
+
+def test_parsed_cassettes_kept_in_the_pytest_cache_never_hide_a_hand_edit(matrix: Matrix) -> None:
+    # pytest's cache provider on (the suite's inner sessions turn it off): replay keeps each
+    # cassette's parse under .pytest_cache, and an edited cassette is read afresh.
+    matrix.pytester.makeini("[pytest]\nfilterwarnings = ignore::pytest.PytestAssertRewriteWarning\n")
+    matrix.scenario("basic", ONE)
+    matrix.record()
+    matrix.replay("-q").assert_outcomes(passed=1)
+    kept = matrix.root / ".pytest_cache" / "d" / "kylecode-parsed-cassettes"
+    assert len(list(kept.glob("*.marshal"))) == 1
+    matrix.replay("-q").assert_outcomes(passed=1)
+    data = load_cassette(matrix)
+    data["interactions"][1]["request"]["parsed_body"]["max_tokens"] = 1234
+    (matrix.root / CASSETTE).write_text(yaml.safe_dump(data, sort_keys=False))
+    result = matrix.replay("-q", "-rN")
+    result.assert_outcomes(failed=1)
+    assert '-  "max_tokens": 1234,' in result.stdout.str()

@@ -143,3 +143,32 @@ def test_the_installed_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["interactions"]) == 2
+
+
+def test_the_table_keeps_the_whitespace_of_tool_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps
+
+    command = "printf '%s  %s'  a b\n\tdone"
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "run_shell", "arguments": json.dumps({"command": command})},
+    }
+    body = {
+        "choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}, "finish_reason": "tool_calls"}]
+    }
+    recorded = Interaction(
+        method="POST",
+        uri="https://api.openai.com/v1/chat/completions",
+        request_headers={},
+        request_json={"model": "m"},
+        status=200,
+        reason="OK",
+        response_headers={"content-type": "application/json"},
+        chunks=[(0.1, json.dumps(body).encode())],
+    )
+    path = tmp_path / "shell.yaml"
+    path.write_text(dumps(CassetteFile({}, [recorded])), encoding="utf-8")
+    assert main(["inspect", str(path)]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if "tool call" in line]
+    assert line.endswith(r'{"command": "printf ' + "'%s  %s'  a b" + r'\n\tdone"}')

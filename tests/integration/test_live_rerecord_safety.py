@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
-from pytest_kylecode.emulator.server import EmulatorServer
+from pytest_kylecode.loopback import LoopbackServer
 
 SCENARIO = """\
 name: relive
@@ -95,7 +95,7 @@ def refusing_port() -> int:
 
 def test_an_upstream_answering_401_changes_nothing(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _tree(project.path)
-    with EmulatorServer(httpx.MockTransport(_unauthorized)) as server:
+    with LoopbackServer(httpx.MockTransport(_unauthorized)) as server:
         _point_at(monkeypatch, server.url)
         result = _rerecord(project)
     result.assert_outcomes(failed=8)
@@ -135,7 +135,7 @@ def test_a_provider_without_its_key_gets_no_request(project: pytest.Pytester, mo
 def test_a_spent_live_budget_changes_nothing(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _tree(project.path)
     script = parse_script(yaml.safe_load(SCENARIO)["script"])
-    with EmulatorServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
+    with LoopbackServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
         _point_at(monkeypatch, server.url)
         result = _rerecord(project, "--kylecode-max-live-calls=0")
     result.assert_outcomes(failed=1)
@@ -164,7 +164,7 @@ def test_a_keyless_failover_route_is_refused_before_sending(
         .replace("fault: [none, http_429]", "fault: [html_200]")
     )
     pytester.makefile(".yaml", **{"scenarios/relive": scenario})
-    with EmulatorServer(httpx.MockTransport(_unauthorized)) as server:
+    with LoopbackServer(httpx.MockTransport(_unauthorized)) as server:
         monkeypatch.setenv("KYLECODE_OPENAI_BASE_URL", f"{server.url}/v1")
         result = pytester.runpytest_subprocess(
             "--kylecode-matrix", "--kylecode-upstream=live", "--kylecode-record=rewrite", "-p", "no:cacheprovider"
@@ -182,7 +182,7 @@ def test_a_keyless_failover_route_is_refused_before_sending(
 @pytest.fixture
 def live_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     script = parse_script(yaml.safe_load(SCENARIO)["script"])
-    with EmulatorServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
+    with LoopbackServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
         _point_at(monkeypatch, server.url)
         yield server.url
 

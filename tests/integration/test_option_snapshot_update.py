@@ -22,7 +22,7 @@ from matrix_helpers import BASIC, Matrix
 
 from pytest_kylecode.cli import main
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport
-from pytest_kylecode.emulator.server import EmulatorServer
+from pytest_kylecode.loopback import LoopbackServer
 from pytest_kylecode.scenarios.matrix import load_scenario
 
 SNAPSHOTS = "scenarios/__snapshots__"
@@ -168,7 +168,7 @@ def test_a_stopped_live_budget_keeps_the_snapshots_of_the_cells_it_stopped(
     matrix: Matrix, recorded: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = load_scenario(matrix.root / "scenarios/basic.yaml").script
-    with EmulatorServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
+    with LoopbackServer(EmulatorTransport(script, timing=IMMEDIATE)) as server:
         for provider in ("OPENAI", "ANTHROPIC", "OPENAI_RESPONSES"):
             monkeypatch.setenv(f"KYLECODE_{provider}_BASE_URL", f"{server.url}/v1")
         monkeypatch.setenv("OPENAI_API_KEY", "sk-placeholder-0000000000000000")

@@ -18,9 +18,9 @@ import openai
 import pytest
 
 from pytest_kylecode.emulator import IMMEDIATE, EmulatorTransport, parse_script
-from pytest_kylecode.emulator.server import EmulatorServer
+from pytest_kylecode.loopback import LoopbackServer
 
-from ..emulated import request_body, sse_events
+from .emulated import request_body, sse_events
 
 SCRIPT = [
     {
@@ -53,19 +53,19 @@ TIMEOUT = 5.0
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE)) as srv:
+def server() -> Iterator[LoopbackServer]:
+    with LoopbackServer(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE)) as srv:
         yield srv
 
 
 @pytest.fixture
-def oai(server: EmulatorServer) -> Iterator[openai.OpenAI]:
+def oai(server: LoopbackServer) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=server.url + "/v1", api_key="sk-test", max_retries=0, timeout=TIMEOUT) as client:
         yield client
 
 
 @pytest.fixture
-def claude(server: EmulatorServer) -> Iterator[anthropic.Anthropic]:
+def claude(server: LoopbackServer) -> Iterator[anthropic.Anthropic]:
     with anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0, timeout=TIMEOUT) as client:
         yield client
 
@@ -262,7 +262,7 @@ def _read_until(sock: socket.socket, buf: bytes, done: Any) -> bytes:
 def test_sse_events_arrive_as_separate_http_chunks() -> None:
     gated = _Gated(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE))
     body = json.dumps(request_body("anthropic_messages", stream=True)).encode()
-    with EmulatorServer(gated) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
+    with LoopbackServer(gated) as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock:
         sock.sendall(
             b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -294,7 +294,7 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
             raise httpx.ConnectError("refused")
 
     with (
-        EmulatorServer(Failing()) as srv,
+        LoopbackServer(Failing()) as srv,
         httpx.Client(timeout=TIMEOUT) as client,
         pytest.raises(httpx.RemoteProtocolError),
     ):
@@ -304,14 +304,14 @@ def test_server_drops_the_connection_when_the_transport_fails() -> None:
 # -- faults served to the SDKs -----------------------------------------------------------------------
 
 
-def _faulted_server(kind: str, times: int = 1) -> EmulatorServer:
+def _faulted_server(kind: str, times: int = 1) -> LoopbackServer:
     from agent_runtime.clock import SystemClock
     from pytest_kylecode.commands.emulate import serve_transport
     from pytest_kylecode.faults.catalog import FaultSpec
 
     clock = SystemClock()
     inner = EmulatorTransport(parse_script(SCRIPT), clock=clock, timing=IMMEDIATE)
-    return EmulatorServer(serve_transport(inner, FaultSpec(kind, times=times, route="any"), clock))
+    return LoopbackServer(serve_transport(inner, FaultSpec(kind, times=times, route="any"), clock))
 
 
 def test_http_fault_reaches_the_sdk_then_the_script_resumes() -> None:
