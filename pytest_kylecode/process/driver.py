@@ -119,7 +119,7 @@ class ProgramRunLog(RunLog):
         return run_dir
 
 
-@dataclass(frozen=True)
+@dataclass
 class ProcessDriver:
     """A program on the cell's stack. A replay miss reaches it as a dropped connection (the cell
     then fails with the miss), so it is not aborted at the miss: ``aborts_on_miss`` is False."""
@@ -129,10 +129,12 @@ class ProcessDriver:
     aborts_on_miss: bool = False
     # Set when the program is done: fault waits still running in a server thread end at once.
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _waits: WallWaits | None = field(default=None, init=False, repr=False)
 
     def fault_clock(self, clock: Clock) -> Clock:
-        """Fault delays are waited out for real: the program reads a real socket."""
-        return WallWaits(clock, self.done)
+        """Fault delays are waited out for real, by the loopback side: the program reads a real socket."""
+        self._waits = WallWaits(clock, self.done)
+        return self._waits
 
     def run(self, stack: CellStack, workspace: Path) -> AgentRun:
         cell, config = stack.cell, stack.config
@@ -155,6 +157,7 @@ class ProcessDriver:
                     upstream,
                     timeouts=config.timeouts,
                     max_retry_after_s=self.spec.max_retry_after_s,
+                    waits=self._waits or WallWaits(stack.clock, self.done),
                 ) as servers:
                     values = {
                         "task_file": str(task_file),

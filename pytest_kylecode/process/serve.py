@@ -11,7 +11,7 @@ agent's. A local base URL keeps the path of the provider's (``http://127.0.0.1:P
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Final
 from urllib.parse import urlsplit
@@ -20,7 +20,9 @@ import httpx
 
 from agent_runtime.config import Timeouts
 from agent_runtime.providers import Provider
-from pytest_kylecode.emulator.server import EmulatorServer as LoopbackServer
+from pytest_kylecode.loopback import LoopbackServer
+from pytest_kylecode.process.clock import WallWaits
+from pytest_kylecode.timed_body import sync_body
 
 __all__ = ["LoopbackProviders", "UpstreamRoute"]
 
@@ -37,7 +39,9 @@ class UpstreamRoute(httpx.BaseTransport):
       clients carry them (connect ``connect_s``; read ``idle_s``), so the metering classifies a
       wait past them as a ``timeout`` on the cell clock;
     - ``Retry-After`` (and ``retry-after-ms``) capped at ``max_retry_after_s`` when a scenario
-      sets it: a program waits for it for real. The metering below sees the recorded value.
+      sets it: a program waits for it for real. The metering below sees the recorded value;
+    - the fault's waits (``waits``), paid on the wall clock after each step of the stack (the
+      call, then each chunk), before its result or its failure goes on to the program.
     """
 
     def __init__(
@@ -48,8 +52,10 @@ class UpstreamRoute(httpx.BaseTransport):
         upstream_base: str,
         timeouts: Timeouts,
         max_retry_after_s: float | None,
+        waits: WallWaits,
     ) -> None:
         self.inner = inner
+        self.waits = waits
         self.local_path = local_path.rstrip("/")
         self.upstream_base = upstream_base.rstrip("/")
         parts = urlsplit(self.upstream_base)
@@ -71,22 +77,48 @@ class UpstreamRoute(httpx.BaseTransport):
             content=request.read(),
             extensions={"timeout": {"connect": t.connect_s, "read": t.idle_s, "write": t.idle_s, "pool": t.idle_s}},
         )
-        response = self.inner.handle_request(upstream)
-        cap = self.max_retry_after_s
-        if cap is None or not any(name in response.headers for name in _RETRY_AFTER):
-            return response
+        try:
+            response = self.inner.handle_request(upstream)
+        finally:
+            self.waits.pay()
         headers = httpx.Headers(response.headers)
+        cap = self.max_retry_after_s
         for name, unit in zip(_RETRY_AFTER, (1.0, 1000.0), strict=True):
             value = _number(headers.get(name))
-            if value is not None and value > cap * unit:
+            if cap is not None and value is not None and value > cap * unit:
                 headers[name] = f"{cap * unit:g}"
         return httpx.Response(
             response.status_code,
             headers=headers,
-            stream=response.stream,
+            stream=_Paid(sync_body(response), self.waits),
             request=request,
             extensions=response.extensions,
         )
+
+
+class _Paid(httpx.SyncByteStream):
+    """A body whose every chunk (or failure) comes after the wall-clock wait it cost."""
+
+    def __init__(self, inner: httpx.SyncByteStream, waits: WallWaits) -> None:
+        self._inner = inner
+        self._waits = waits
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self._inner)
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                self._waits.pay()
+                return
+            except BaseException:
+                self._waits.pay()
+                raise
+            self._waits.pay()
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _number(value: str | None) -> float | None:
@@ -109,6 +141,7 @@ class LoopbackProviders:
         *,
         timeouts: Timeouts,
         max_retry_after_s: float | None,
+        waits: WallWaits,
     ) -> None:
         self.log: list[str] = []
         self.base_urls: dict[str, str] = {}
@@ -123,6 +156,7 @@ class LoopbackProviders:
                     upstream_base=upstream_base,
                     timeouts=timeouts,
                     max_retry_after_s=max_retry_after_s,
+                    waits=waits,
                 )
                 server = LoopbackServer(route, log=self._note)
                 self._servers.append(server)
