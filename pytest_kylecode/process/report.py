@@ -4,9 +4,10 @@ A report file is JSON of ``AgentReport``'s fields (``schema/agent_report.schema.
 the package), checked against that schema and then by ``AgentReport`` itself. Without one, the
 outcome is ``completed`` on exit 0 and ``failed`` otherwise; the tool calls are those of the
 successful responses the program received, the tool results those its later requests sent back
-(the conversation a stateless request repeats). A completed run whose last response called
-``mark_task_complete`` completed by ``tool_finish`` (that call needs no result sent back);
-otherwise the model's stop was the ``provider_signal``.
+(the conversation a stateless request repeats); a call whose arguments were no JSON object cannot
+have run as asked, so its result counts as an error result of a call not executed. A completed
+run whose last response called ``mark_task_complete`` completed by ``tool_finish`` (that call
+needs no result sent back); otherwise the model's stop was the ``provider_signal``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def report_from_traffic(exit_code: int, attempts: Iterable[Attempt]) -> AgentRep
     calls: list[Mapping[str, object]] = []
     answered: dict[str, bool] = {}  # tool call id -> sent back as an error
     last_calls: list[str] = []
+    malformed: set[str] = set()  # calls whose arguments are no JSON object: answered, never run as asked
     for attempt in attempts:
         record = attempt.record
         for call_id, is_error in _results_sent(record):
@@ -79,13 +81,17 @@ def report_from_traffic(exit_code: int, attempts: Iterable[Attempt]) -> AgentRep
             last_calls = []
             for call in record.response.tool_calls:
                 arguments: object = call.raw_arguments if call.parse_error else call.arguments
+                if call.parse_error:
+                    malformed.add(call.id)
                 calls.append({"id": call.id, "name": call.name, "arguments": arguments})
                 last_calls.append(call.name)
     finished = exit_code == 0 and FINISH_TOOL in last_calls
     results: list[Mapping[str, object]] = []
     for asked in calls:
         call_id = str(asked["id"])
-        if call_id in answered:
+        if call_id in answered and call_id in malformed:
+            results.append({"id": call_id, "error": True, "executed": False})
+        elif call_id in answered:
             results.append({"id": call_id, "error": answered[call_id]})
         elif finished and asked["name"] == FINISH_TOOL:
             results.append({"id": call_id})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,17 +57,37 @@ def snapshot(scenario: str, cell: str) -> dict[str, Any]:
     return json.loads((SNAPSHOTS / scenario / f"{cell}.json").read_text())  # type: ignore[no-any-return]
 
 
-def test_the_python_program_replays_every_fault(replay: dict[str, Any]) -> None:
-    cells = [row for row in replay["cells"] if row["scenario"] == "python_stdlib_agent"]
+PROGRAMS = ("python_stdlib_agent", "shell_curl_agent")
+
+
+def _needs(scenario: str) -> None:
+    if scenario == "shell_curl_agent" and shutil.which("curl") is None:
+        pytest.skip("curl is not on PATH (.ci/run installs it): the shell agent's cells skip")
+
+
+@pytest.mark.parametrize("scenario", PROGRAMS)
+def test_each_program_replays_every_fault(replay: dict[str, Any], scenario: str) -> None:
+    _needs(scenario)
+    cells = [row for row in replay["cells"] if row["scenario"] == scenario]
     assert {row["fault"] for row in cells} == set(FAULTS)
     assert len(cells) == 12 and {row["outcome"] for row in cells} == {"passed"}
 
 
 @pytest.mark.parametrize("streaming", ["stream", "nostream"])
-def test_the_python_program_recovers_as_its_code_says(replay: dict[str, Any], streaming: str) -> None:
-    limited = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-http_429")
+@pytest.mark.parametrize("scenario", PROGRAMS)
+def test_each_program_recovers_as_its_code_says(replay: dict[str, Any], scenario: str, streaming: str) -> None:
+    _needs(scenario)
+    limited = snapshot(scenario, f"{ROUTE}-{streaming}-native-http_429")
     assert limited["routes"][ROUTE]["errors"] == {"rate_limit": 1} and limited["summary"]["retries"] == 1
-    html = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-html_200")
+    html = snapshot(scenario, f"{ROUTE}-{streaming}-native-html_200")
     assert (html["summary"]["html_errors"], html["completion"]["outcome"]) == (1, "completed")
-    broken = snapshot("python_stdlib_agent", f"{ROUTE}-{streaming}-native-malformed_tool_args")
+    broken = snapshot(scenario, f"{ROUTE}-{streaming}-native-malformed_tool_args")
     assert (broken["summary"]["errors"], broken["completion"]["steps"]) == (0, 3)
+
+
+def test_a_program_without_a_report_is_read_from_its_exit_and_its_requests(replay: dict[str, Any]) -> None:
+    _needs("shell_curl_agent")
+    # The shell agent writes no report: its tool calls and results come from the traffic, and
+    # they say the same as the Python agent's own report does.
+    for cell in (f"{ROUTE}-stream-native-none", f"{ROUTE}-nostream-native-malformed_tool_args"):
+        assert snapshot("shell_curl_agent", cell)["completion"] == snapshot("python_stdlib_agent", cell)["completion"]
