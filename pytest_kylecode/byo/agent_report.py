@@ -45,6 +45,9 @@ class AgentReport:
     - ``error_category``: a canonical category (DESIGN section 5), for ``failed`` and
       ``loop_guard``; ``None`` on a failed run = the category of the last failed
       provider call. ``error_message``: free text shown in reports.
+    - ``exception``: the exception the agent caught when its run failed on one (its own, or
+      its framework's); a failed cell's report shows its type, message and the innermost
+      frame of the agent's own code.
 
     Derived, with the runtime's rules: ``tool_calls_paired`` (every call id non-empty,
     unique, answered by exactly one result, no result for an unknown id),
@@ -59,6 +62,7 @@ class AgentReport:
     tool_results: Sequence[Mapping[str, object]] = field(default_factory=tuple)
     error_category: str | None = None
     error_message: str | None = None
+    exception: BaseException | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -128,6 +132,8 @@ def _validate(report: AgentReport) -> None:
             )
     if report.error_message is not None and not isinstance(report.error_message, str):
         raise InvalidReport(f"AgentReport.error_message: expected a string, got {_short(report.error_message)}")
+    if report.exception is not None and not isinstance(report.exception, BaseException):
+        raise InvalidReport(f"AgentReport.exception: expected an exception, got {_short(report.exception)}")
     _entries(report.tool_calls, "tool_calls", CALL_KEYS, required=("id", "name"))
     _entries(report.tool_results, "tool_results", RESULT_KEYS, required=("id",))
     for i, call in enumerate(report.tool_calls):

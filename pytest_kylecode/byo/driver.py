@@ -142,7 +142,7 @@ class ByoDriver:
             raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
         if crash is not None and harness is not None:
             # The agent gave up because the cassette had no answer: the miss is the story.
-            raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_describe(crash)})") from crash
+            raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_agent_error(crash)})") from crash
         if crash is not None:
             raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
         report = _the_report(ctx, value)
@@ -187,11 +187,15 @@ def agent_run(
         category = meter.last_error.category
     collector.set_completion(report.outcome, report.completion_reason, steps, category)
     metrics = collector.snapshot()
+    message = report.error_message
+    if report.exception is not None:
+        described = _agent_error(report.exception)
+        message = described if message is None or message in described else f"{message}: {described}"
     run = AgentRun(
         outcome=report.outcome,
         completion_reason=report.completion_reason,
         error_category=category,
-        error_message=report.error_message,
+        error_message=message,
         steps=steps,
         tool_sequence=report.tool_sequence,
         tool_errors=report.tool_errors,
@@ -226,11 +230,23 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {text}" if text else name
 
 
+def _agent_error(exc: BaseException) -> str:
+    """An agent's exception as a failure shows it: type, message and where in the agent's own
+    code it was raised (``ValueError: boom, raised at agent.py:12 in run: raise ...``)."""
+    frame = _agent_frame(exc)
+    where = f", raised at {_where(frame)}" if frame is not None else ""
+    return f"{_describe(exc)}{where}"
+
+
+def _where(frame: traceback.FrameSummary) -> str:
+    return f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+
+
 def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetricsCollector) -> str:
     lines = [f"cell {ctx.scenario}[{ctx.cell_id}]: the agent raised {_describe(exc)}"]
     frame = _agent_frame(exc)
     if frame is not None:
-        lines.append(f"  raised at {frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}")
+        lines.append(f"  raised at {_where(frame)}")
     snapshot = collector.snapshot()
     calls = []
     for route, stats in snapshot["routes"].items():
@@ -252,6 +268,6 @@ def _agent_frame(exc: BaseException) -> traceback.FrameSummary | None:
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
         name = frame.filename
-        if "site-packages" not in name and not name.startswith(skip):
+        if "site-packages" not in name and "dist-packages" not in name and not name.startswith(skip):
             return frame
     return frames[-1] if frames else None

@@ -177,7 +177,10 @@ class CellRunner:
     def _report(self, item: pytest.Item, cell: Cell, run: CellRun, verdict: Verdict, details: JSONObject) -> str:
         result = run.result
         summary = (result.metrics or {}).get("summary", {})
-        error = f" ({result.error_category}: {result.error_message})" if result.error_category else ""
+        # The error as the run gave it: a category and its message, or (an agent that failed on an
+        # exception of its own, with no provider error behind it) the message alone.
+        described = ": ".join(part for part in (result.error_category, result.error_message) if part)
+        error = f" ({described})" if described and result.outcome != "completed" else ""
         lines = [
             f"cell {cell.scenario.name}[{cell.id}] did not behave as expected",
             f"run: outcome {result.outcome}{error}; steps {result.steps}; final route {result.final_route}; "

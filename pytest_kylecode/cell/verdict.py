@@ -1,7 +1,8 @@
 """What a finished cell's run says about it: every check that failed, as readable sections.
 
 ``judge`` is pure (no pytest, no files written): the replay or recording problems of the
-cassette, the invariants every cell must keep, and the cell's expectations, each mismatch
+cassette, the invariants every cell must keep (unless its expectations state one themselves), and
+the cell's expectations, each mismatch
 naming the line of the scenario that set the expected value. The metrics snapshot is compared
 by the cell runner, which owns the syrupy session.
 """
@@ -45,7 +46,7 @@ def judge(cell: Cell, run: CellRun, *, where: Callable[[str], str] = str) -> Ver
         verdict.add(title, [line for problem in run.cassette_problems for line in problem.splitlines()])
     result = run.result
     metrics = result.metrics or {}
-    broken = invariants(result, metrics)
+    broken = invariants(result, metrics, cell.expect)
     if broken:
         verdict.add("invariants", broken)
     mismatches = check(cell.expect, measure(result, metrics), metrics, run.workspace)

@@ -63,6 +63,23 @@ def run(ctx):
     return AgentReport(outcome="max_steps", tool_calls=calls, tool_results=results)
 
 
+def drops_the_last_result(ctx):
+    report = run(ctx)
+    return AgentReport(outcome=report.outcome, completion_reason=report.completion_reason, steps=report.steps,
+                       tool_calls=report.tool_calls, tool_results=list(report.tool_results)[:-1])
+
+
+def catches_its_own_error(ctx):
+    with ctx.httpx_client() as http:
+        r = http.post(ctx.base_url + "/chat/completions",
+                      json={"model": ctx.model, "messages": [{"role": "user", "content": ctx.task}]})
+    try:
+        answer = (r.json(), r.status_code)
+        answer.choices
+    except AttributeError as exc:
+        return AgentReport(outcome="failed", exception=exc)
+
+
 async def run_async(ctx):
     return run(ctx)
 

@@ -53,6 +53,23 @@ def test_expectations_are_checked_against_the_report_and_the_traffic(project: py
     )
 
 
+def test_a_stated_pairing_expectation_replaces_the_invariant(project: pytest.Pytester) -> None:
+    """An agent that answers a call without sending its result back: the invariant fails the cell,
+    unless the scenario states ``tool_calls_paired: false``, which is then what is checked."""
+    edits = {
+        "fault: [none, http_503]": "fault: [none]",
+        "tool_sequence: [write_file, mark_task_complete]": "tool_sequence: [write_file]",
+    }
+    write_project(project, "myagent:drops_the_last_result", **edits)
+    result = _record(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["invariants:", "*a tool call in the transcript has no result, or more than one"])
+    write_project(
+        project, "myagent:drops_the_last_result", **edits, **{"steps: 2,": "steps: 2, tool_calls_paired: false,"}
+    )
+    _record(project).assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize(
     ("factory", "message"),
     [
@@ -85,6 +102,21 @@ def test_a_crashing_agent_names_the_exception_where_and_the_traffic(project: pyt
             '  raised at */myagent.py:* in crash: raise ValueError("boom")',
             "provider traffic: openai/gpt-4o-mini: 1 call(s), 0 ok, server_error 1, 0 retried",
             "an agent must not crash on provider trouble*",
+        ]
+    )
+
+
+def test_a_failed_run_shows_the_error_the_agent_caught(project: pytest.Pytester) -> None:
+    """An agent (or its framework) that catches its own exception and reports the run failed: the
+    failure names the exception and the line of the agent's code that raised it, though no
+    provider call failed."""
+    write_project(project, "myagent:catches_its_own_error", **{"fault: [none, http_503]": "fault: [none]"})
+    result = _record(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run: outcome failed (AttributeError: 'tuple' object has no attribute 'choices', "
+            "raised at */myagent.py:* in catches_its_own_error: answer.choices); *calls 1 (errors 0)*"
         ]
     )
 

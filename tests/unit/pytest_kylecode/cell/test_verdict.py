@@ -123,6 +123,33 @@ def test_a_broken_invariant_is_its_own_section(
     assert verdict.sections == ["invariants:\n  a tool call in the transcript has no result, or more than one"]
 
 
+@pytest.mark.parametrize(
+    ("stated", "sections"),
+    [
+        # stated as expected: the expectation holds, and the invariant yields to it
+        (", tool_calls_paired: false", []),
+        # stated otherwise: the expectation says so, once (no invariant section beside it)
+        (
+            ", tool_calls_paired: true",
+            ["expectations (expected vs actual):\n  tool_calls_paired: expected True, got False"],
+        ),
+    ],
+)
+def test_a_stated_pairing_expectation_replaces_the_invariant(
+    tmp_path: Path, pool: WorkspacePool, monkeypatch: pytest.MonkeyPatch, stated: str, sections: list[str]
+) -> None:
+    (tmp_path / "unpaired_agent_of_the_verdict_tests.py").write_text(textwrap.dedent(AGENT), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    text = SCENARIO.replace(
+        "agent: {max_steps: 4, failover: []}",
+        "agent: {max_steps: 4, failover: [], factory: 'unpaired_agent_of_the_verdict_tests:unpaired'}",
+    )
+    text = text.split("expect:")[0] + f"expect: {{outcome: completed, steps: 1{stated}}}\n"
+    cell = write_cell(tmp_path, text)
+    run = run_cell(cell, tmp_path / "cassettes", pool, "all", driver=driver_for(cell))
+    assert [section.split("  (expected by")[0] for section in judge(cell, run).sections] == sections
+
+
 def test_relative_where_is_relative_to_the_rootdir_only_inside_it(tmp_path: Path) -> None:
     render = relative_where(tmp_path)
     assert render(f"{tmp_path}/scenarios/demo.yaml:12") == "scenarios/demo.yaml:12"
