@@ -1,5 +1,5 @@
-"""Paths derived from names: one check that a name is a single safe path component, and one
-that a path built under a root stays inside it.
+"""Paths derived from names: one check that a name is a single safe path component, one that a
+path built under a root stays inside it, and the one way a file a user keeps is written.
 
 Scenario names, route segments and cell ids become directory and file names (cassettes,
 snapshots, run directories); workspace keys become files. ``name_problem`` says what is wrong
@@ -7,16 +7,27 @@ with a name as one component (empty, ``.``, ``..``, a separator, a NUL or contro
 name Windows reserves, more bytes than a file system allows), so validation can refuse it with
 the line that wrote it. ``inside`` is the last line of defence at every write: whatever a name
 said, the path it produced must resolve (symlinks included) to the root or below it.
+``write_atomic`` writes cassettes and snapshots: a temporary file and a rename, the temporary file
+removed whatever happens to the write.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path, PurePath
 from typing import Final
 
-__all__ = ["MAX_COMPONENT_BYTES", "PathEscape", "inside", "name_problem"]
+__all__ = [
+    "MAX_COMPONENT_BYTES",
+    "PathEscape",
+    "inside",
+    "is_temporary",
+    "name_problem",
+    "temporary_name",
+    "write_atomic",
+]
 
 # NAME_MAX of ext4, xfs, btrfs, tmpfs and APFS.
 MAX_COMPONENT_BYTES: Final = 255
@@ -66,3 +77,35 @@ def inside(root: str | os.PathLike[str], *parts: str | os.PathLike[str]) -> Path
     if real != base and not real.startswith(base.rstrip(os.sep) + os.sep):
         raise PathEscape(f"{path} resolves to {real}, outside {root}")
     return path
+
+
+# -- writing a file a user keeps -------------------------------------------------------------------
+
+# ``.NAME.PID.tmp`` beside ``NAME``: hidden, and found again by ``is_temporary`` when a write was
+# cut short by something no ``finally`` survives (a kill -9, a power cut).
+_TEMPORARY: Final = re.compile(r"^\..+\.[0-9]+\.tmp$")
+
+
+def temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether ``name`` is the temporary file of a ``write_atomic`` that never finished."""
+    return bool(_TEMPORARY.match(name))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file beside it and a rename: a reader, and
+    the file after a failed or interrupted write, sees the old content whole or the new one
+    whole. The temporary file is removed whenever the write fails (a full disk, a file size
+    limit, an exception)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

@@ -8,7 +8,7 @@ user reads (the re-record command, the line of the scenario to change)::
      |    +-- CassetteError            a cassette file that cannot be used (names the file, the interaction)
      |         +-- CassetteMissing     no cassette for a cell that replays
      |         +-- CassetteStale       recorded for another version of the scenario
-     |         +-- CassetteRefused     a write refused: a key-shaped value survived scrubbing
+     |         +-- CassetteRefused     a write refused: a key-shaped value survived scrubbing, or the disk refused it
      +-- ReplayAborted                 a replay miss in an agent_runtime cell (deliberately no httpx error)
      +-- LiveRefusal                   a call the harness will not send to a live provider
      |    +-- LiveBudgetExhausted      more calls than --kylecode-max-live-calls

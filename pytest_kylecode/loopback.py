@@ -32,7 +32,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -160,18 +160,11 @@ class LoopbackServer:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        server = web.Server(
-            self._handle,
-            handler_cancellation=True,  # a client that leaves cancels its request at once
-            access_log=None,
-            logger=_line_logger(self._emit),
-            keepalive_timeout=self.limits.idle_timeout_s,
-            lingering_time=0,  # a refused body is never read to its end
-        )
+        server = _CountingServer(self._handle, _line_logger(self._emit), self.limits.idle_timeout_s)
         limit = self.limits.max_connections
 
         def protocol() -> asyncio.Protocol:
-            if len(server.connections) >= limit:
+            if server.open >= limit:
                 return _Refuse(self._emit)
             return server()
 
@@ -223,7 +216,7 @@ class LoopbackServer:
         return await _Exchange(self, request, said).run(outgoing)
 
     def _refuse(self, request: web.BaseRequest, said: str, status: int, why: str) -> web.Response:
-        self._emit(f"{_peer(request)} {said!s} {status} ({why})")
+        self._emit(f'{_peer(request)} "{said}" {status} ({why})')
         answer = web.json_response({"error": {"type": "invalid_request_error", "message": why}}, status=status)
         answer.force_close()  # the rest of the body, if any, stays unread
         return answer
@@ -332,7 +325,7 @@ class _Exchange:
             pending.add_done_callback(lambda _: response.close())
 
     def _log(self, outcome: str) -> None:
-        self.server._emit(f"{_peer(self.request)} {self.said} {outcome}")
+        self.server._emit(f'{_peer(self.request)} "{self.said}" {outcome}')
 
 
 # -- pacing: waits of the transport, taken on the loop ----------------------------------------------
@@ -432,11 +425,45 @@ def _json_too_deep(body: bytes, limit: int) -> bool:
 # -- connections and logging -----------------------------------------------------------------------
 
 
+class _CountingServer(web.Server):
+    """aiohttp's server, counting its connections from the moment each is accepted (its own list
+    fills a loop turn later, so a burst of accepts would all see it short)."""
+
+    def __init__(
+        self,
+        handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+        logger: logging.Logger,
+        idle_timeout_s: float,
+    ) -> None:
+        super().__init__(
+            handler,
+            handler_cancellation=True,  # a client that leaves cancels its request at once
+            access_log=None,
+            logger=logger,
+            keepalive_timeout=idle_timeout_s,
+            lingering_time=0,  # a refused body is never read to its end
+        )
+        self.open = 0
+
+    def __call__(self) -> RequestHandler:
+        self.open += 1
+        return super().__call__()
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        self.open -= 1
+        super().connection_lost(handler, exc)
+
+
 class _Refuse(asyncio.Protocol):
-    """A connection past ``max_connections``: a 503 and the connection is closed."""
+    """A connection past ``max_connections``: a 503, then the connection is closed.
+
+    Closing with the client's request still unread would make the kernel answer with a reset
+    that can overtake the 503; so the server stops writing, discards what arrives and closes when
+    the client does (or after a second)."""
 
     def __init__(self, emit: Callable[[str], None]) -> None:
         self._emit = emit
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -445,7 +472,18 @@ class _Refuse(asyncio.Protocol):
         transport.write(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n"
         )
-        transport.close()
+        transport.write_eof()
+        self._deadline = asyncio.get_running_loop().call_later(1.0, transport.abort)
+
+    def data_received(self, data: bytes) -> None:
+        pass  # the request is not served
+
+    def eof_received(self) -> bool:
+        return False  # the client is done: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
 
 
 async def _drop_all(server: web.Server) -> None:
@@ -479,10 +517,13 @@ class _LineHandler(logging.Handler):
         self._send = emit
 
     def emit(self, record: logging.LogRecord) -> None:
-        # aiohttp reports a malformed request with its traceback: one line is enough here.
+        # aiohttp reports a malformed request with its traceback and a multi-line excerpt with a
+        # caret under the fault: one line of it is enough here.
         reason = record.exc_info[1] if record.exc_info else None
         message = record.getMessage()
-        self._send(f"{message}: {type(reason).__name__}: {reason}" if reason is not None else message)
+        if reason is not None:
+            message += f": {type(reason).__name__}: {' '.join(str(reason).split()).removesuffix(' ^')}"
+        self._send(message)
 
 
 def _line_logger(emit: Callable[[str], None]) -> logging.Logger:

@@ -114,6 +114,14 @@ def add_options(parser: pytest.Parser) -> None:
         "removed cells and metric changes come first in the terminal summary and the report files",
     )
     group.addoption(
+        "--kylecode-allow-hosts",
+        dest="kylecode_allow_hosts",
+        metavar="HOST[,HOST...]",
+        default=None,
+        help="hosts a user's agent may still reach while its cell replays (by default only loopback: any "
+        "other connection is refused and fails the cell)",
+    )
+    group.addoption(
         "--kylecode-shard",
         dest="kylecode_shard",
         metavar="I/N",
@@ -158,6 +166,7 @@ class Settings:
     record_failed: bool = False
     baseline: Path | None = None
     match: MatchRules = field(default_factory=MatchRules.defaults)  # defaults and ini; scenarios add theirs
+    allow_hosts: tuple[str, ...] = ()  # reachable beyond loopback while a byo cell replays
 
 
 def _path(value: str, rootdir: Path) -> Path:
@@ -205,6 +214,7 @@ def resolve_settings(config: pytest.Config, env: dict[str, str] | None = None) -
         raise pytest.UsageError(f"--kylecode-cell-timeout must be > 0, got {timeout}")
     return Settings(
         match=match_settings(config),
+        allow_hosts=tuple(h.strip() for h in (opt.kylecode_allow_hosts or "").split(",") if h.strip()),
         scenarios=pick(opt.kylecode_scenarios, "kylecode_scenarios"),
         cassettes=pick(opt.kylecode_cassettes, "kylecode_cassettes"),
         runs=pick(opt.kylecode_runs, "kylecode_runs"),

@@ -26,7 +26,6 @@ the files that no cell owns any more are found from the scenarios themselves (``
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData, SnapshotIndex
 
-from agent_runtime.paths import inside
+from agent_runtime.paths import inside, write_atomic
 from pytest_kylecode.stash import CELL
 
 if TYPE_CHECKING:
@@ -51,6 +50,23 @@ SNAPSHOT_DIR = "__snapshots__"
 def snapshot_text(data: SerializableData) -> str:
     """A metrics snapshot as its file holds it: stable, sorted, human-diffable JSON."""
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def corruption(text: str) -> str | None:
+    """Why the text of a stored snapshot is no snapshot at all (empty, not JSON, not an object),
+    or None: such a file was cut short or edited by hand, and is no metrics of an earlier run
+    for a diff to compare with."""
+    if not text.strip():
+        return "the file is empty"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return f"not JSON ({exc})"
+    except RecursionError:
+        return "not JSON (nested too deep)"
+    if not isinstance(data, dict):
+        return f"a metrics snapshot is a JSON object, this is a {type(data).__name__}"
+    return None
 
 
 def _cell(test_location: PyTestLocation) -> Cell:
@@ -125,12 +141,7 @@ class MetricsSnapshotExtension(JSONSnapshotExtension):
         data = next(iter(snapshot_collection)).data
         if not isinstance(data, str):
             raise TypeError(f"a metrics snapshot is JSON text, got {type(data).__name__}")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_text(data, encoding="utf-8")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomic(path, data)
 
 
 def metrics_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:

@@ -20,9 +20,9 @@ recover from as ``outcome: failed``, not to crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import inspect
-import sysconfig
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,6 +38,7 @@ from agent_runtime.runner import AgentRun
 from pytest_kylecode.byo.agent_report import AgentReport, InvalidReport
 from pytest_kylecode.byo.context import CellContext, CellWiring
 from pytest_kylecode.byo.metering import MeteringTransport, TrafficMeter
+from pytest_kylecode.byo.network import NetworkGuard, agent_frame
 from pytest_kylecode.cell.stack import CellStack
 from pytest_kylecode.failures import AgentCrashed, CellFailure, LiveRefusal
 from pytest_kylecode.scenarios.scenario import Cell
@@ -93,15 +94,17 @@ class ByoDriver:
     agent: PreparedAgent | None = None
     factory: str | None = None
     aborts_on_miss: bool = False  # the agent sees a miss as its HTTP client would: a transport error
+    allow_hosts: tuple[str, ...] = ()  # reachable beyond loopback while the cell replays
 
     def fault_clock(self, clock: Clock) -> Clock:
         return clock  # the agent's clients wait on the cell clock too
 
     @classmethod
-    def for_cell(cls, cell: Cell, agent: PreparedAgent | None) -> ByoDriver:
+    def for_cell(cls, cell: Cell, agent: PreparedAgent | None, allow_hosts: tuple[str, ...] = ()) -> ByoDriver:
         if agent is None and not cell.scenario.agent_factory:
             raise ValueError("a byo cell needs a prepared agent or a scenario with agent.factory")
-        return cls(agent=agent, factory=None if agent is not None else cell.scenario.agent_factory)
+        factory = None if agent is not None else cell.scenario.agent_factory
+        return cls(agent=agent, factory=factory, allow_hosts=allow_hosts)
 
     def run(self, stack: CellStack, workspace: Path) -> AgentRun:
         if self.agent is not None:
@@ -124,14 +127,18 @@ class ByoDriver:
         )
         crash: Exception | None = None
         value: object = None
+        # A replay has every answer in its cassette: nothing else may reach the network.
+        replaying = stack.cassettes.mode != "off" and not stack.cassettes.recording
+        guard = NetworkGuard(self.allow_hosts) if replaying else None
         try:
-            value = call(ctx)
-            if inspect.isawaitable(value):
-                value = asyncio.run(_awaited(value))
+            with guard if guard is not None else contextlib.nullcontext():
+                value = call(ctx)
+                if inspect.isawaitable(value):
+                    value = asyncio.run(_awaited(value))
         except CellFailure:
             raise
         except Exception as exc:
-            if not crash_is_failure and meter.harness_error is None:
+            if not crash_is_failure and meter.harness_error is None and not (guard and guard.refused):
                 raise  # a test's own failure stays the test's
             crash = exc
         finally:
@@ -140,6 +147,16 @@ class ByoDriver:
         harness = meter.harness_error
         if isinstance(harness, LiveRefusal):
             raise harness  # the cell runner fails the cell (and stops the session when the budget is spent)
+        if guard is not None and guard.refused:
+            then = f"\n(the agent then raised {_agent_error(crash)})" if crash is not None else ""
+            raise CellFailure(
+                "network: the agent tried to reach hosts outside the cell's transport while it replayed "
+                "(refused; only loopback is allowed):\n"
+                + "\n".join(f"  {line}" for line in dict.fromkeys(guard.refused))
+                + "\nsend every provider call through the cell's clients (ctx.httpx_client(), ctx.openai_client(), "
+                "...), switch off what the framework sends by itself, or allow a host: --kylecode-allow-hosts=HOST"
+                + then
+            ) from crash
         if crash is not None and harness is not None:
             # The agent gave up because the cassette had no answer: the miss is the story.
             raise CellFailure(f"replay:\n{harness}\n(the agent then raised {_agent_error(crash)})") from crash
@@ -264,10 +281,4 @@ def _crash_message(ctx: CellContext, exc: BaseException, collector: ProviderMetr
 
 def _agent_frame(exc: BaseException) -> traceback.FrameSummary | None:
     """The innermost frame of the user's own code (not the standard library, a package, the harness)."""
-    skip = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"], "<frozen")
-    frames = traceback.extract_tb(exc.__traceback__)
-    for frame in reversed(frames):
-        name = frame.filename
-        if "site-packages" not in name and "dist-packages" not in name and not name.startswith(skip):
-            return frame
-    return frames[-1] if frames else None
+    return agent_frame(traceback.extract_tb(exc.__traceback__))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from agent_runtime.messages import JSONObject
+from pytest_kylecode.cassettes.limits import loads_json, size_problem
 from pytest_kylecode.cassettes.yamldata import load_data
 from pytest_kylecode.failures import CassetteError
 
@@ -145,9 +146,9 @@ def _response_out(item: Interaction) -> JSONObject:
     content_type = item.response_headers.get("content-type", "")
     if body and any(marker in content_type for marker in JSON_TYPES):
         try:
-            out["parsed_body"] = json.loads(body)
+            out["parsed_body"] = loads_json(body)
             return out
-        except ValueError:
+        except ValueError:  # no JSON, or too deep to be read back: kept as the text it is
             pass
     try:
         out["body"] = {"string": body.decode("utf-8")}
@@ -199,6 +200,9 @@ def split_events(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]
 def loads(text: str, *, source: str) -> CassetteFile:
     from agent_runtime.yamlsource import YAMLSourceError, load
 
+    too_big = size_problem(len(text))
+    if too_big:
+        raise CassetteError(f"{source}: {too_big}")
     try:
         # An alias bomb or deep nesting is refused, not hung (yamlsource.load); plain data, which
         # can be neither, takes the fast path (yamldata: 1.0 ms instead of 3.5 ms a cassette).
@@ -249,7 +253,7 @@ def _interaction_in(raw: JSONObject) -> Interaction:
         chunks = [(t, body)] if body else []
     request_json = request.get("parsed_body")
     if request_json is None and request.get("body"):
-        request_json = json.loads(request["body"])
+        request_json = loads_json(request["body"])
     status = response["status"]
     return Interaction(
         method=str(request["method"]).upper(),
@@ -276,6 +280,9 @@ def load(path: Path) -> CassetteFile:
         stat = path.stat()
     except FileNotFoundError:
         raise
+    too_big = size_problem(stat.st_size)
+    if too_big:
+        raise CassetteError(f"{path}: {too_big}")
     stamp = (stat.st_mtime_ns, stat.st_size)
     cached = _CACHE.get(path)
     if cached is not None and cached[0] == stamp:
@@ -334,7 +341,7 @@ def serialize(cassette_dict: JSONObject) -> str:
                 method=request["method"],
                 uri=request["uri"],
                 request_headers=_headers_in(request.get("headers")),
-                request_json=json.loads(body) if body else None,
+                request_json=loads_json(body) if body else None,
                 status=response["status"]["code"],
                 reason=response["status"].get("message", ""),
                 response_headers=_headers_in(response.get("headers")),

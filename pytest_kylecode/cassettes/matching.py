@@ -33,6 +33,7 @@ from agent_runtime.observe.redact import redact_json
 from agent_runtime.providers import PROVIDERS
 from agent_runtime.wire.client import ROUTE_EXTENSION  # set by ProviderClient on every request it sends
 from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.cassettes.limits import loads_json
 
 WORKSPACE = "<workspace>"
 IGNORED: Final = "<ignored>"  # what an ignored value shows as in a miss diff
@@ -269,8 +270,8 @@ class RequestNormalizer:
             if old in text:
                 text = text.replace(old, new)
         try:
-            data: object = json.loads(text) if text else None
-        except ValueError:
+            data: object = loads_json(text) if text else None
+        except ValueError:  # no JSON (or too deep to compare): matched and recorded as its text
             data = text
         return self.redact(data) if redact else data
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pytest_kylecode.cassettes import format, yamldata
 from pytest_kylecode.cassettes.format import CassetteFile, Interaction
+from pytest_kylecode.cassettes.limits import size_problem
 from pytest_kylecode.failures import CassetteError
 
 __all__ = ["ParsedCassettes", "load"]
@@ -62,6 +63,9 @@ class ParsedCassettes:
 
     def load(self, path: Path) -> CassetteFile:
         """The cassette at ``path``, as ``format.load`` gives it; raises what it raises."""
+        too_big = size_problem(path.stat().st_size)
+        if too_big:  # refused before it is read, as format.load does
+            raise CassetteError(f"{path}: {too_big}")
         raw = path.read_bytes()
         digest = hashlib.blake2b(raw, digest_size=20, key=_parser_tag()).hexdigest()
         entry = self.directory / f"{digest}.marshal"

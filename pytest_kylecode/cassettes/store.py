@@ -27,6 +27,7 @@ import httpx
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock
+from agent_runtime.paths import write_atomic
 from pytest_kylecode.cassettes.format import CassetteFile, Interaction, dumps, load
 from pytest_kylecode.cassettes.matching import MatchRules, RequestNormalizer
 from pytest_kylecode.cassettes.modes import RecordMode
@@ -178,10 +179,12 @@ class CassetteSession:
         if leaked:
             masked = ", ".join(sorted({s[:6] + "…" for s in leaked}))
             raise CassetteRefused(f"refusing to write {self.path}: key-shaped values survived scrubbing ({masked})")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            write_atomic(self.path, text)
+        except OSError as exc:
+            raise CassetteRefused(
+                f"cannot write {self.path}: {exc.strerror or exc}; the cassette on disk is as it was"
+            ) from None
         self.changed = True
 
     def _identity(self, interactions: list[Interaction]) -> str:

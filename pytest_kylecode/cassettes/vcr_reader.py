@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_kylecode.cassettes.format import Interaction
+from pytest_kylecode.cassettes.limits import TooDeep, loads_json, size_problem
 from pytest_kylecode.failures import CassetteError
 
 __all__ = ["load_yaml", "parse_cassette", "read_cassette"]
@@ -39,6 +40,9 @@ def load_yaml(path: str | Path) -> object:
 
     path = Path(path)
     try:
+        too_big = size_problem(path.stat().st_size)
+        if too_big:
+            raise CassetteError(f"{path}: {too_big}")
         return load(path).data  # an alias bomb or deep nesting: refused, not hung
     except YAMLSourceError as exc:
         raise CassetteError(f"{exc.where}: corrupt cassette ({exc.problem})") from None
@@ -105,7 +109,9 @@ def _json_or_none(body: bytes) -> object:
     if not body.strip():
         return None
     try:
-        return json.loads(body)
+        return loads_json(body)
+    except TooDeep:
+        raise
     except ValueError:
         return None
 

@@ -45,9 +45,10 @@ class RuntimeDriver:
             )
 
 
-def driver_for(cell: Cell, agent: PreparedAgent | None = None) -> AgentDriver:
+def driver_for(cell: Cell, agent: PreparedAgent | None = None, *, allow_hosts: tuple[str, ...] = ()) -> AgentDriver:
     """The driver of ``cell``: the test body given as ``agent``, the scenario's program or factory,
-    or the runtime."""
+    or the runtime. ``allow_hosts``: what a user's agent may still reach beyond loopback while its
+    cell replays."""
     program = cell.scenario.agent_program
     if agent is None and program is not None:
         from pytest_kylecode.process.driver import ProcessDriver
@@ -56,5 +57,5 @@ def driver_for(cell: Cell, agent: PreparedAgent | None = None) -> AgentDriver:
     if agent is not None or cell.scenario.agent_factory:
         from pytest_kylecode.byo.driver import ByoDriver
 
-        return ByoDriver.for_cell(cell, agent)
+        return ByoDriver.for_cell(cell, agent, allow_hosts)
     return RuntimeDriver()

@@ -81,7 +81,7 @@ class CellRunner:
                     record=self.settings.record,
                     upstream_kind=self.settings.upstream,
                     upstream=self._upstream,
-                    driver=driver_for(cell, agent),
+                    driver=driver_for(cell, agent, allow_hosts=self.settings.allow_hosts),
                     workspaces=self._workspaces,
                     match=self.settings.match,
                     parsed=self._parsed,
@@ -152,7 +152,10 @@ class CellRunner:
         if not verdict.passed or self.settings.keep_runs:
             runlog = result.runlog
             if runlog is not None:
-                details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+                try:
+                    details["run_dir"] = str(runlog.write(self.settings.runs, cell.scenario.name, cell.id))
+                except OSError as exc:  # a full disk must not hide why the cell failed
+                    details["run_dir_error"] = f"{exc.strerror or exc} ({exc.filename or self.settings.runs})"
         item.user_properties.append(("kylecode_run", details))
         if not verdict.passed:
             raise CellFailure(self._report(item, cell, run, verdict, details))
@@ -190,6 +193,8 @@ class CellRunner:
         ]
         if "run_dir" in details:
             lines.append(f"run directory: {details['run_dir']}  (vendor bundle: kylecode bundle {details['run_dir']})")
+        elif "run_dir_error" in details:
+            lines.append(f"run directory: not written: {details['run_dir_error']}")
         if run.cassettes.recording:
             lines.append(
                 "the cassette and the metrics snapshot were left as they were; once the cause is fixed, "
@@ -252,7 +257,7 @@ class _Shared(httpx.BaseTransport):
 
 
 def _assert_snapshot(request: pytest.FixtureRequest, metrics: JSONObject) -> str | None:
-    from pytest_kylecode.snapshot import metrics_snapshot, snapshot_text
+    from pytest_kylecode.snapshot import corruption, metrics_snapshot, snapshot_text
 
     snapshot = metrics_snapshot(request)
     if snapshot == metrics:
@@ -261,7 +266,14 @@ def _assert_snapshot(request: pytest.FixtureRequest, metrics: JSONObject) -> str
     location = Path(snapshot.extension.get_location(test_location=snapshot.test_location, index=0))
     if not location.exists():
         return f"no stored snapshot at {location} (create it with --snapshot-update)"
-    stored = location.read_text(encoding="utf-8").splitlines()
+    text = location.read_text(encoding="utf-8", errors="replace")
+    corrupt = corruption(text)
+    if corrupt:
+        return (
+            f"{location} is corrupt: {corrupt}; restore it from version control, or write it anew "
+            "with --snapshot-update"
+        )
+    stored = text.splitlines()
     now = snapshot_text(metrics).splitlines()
     diff = "\n".join(difflib.unified_diff(stored, now, "stored snapshot", "this run", lineterm="", n=1))
     return f"{location} differs (accept with --snapshot-update):\n{diff}"

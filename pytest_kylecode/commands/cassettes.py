@@ -9,7 +9,8 @@ body of a re-record pull request. Git is run as a subprocess; nothing is written
 
 Reported: orphan cassettes (no cell records them), cells without a cassette, stale cassettes
 (recorded for another version of their scenario: the ``scenario_hash`` of their provenance,
-read from the file's head, no longer matches), orphan metrics snapshots (``orphans``), and,
+read from the file's head, no longer matches), orphan metrics snapshots (``orphans``), temporary
+files that an interrupted write of a cassette or a snapshot left behind, and,
 unless ``--no-replay``, what replay finds: every cell with a fresh cassette is replayed
 (record mode ``none``, the cell's fault injected, on a virtual clock) exactly as the matrix
 would, so interactions the runtime no longer requests show up too.
@@ -143,6 +144,8 @@ def _check(args: argparse.Namespace) -> int:
     ]
     replay = [] if no_replay else _replay_problems(fresh, cassettes)
     problems += replay
+    leftovers = _temporary_files(cassettes, scenarios)
+    problems += [f"temporary file of an interrupted write (nothing reads it; remove it): {path}" for path in leftovers]
     for line in problems:
         print(line)
     if census.invalid:
@@ -159,8 +162,18 @@ def _check(args: argparse.Namespace) -> int:
         f"{len(cells)} cells, {len(present)} cassettes, {len(tree.snapshots)} snapshots: "
         f"{len(orphan_cassettes)} orphan cassettes, {len(missing)} missing, {len(stale)} stale, "
         f"{len(orphan_snapshots)} orphan snapshots; {replayed}"
+        + (f"; {len(leftovers)} temporary files" if leftovers else "")
     )
     return 1 if problems else 0
+
+
+def _temporary_files(*roots: Path) -> list[Path]:
+    """The temporary files that writes of cassettes and snapshots left (a kill -9 mid-write):
+    hidden, so easy to miss, yet git shows them."""
+    from agent_runtime.paths import is_temporary
+
+    found = {path for root in roots if root.is_dir() for path in root.rglob(".*.tmp") if is_temporary(path.name)}
+    return sorted(found)
 
 
 def _replay_problems(cells: list[Cell], cassettes: Path) -> list[str]:

@@ -80,6 +80,18 @@ def catches_its_own_error(ctx):
         return AgentReport(outcome="failed", exception=exc)
 
 
+def also_calls_home(ctx):
+    # in replay only (KYLECODE_TEST_CALL_HOME): a client of its own, past the cell's transport
+    import os
+    import httpx
+    if os.environ.get("KYLECODE_TEST_CALL_HOME"):
+        try:
+            httpx.get("https://api.openai.com/v1/models", timeout=5)
+        except httpx.HTTPError:
+            pass  # what a tracing exporter does: swallow it and go on
+    return run(ctx)
+
+
 async def run_async(ctx):
     return run(ctx)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from matrix_helpers import BASIC, CASSETTE, NODE, ONE, Matrix, load_cassette
 
@@ -80,6 +81,41 @@ def test_corrupt_cassette_names_the_file_and_the_interaction(matrix: Matrix) -> 
     (matrix.root / CASSETTE).write_text("interactions: [unclosed\n")
     result = matrix.replay("-q")
     assert f"{matrix.root / CASSETTE}:2: corrupt cassette (invalid YAML" in result.stdout.str()
+
+
+def test_a_cassette_over_the_limits_is_refused_naming_the_file_and_the_interaction(
+    matrix: Matrix, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 200,000-deep request body and an oversized file: clear errors, no RecursionError, no parse."""
+    from pytest_kylecode.cassettes.limits import MAX_CASSETTE_BYTES, MAX_DEPTH
+    from pytest_kylecode.cli import main
+
+    path = matrix.root / CASSETTE
+    matrix.scenario("basic", ONE)
+    matrix.record()
+    data = load_cassette(matrix)
+    del data["interactions"][1]["request"]["parsed_body"]
+    data["interactions"][1]["request"]["body"] = "[" * 200_000 + "]" * 200_000
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    deep = [f"{path}: interaction 1 is corrupt", f"the JSON nests 200000 levels deep; at most {MAX_DEPTH} are read"]
+    result = matrix.replay("-q")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert all(part in out for part in deep) and "RecursionError" not in out
+    capsys.readouterr()
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert all(part in err for part in deep) and "RecursionError" not in err
+
+    with path.open("a") as stream:  # still valid YAML: a comment nobody would read
+        stream.write("#" + "x" * MAX_CASSETTE_BYTES + "\n")
+    size = path.stat().st_size
+    result = matrix.replay("-q")
+    result.assert_outcomes(failed=1)
+    too_big = f"{path}: the cassette is {size} bytes, over the limit of {MAX_CASSETTE_BYTES} bytes"
+    assert too_big in result.stdout.str()
+    assert main(["inspect", str(path)]) == 2
+    assert too_big in capsys.readouterr().err
 
 
 def test_parsed_cassettes_kept_in_the_pytest_cache_never_hide_a_hand_edit(matrix: Matrix) -> None:

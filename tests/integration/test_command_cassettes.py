@@ -141,3 +141,18 @@ def test_an_invalid_scenario_leaves_its_snapshots_unjudged(project: Path, capsys
     assert code == 1  # its cassettes are orphans: no valid cell records them
     assert not [line for line in out if line.startswith("orphan snapshot")]
     assert "1 scenario files do not validate: snapshots of names that no valid scenario has were not judged" in out
+
+
+def test_temporary_files_of_interrupted_writes_are_reported(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a write cut short by a kill -9 leaves: nothing reads it, git shows it."""
+    cassette = project / CASSETTES[0]
+    snapshot = project / "scenarios/__snapshots__/hello/openai/gpt-4o-mini-stream-native-none.json"
+    left = [cassette.with_name(f".{cassette.name}.4242.tmp"), snapshot.with_name(f".{snapshot.name}.77.tmp")]
+    for path in left:
+        path.write_text("half a file")
+    (cassette.parent / ".notes.tmp").write_text("a user's own hidden file")  # not a write of ours
+    code, out = check(capsys, "--no-replay")
+    assert code == 1
+    reported = [line.rsplit(": ", 1)[1] for line in out if line.startswith("temporary file of an interrupted write")]
+    assert reported == sorted(str(path.relative_to(project)) for path in left)
+    assert out[-1].endswith("; 2 temporary files")

@@ -212,3 +212,23 @@ def test_unknown_fault_kind_is_an_argparse_error(tmp_path: Path) -> None:
         timeout=30,
     )
     assert result.returncode == 2 and "invalid choice: 'http_999'" in result.stderr
+
+
+def test_an_alias_bomb_is_refused_as_scenarios_validate_refuses_it(tmp_path: Path) -> None:
+    # Nine levels of nine aliases: 9**9 values once expanded; the checked loader stops it at once.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\nscript: *a9\n", encoding="utf-8")
+    result = subprocess.run(
+        [*_command(), "emulate", "--scenario", str(path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:" in result.stderr and "alias bomb" in result.stderr, result.stderr
+    validate = subprocess.run(
+        [*_command(), "scenarios", "validate", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert "alias bomb" in validate.stdout + validate.stderr

@@ -67,3 +67,19 @@ def test_snapshot_false_writes_none(matrix: Matrix) -> None:
     matrix.scenario("basic", BASIC + "snapshot: false\n")
     matrix.record().assert_outcomes(passed=6)
     assert not (matrix.root / "scenarios/__snapshots__").exists()
+
+
+def test_an_empty_or_unparsable_snapshot_is_reported_corrupt_not_as_a_diff(matrix: Matrix) -> None:
+    matrix.scenario("basic", BASIC)
+    matrix.record()
+    other = Path("scenarios/__snapshots__/basic/openai/gpt-4o-mini-stream-native-none.json")
+    (matrix.root / SNAP).write_text("")
+    (matrix.root / other).write_text('{"schema": 1, "summary": {"calls"')  # cut short mid-write
+    result = matrix.replay("-q")
+    result.assert_outcomes(passed=4, failed=2)
+    output = result.stdout.str()
+    assert f"{SNAP} is corrupt: the file is empty" in output
+    assert f"{other} is corrupt: not JSON" in output
+    assert "differs (accept with --snapshot-update)" not in output
+    matrix.run("--snapshot-update", ci=True).assert_outcomes(passed=6)
+    assert json.loads((matrix.root / SNAP).read_text())["schema"] == 1

@@ -91,3 +91,38 @@ def test_workspace_path_never_reaches_a_cassette(matrix: Matrix) -> None:
     cassette = (matrix.root / CASSETTE).read_text()
     assert "kylecode-ws-" not in cassette and "/tmp" not in cassette
     matrix.replay("-q").assert_outcomes(passed=1)
+
+
+def test_a_cassette_write_the_disk_refuses_keeps_the_old_cassette_and_leaves_no_temporary_file(
+    matrix: Matrix,
+) -> None:
+    """A file size limit (``ulimit -f``) below the cassette's size: the write fails half-way."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    matrix.scenario("basic", ONE)
+    matrix.record().assert_outcomes(passed=1)
+    before = (matrix.root / CASSETTE).read_bytes()
+    matrix.scenario("basic", ONE.replace("write notes.txt", "write the notes.txt file"))  # re-record it all
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_XDIST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--kylecode-matrix", "--kylecode-record=all", "--snapshot-update", "-q"],
+        cwd=matrix.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_file_size,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"cannot write {matrix.root / CASSETTE}: File too large; the cassette on disk is as it was" in done.stdout
+    assert "Traceback" not in done.stdout
+    assert (matrix.root / CASSETTE).read_bytes() == before
+    assert [p.name for p in (matrix.root / CASSETTE).parent.iterdir()] == [CASSETTE.name]

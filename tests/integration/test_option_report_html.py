@@ -4,18 +4,15 @@ on its failing cell, and what the page then shows. The screenshot stays in the t
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
-from matrix_helpers import BASIC, Matrix
+from browser import headless_page, require_browser
+from matrix_helpers import BASIC, ONE, Matrix
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Two faults over BASIC: nine cells (stall needs streaming: three combinations not applicable).
 TWO_FAULTS = BASIC.replace("fault: [none]", "fault: [none, stall]")
 FAILING = (
@@ -29,34 +26,18 @@ overrides:
 FAILED_CELL = "openai-responses/gpt-4.1-stream-native-stall"
 
 
-@pytest.fixture
-def browser_page() -> Iterator[Page]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra has it)")
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 900})
-        finally:
-            browser.close()
-
-
-def test_a_click_on_the_failing_cell_shows_its_failure_metrics_and_transcript(
-    matrix: Matrix, browser_page: Page, tmp_path: Path
-) -> None:
+def test_a_click_on_the_failing_cell_shows_its_failure_metrics_and_transcript(matrix: Matrix, tmp_path: Path) -> None:
+    require_browser()
     matrix.scenario("basic", TWO_FAULTS)
     matrix.record()
     matrix.scenario("basic", FAILING)
     matrix.replay("--kylecode-report=out").assert_outcomes(passed=8, failed=1)
-    page = browser_page
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.goto((matrix.root / "out" / "report.html").as_uri())
+    with headless_page((matrix.root / "out" / "report.html").as_uri()) as page:
+        check_the_failing_cell(page, matrix, tmp_path)
 
+
+def check_the_failing_cell(page: Page, matrix: Matrix, tmp_path: Path) -> None:
+    """The heatmap, the click, the detail panel, a filter; the screenshot kept in ``tmp_path``."""
     chips = page.locator("section[data-scenario=basic] button.chip")
     assert chips.count() == 12  # nine cells, three combinations not applicable
     assert page.locator("button.chip.na").count() == 3 and page.locator("button.chip.failed").count() == 1
@@ -86,5 +67,26 @@ def test_a_click_on_the_failing_cell_shows_its_failure_metrics_and_transcript(
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot of report.html: {shot}")
     assert shot.stat().st_size > 10_000
-    assert not problems, problems
-    assert all(url.startswith("file://") for url in requests), requests  # nothing from the network
+
+
+# What a model wrote, shown by the page: it must arrive as text, never as markup or script.
+HOSTILE = '</script><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+QUOTED = '"' + HOSTILE.replace('"', '\\"') + '"'
+HOSTILE_RUN = ONE.replace('"one file\\n"', QUOTED).replace("text: Writing notes.", f"text: {QUOTED}")
+EXPECTS_OTHER = HOSTILE_RUN.replace(f"files: {{notes.txt: {QUOTED}}}", 'files: {notes.txt: "one file\\n"}')
+
+
+def test_what_a_model_wrote_is_shown_as_text_and_never_runs(matrix: Matrix) -> None:
+    require_browser()
+    assert EXPECTS_OTHER != HOSTILE_RUN
+    matrix.scenario("basic", HOSTILE_RUN)
+    matrix.record().assert_outcomes(passed=1)
+    matrix.scenario("basic", EXPECTS_OTHER)  # the expectation now quotes the model's file back
+    matrix.replay("--kylecode-report=out").assert_outcomes(failed=1)
+    with headless_page((matrix.root / "out" / "report.html").as_uri()) as page:
+        page.locator("button.chip.failed").click()
+        detail = page.locator("#detail")
+        assert HOSTILE in detail.locator("pre.failure").inner_text()
+        assert HOSTILE in detail.locator("ol.transcript").inner_text()
+        assert page.locator("img").count() == 0
+        assert page.evaluate("window.pwned") is None

@@ -257,3 +257,9 @@ def test_a_key_split_over_stream_events_is_never_written(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*refusing to write *: key-shaped values survived scrubbing (sk-pro…)"])
     assert not list((pytester.path / "cassettes").rglob("*.yaml"))
+    # The cell failed: its run directory is kept, to see what the model sent, key masked as elsewhere.
+    [line] = [line for line in result.stdout.lines if line.startswith("run directory: ")]
+    run_dir = Path(line.split()[2])
+    assert run_dir.is_dir() and (run_dir / "meta" / "run.json").is_file()
+    written = "".join(p.read_text(encoding="utf-8") for p in run_dir.rglob("*") if p.is_file())
+    assert "sk-proj-LEAKEDLEAKED1234567890" not in written

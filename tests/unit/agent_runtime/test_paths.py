@@ -66,3 +66,41 @@ def test_a_root_reached_through_a_symlink_is_its_own_inside(tmp_path: Path) -> N
     (tmp_path / "real").mkdir()
     os.symlink(tmp_path / "real", tmp_path / "link")
     assert inside(tmp_path / "link", "a.yaml") == tmp_path / "link" / "a.yaml"
+
+
+_WRITE_UNDER_A_SIZE_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+from agent_runtime.paths import write_atomic
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails (EFBIG) instead of the process dying
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+try:
+    write_atomic(Path(sys.argv[1]), "new " * 1000)
+except OSError as exc:
+    print(exc.errno)
+"""
+
+
+def test_a_write_that_fails_half_way_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    import errno
+    import subprocess
+    import sys
+
+    path = tmp_path / "cassette.yaml"
+    path.write_text("old content\n")
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITE_UNDER_A_SIZE_LIMIT, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == str(errno.EFBIG), done.stderr
+    assert path.read_text() == "old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["cassette.yaml"]
+
+
+def test_write_atomic_creates_the_directory_and_names_its_temporary_files_recognisably(tmp_path: Path) -> None:
+    from agent_runtime.paths import is_temporary, temporary_name, write_atomic
+
+    path = tmp_path / "a" / "b.json"
+    write_atomic(path, "{}\n")
+    assert path.read_text() == "{}\n" and [p.name for p in path.parent.iterdir()] == ["b.json"]
+    assert is_temporary(temporary_name(path).name)
+    assert not is_temporary("b.json") and not is_temporary(".notes.tmp")
