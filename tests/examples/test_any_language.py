@@ -21,6 +21,7 @@ FAULTS = ("none", "http_429", "http_503", "html_200", "truncated_stream", "sse_e
 
 
 def run_examples(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The examples' matrix, replayed; every run directory kept (the programs' output is in them)."""
     environment = {**os.environ, "CI": "true"}
     environment.pop("KYLECODE_TELEMETRY_PATH", None)
     return subprocess.run(
@@ -29,6 +30,7 @@ def run_examples(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]
             "-m",
             "pytest",
             "--kylecode-matrix",
+            "--kylecode-keep-runs",
             "--kylecode-runs",
             str(tmp_path / "runs"),
             "--kylecode-report",
@@ -50,19 +52,31 @@ def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("any_language")
     result = run_examples(tmp)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return json.loads((tmp / "report" / "report.json").read_text())  # type: ignore[no-any-return]
+    report: dict[str, Any] = json.loads((tmp / "report" / "report.json").read_text())
+    report["runs"] = tmp / "runs"
+    return report
+
+
+def stderr_of(replay: dict[str, Any], scenario: str, cell: str) -> str:
+    """What the program of ``scenario`` printed to stderr in ``cell`` (its run directory keeps it)."""
+    (run_dir,) = [d for d in replay["runs"].iterdir() if f"_{scenario}_" in d.name and d.name.count(cell)]
+    return (run_dir / "program" / "stderr.txt").read_text()
 
 
 def snapshot(scenario: str, cell: str) -> dict[str, Any]:
     return json.loads((SNAPSHOTS / scenario / f"{cell}.json").read_text())  # type: ignore[no-any-return]
 
 
-PROGRAMS = ("python_stdlib_agent", "shell_curl_agent")
+PROGRAMS = ("python_stdlib_agent", "shell_curl_agent", "node_openai_agent")
 
 
 def _needs(scenario: str) -> None:
     if scenario == "shell_curl_agent" and shutil.which("curl") is None:
         pytest.skip("curl is not on PATH (.ci/run installs it): the shell agent's cells skip")
+    if scenario == "node_openai_agent" and shutil.which("node") is None:
+        pytest.skip("node is not on PATH: the Node agent's cells skip")
+    if scenario == "node_openai_agent" and not (EXAMPLES / "node_modules" / "openai").is_dir():
+        pytest.skip("examples/any_language/node_modules is absent (run npm ci there): the Node agent's cells skip")
 
 
 @pytest.mark.parametrize("scenario", PROGRAMS)
@@ -91,3 +105,20 @@ def test_a_program_without_a_report_is_read_from_its_exit_and_its_requests(repla
     # they say the same as the Python agent's own report does.
     for cell in (f"{ROUTE}-stream-native-none", f"{ROUTE}-nostream-native-malformed_tool_args"):
         assert snapshot("shell_curl_agent", cell)["completion"] == snapshot("python_stdlib_agent", cell)["completion"]
+
+
+@pytest.mark.parametrize("streaming", ["stream", "nostream"])
+def test_the_node_program_meets_each_fault_under_the_sdks_own_name(replay: dict[str, Any], streaming: str) -> None:
+    _needs("node_openai_agent")
+    seen = {
+        fault: stderr_of(replay, "node_openai_agent", f"gpt-4o-mini-{streaming}-native-{fault}_")
+        for fault in ("http_429", "http_503", "html_200")
+    }
+    assert "attempt 1: RateLimitError: 429 " in seen["http_429"]
+    assert "attempt 1: InternalServerError: 503 " in seen["http_503"]
+    if streaming == "stream":
+        sse = stderr_of(replay, "node_openai_agent", "gpt-4o-mini-stream-native-sse_error_")
+        assert "attempt 1: APIError: " in sse  # the SDK raises the error event of the stream
+        assert "the stream ended before its finish" in seen["html_200"]
+    else:
+        assert "a body that is no chat completion" in seen["html_200"]  # the SDK hands an HTML page over as text
