@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: what one matrix cell costs, against the floor of a bare pytest test.
+"""Benchmark: what one matrix cell costs, against the floor of a bare pytest test and the peers.
 
     python benchmarks/run.py                 # full run (a few minutes), JSON on stdout
     python benchmarks/run.py --cells 200 --collect-cells 2000 --rss-cells 1000 --repeat 1   # quicker
@@ -18,13 +18,24 @@ subprocess (so pytest's own per-test cost is included), and nothing here imports
    ``httpx.MockTransport`` and reads the recorded responses.
 3. Matrix. ``CI=true pytest --kylecode-matrix`` on the same number of cells, replayed from the
    cassettes with their faults and snapshot comparison; in one process and with ``-n WORKERS``.
-4. Per cell: each configuration is also run with no test at all; per-cell cost is
+   ``matrix`` replays with pytest's cache provider on, as a second run finds it (parsed
+   cassettes kept); ``matrix_cold`` clears the cache first, as a fresh CI machine's first run.
+   Peers of the floor: ``respx`` answers the floor's hand-written loop from a respx router.
+4. The SDK workload: one agent loop on the official openai SDK (Chat Completions with tools,
+   streamed and not). ``byo_sdk`` runs it as a byo cell (``ctx.openai_client()``, a scenario
+   factory, replayed from cassettes the emulator recorded); the cassette peers run the very same
+   loop on a plain ``openai.OpenAI``, each in its own session: ``vcrpy_sdk`` (vcrpy through
+   pytest-recording) and ``cassetter_sdk``, replaying cassettes they recorded themselves from
+   the emulator served on loopback (``kylecode emulate``). A peer that is not installed (the
+   ``bench`` extra) is listed under ``peers_skipped``.
+5. Per cell: each configuration is also run with no test at all; per-cell cost is
    ``(T(N) - T(0)) / N`` (session start-up removed), wall and CPU (user+sys of the process tree),
-   medians over ``--repeat`` runs. ``ratio`` is matrix / floor per cell.
-5. Collection of ``--collect-cells`` cells (``--collect-only``): collection proper (session
+   medians over ``--repeat`` runs. ``ratios`` holds every per-test cost over the floor's, and the
+   byo cell's over each peer's; all of them are printed too.
+6. Collection of ``--collect-cells`` cells (``--collect-only``): collection proper (session
    start to collection finished), command start to collection finished, and the whole command
    (whose end includes syrupy's unused-snapshot report over every snapshot file).
-6. Peak memory: max RSS of an in-process replay of ``--rss-cells`` cells; when that is less
+7. Peak memory: max RSS of an in-process replay of ``--rss-cells`` cells; when that is less
    than 10,000, the 10,000-cell figure is extrapolated linearly from two sizes (and says so).
 
 ``--repo DIR`` measures another checkout of the project (its directory goes first on
@@ -44,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +132,150 @@ def test_cell(index):
 '''
 
 
+# The respx peer: the floor's hand-written loop, answered by a respx router instead of MockTransport.
+RESPX_TEST = FLOOR_TEST.replace("import httpx\n", "import httpx\nimport respx\n").replace(
+    """    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        for uri, headers, body, status, _, expected in calls:""",
+    """    with respx.mock(assert_all_called=False) as router, httpx.Client() as client:
+        router.route().mock(side_effect=handler)
+        for uri, headers, body, status, _, expected in calls:""",
+)
+
+# The SDK workload: one agent loop on the official openai SDK (Chat Completions with tools,
+# streamed or not), run by the byo kylecode cell (``ctx.openai_client()``) and, unchanged, by the
+# cassette peers (vcrpy through pytest-recording, cassetter) on a plain ``openai.OpenAI``.
+SDK_LOOP = """\
+import json
+
+import openai
+
+FILES = {"README.md": "# bench\\nA small project.\\n", "src/main.c": "int main(void){return 0;}\\n"}
+TASK = "List the workspace, read README.md, then call mark_task_complete with a one-line summary."
+TOOLS = [
+    {"type": "function", "function": {"name": name, "description": text, "parameters": {
+        "type": "object", "properties": {arg: {"type": "string"}}, "required": [arg]}}}
+    for name, text, arg in [
+        ("list_dir", "List a workspace directory.", "path"),
+        ("read_file", "Read a text file of the workspace.", "path"),
+        ("mark_task_complete", "Call when the task is done.", "summary"),
+    ]
+]
+
+
+def _tool(name, arguments):
+    if name == "list_dir":
+        return "\\n".join(sorted({path.split("/")[0] + ("/" if "/" in path else "") for path in FILES}))
+    if name == "read_file":
+        return FILES.get(arguments.get("path", ""), "error: no such file")
+    return "done"
+
+
+def _turn(client, model, messages, stream):
+    if not stream:
+        message = client.chat.completions.create(model=model, messages=messages, tools=TOOLS).choices[0].message
+        return message.content or "", [
+            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
+            for c in message.tool_calls or []
+        ]
+    text, calls = [], {}
+    with client.chat.completions.create(
+        model=model, messages=messages, tools=TOOLS, stream=True, stream_options={"include_usage": True}
+    ) as chunks:
+        for chunk in chunks:
+            for choice in chunk.choices:
+                text.append(choice.delta.content or "")
+                for part in choice.delta.tool_calls or []:
+                    call = calls.setdefault(part.index, {"id": "", "type": "function",
+                                                         "function": {"name": "", "arguments": ""}})
+                    call["id"] = call["id"] or part.id or ""
+                    if part.function is not None:
+                        call["function"]["name"] = call["function"]["name"] or part.function.name or ""
+                        call["function"]["arguments"] += part.function.arguments or ""
+    return "".join(text), [calls[i] for i in sorted(calls)]
+
+
+def run_loop(client, model, stream, max_steps=8):
+    \"\"\"(tool calls made, finished): ask, run the tools called, send the results back.\"\"\"
+    messages = [{"role": "system", "content": "Use the tools."}, {"role": "user", "content": TASK}]
+    made = []
+    for _ in range(max_steps):
+        text, calls = _turn(client, model, messages, stream)
+        messages.append({"role": "assistant", "content": text or None, **({"tool_calls": calls} if calls else {})})
+        for call in calls:
+            name, arguments = call["function"]["name"], json.loads(call["function"]["arguments"] or "{}")
+            made.append({"id": call["id"], "name": name, "arguments": arguments})
+            messages.append({"role": "tool", "tool_call_id": call["id"], "content": _tool(name, arguments)})
+            if name == "mark_task_complete":
+                return made, True
+    return made, False
+
+
+def kylecode_run(ctx):
+    from pytest_kylecode.byo import AgentReport
+
+    made, finished = run_loop(ctx.openai_client(), ctx.model, ctx.streaming)
+    results = [{"id": call["id"], "error": False} for call in made]
+    if finished:
+        return AgentReport(outcome="completed", completion_reason="tool_finish", tool_calls=made, tool_results=results)
+    return AgentReport(outcome="max_steps", tool_calls=made, tool_results=results)
+"""
+
+SDK_SCENARIO = """\
+name: {name}
+description: Benchmark workload, the openai SDK loop as a byo cell.
+task: List the workspace, read README.md, then call mark_task_complete with a one-line summary.
+workspace:
+  README.md: "# bench\\nA small project.\\n"
+  src/main.c: "int main(void){{return 0;}}\\n"
+agent:
+  factory: "sdk_loop:kylecode_run"
+  max_steps: 8
+  failover: []
+script:
+  - tool_calls: [{{name: list_dir, arguments: {{path: "."}}}}]
+  - text: Reading the README.
+    tool_calls: [{{name: read_file, arguments: {{path: README.md}}}}]
+  - text: Done.
+    tool_calls: [{{name: mark_task_complete, arguments: {{summary: "README.md read"}}}}]
+matrix:
+  provider: [openai/gpt-4o-mini]
+  streaming: [true, false]
+  tools: [native]
+  fault: [none]
+expect:
+  outcome: completed
+  completion_reason: tool_finish
+"""
+SDK_CELLS_PER_SCENARIO = 2
+SDK_FIRST = "sdk_0000.yaml"
+
+# One SDK loop per test against a plain openai client; the cassette plugin (``-p`` picks one per
+# session) answers from the two cassettes recorded once from the emulator, streamed and not.
+PEER_TEST = """\
+import os
+
+import openai
+import pytest
+
+from sdk_loop import run_loop
+
+COUNT = int(os.environ.get("PEER_TESTS", "0"))
+SUFFIX = os.environ.get("PEER_CASSETTE_SUFFIX", "")
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize(
+    "index",
+    [pytest.param(i, marks=pytest.mark.default_cassette(("stream" if i % 2 == 0 else "nostream") + SUFFIX))
+     for i in range(COUNT)],
+)
+def test_sdk_loop(index):
+    client = openai.OpenAI(base_url=os.environ["PEER_BASE_URL"], api_key="sk-bench-not-a-key", max_retries=0)
+    made, finished = run_loop(client, "gpt-4o-mini", index % 2 == 0)
+    assert finished and [call["name"] for call in made] == ["list_dir", "read_file", "mark_task_complete"]
+"""
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -141,10 +297,25 @@ class Runner:
         self.env = env
 
     def pytest(
-        self, args: list[str], *, cwd: Path, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (0,),
+        cache: bool = False,
     ) -> dict[str, Any]:
-        """One pytest session in a subprocess: wall, CPU of the process tree, max RSS, output."""
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        """One pytest session in a subprocess: wall, CPU of the process tree, max RSS, output.
+        ``cache``: with pytest's cache provider (the matrix keeps parsed cassettes there)."""
+        # The peers' plugins are kept out unless a peer session names its own again (``-p recording``).
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *([] if cache else ["-p", "no:cacheprovider"]),
+            *NO_PEER_PLUGINS,
+            *args,
+        ]
         started = time.perf_counter()
         proc = subprocess.Popen(
             command, cwd=cwd, env={**self.env, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
@@ -302,23 +473,145 @@ def _empty_call() -> dict[str, Any]:
     }
 
 
+PEERS = {
+    # peer name -> (the pytest plugin it runs under, the module that says it is installed)
+    "vcrpy_sdk": ("recording", "pytest_recording"),
+    "cassetter_sdk": ("cassetter", "cassetter"),
+}
+# The peers' pytest plugins both own a ``vcr`` marker: every other session keeps them out.
+NO_PEER_PLUGINS = ["-p", "no:recording", "-p", "no:cassetter"]
+
+
+def installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def build_sdk(runner: Runner, copies: int) -> tuple[Path, list[Path]]:
+    """The byo workload: the SDK loop module (``sdk_loop.py`` at the project's root), the scenario
+    recorded once with the emulator, and ``copies`` scenario files sharing its cassettes and
+    snapshots. Returns (project root, scenario files)."""
+    root = runner.work / "sdk"
+    write_ini(root)
+    (root / "sdk_loop.py").write_text(SDK_LOOP, encoding="utf-8")
+    scenarios, cassettes = root / "scenarios", root / "cassettes"
+    scenarios.mkdir()
+    template = SDK_FIRST.removesuffix(".yaml")
+    (scenarios / f"{template}.yaml").write_text(SDK_SCENARIO.format(name=template), encoding="utf-8")
+    log("recording the byo SDK scenario with the emulator")
+    env = {k: v for k, v in runner.env.items() if k != "CI"}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env["PYTHONPATH"]])
+    runner.env, saved = env, runner.env
+    try:
+        args = ["--kylecode-matrix", f"--kylecode-scenarios={scenarios}", f"--kylecode-cassettes={cassettes}", "-q"]
+        runner.pytest([*args, "--kylecode-record=all", "--snapshot-update"], cwd=root)
+    finally:
+        runner.env = saved
+    files = [scenarios / f"{template}.yaml"]
+    for n in range(1, copies):
+        name = f"sdk_{n:04d}"
+        (scenarios / f"{name}.yaml").write_text(SDK_SCENARIO.format(name=name), encoding="utf-8")
+        _link_tree(cassettes / template, cassettes / name)
+        _link_tree(scenarios / "__snapshots__" / template, scenarios / "__snapshots__" / name)
+        files.append(scenarios / f"{name}.yaml")
+    return root, files
+
+
+def build_peers(runner: Runner, sdk_root: Path) -> tuple[dict[str, Path], str, dict[str, str]]:
+    """Each installed cassette peer's project, its two cassettes recorded from the emulator served
+    on loopback (``kylecode emulate``). Returns (peer -> project dir, base URL, peer -> why skipped)."""
+    projects: dict[str, Path] = {}
+    skipped: dict[str, str] = {}
+    wanted = {}
+    for name, (_, module) in PEERS.items():
+        if installed(module):
+            wanted[name] = PEERS[name]
+        else:
+            skipped[name] = f"{module} is not installed (pip install -e '.[bench]')"
+    if not wanted:
+        return projects, "", skipped
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest_kylecode.cli",
+            "emulate",
+            "--scenario",
+            str(sdk_root / "scenarios/sdk_0000.yaml"),
+        ],
+        env=runner.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        found = re.search(r"listening on (http://\S+)", line)
+        if found is None:
+            raise SystemExit(f"benchmark: kylecode emulate did not start: {line!r}")
+        base_url = found.group(1).rstrip("/") + "/v1"
+        for name, (plugin, _) in wanted.items():
+            project = runner.work / name
+            write_ini(project)
+            (project / "test_peer.py").write_text(PEER_TEST, encoding="utf-8")
+            log(f"recording the {name} cassettes from the emulator")
+            runner.pytest(
+                ["-q", "-p", "no:xdist", *_peer_plugins(plugin), "--record-mode=once"],
+                cwd=project,
+                env={"PEER_TESTS": "2", "PEER_BASE_URL": base_url, "PYTHONPATH": _with(sdk_root, runner)},
+            )
+            projects[name] = project
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return projects, base_url, skipped
+
+
+def _peer_plugins(plugin: str) -> list[str]:
+    return ["-p", plugin]
+
+
+def _with(directory: Path, runner: Runner) -> str:
+    return os.pathsep.join([str(directory), runner.env["PYTHONPATH"]])
+
+
 def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return statistics.median(run[key] for run in runs)
+    return float(statistics.median(run[key] for run in runs))
+
+
+@dataclass(frozen=True)
+class Config:
+    """One timed pytest session: its arguments, directory, environment, accepted exit codes, and
+    whether pytest's cache provider is on (the matrix keeps its parsed cassettes there)."""
+
+    args: list[str]
+    cwd: Path
+    env: dict[str, str]
+    ok: tuple[int, ...] = (0,)
+    cache: bool = False
+
+
+@dataclass(frozen=True)
+class Workloads:
+    matrix: Path
+    floor: Path
+    respx: Path
+    files: list[Path]
+    sdk: Path
+    sdk_files: list[Path]
+    peers: dict[str, Path]
+    base_url: str
 
 
 def measure(
-    runner: Runner,
-    *,
-    matrix: Path,
-    floor: Path,
-    files: list[Path],
-    cells: int,
-    per_scenario: int,
-    repeat: int,
-    workers: int,
+    runner: Runner, work: Workloads, *, cells: int, per_scenario: int, repeat: int, workers: int
 ) -> dict[str, Any]:
-    scenario_files = [str(p) for p in files[: -(-cells // per_scenario)]]
+    matrix, floor = work.matrix, work.floor
+    scenario_files = [str(p) for p in work.files[: -(-cells // per_scenario)]]
     cells = len(scenario_files) * per_scenario
+    sdk_files = [str(p) for p in work.sdk_files[: -(-cells // SDK_CELLS_PER_SCENARIO)]]
+    sdk_cells = len(sdk_files) * SDK_CELLS_PER_SCENARIO
     empty = matrix / "empty"
     empty.mkdir(exist_ok=True)
     matrix_args = [
@@ -327,62 +620,108 @@ def measure(
         f"--kylecode-cassettes={matrix / 'cassettes'}",
         "-q",
     ]
-    configs: dict[str, tuple[list[str], Path, dict[str, str], tuple[int, ...]]] = {
-        "floor": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": str(cells)}, (0,)),
-        "floor_empty": (["-q", "-p", "no:xdist"], floor, {"FLOOR_TESTS": "0"}, (0, 5)),
-        "matrix": ([*matrix_args, "-p", "no:xdist", *scenario_files], matrix, {"CI": "true"}, (0,)),
-        "matrix_empty": (
-            ["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-p", "no:xdist"],
-            matrix,
-            {"CI": "true"},
-            (5,),
+    no_cells = ["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q"]
+    ci = {"CI": "true"}
+    sdk_env = {"CI": "true", "PYTHONPATH": _with(work.sdk, runner)}
+    bare = ["-q", "-p", "no:xdist"]
+    configs: dict[str, Config] = {
+        "floor": Config(bare, floor, {"FLOOR_TESTS": str(cells)}),
+        "floor_empty": Config(bare, floor, {"FLOOR_TESTS": "0"}, (0, 5)),
+        "respx": Config(bare, work.respx, {"FLOOR_TESTS": str(cells)}),
+        "respx_empty": Config(bare, work.respx, {"FLOOR_TESTS": "0"}, (0, 5)),
+        # Replay as a workstation or CI runner sees it after its first run: parsed cassettes cached.
+        "matrix": Config([*matrix_args, "-p", "no:xdist", *scenario_files], matrix, ci, cache=True),
+        "matrix_empty": Config([*no_cells, "-p", "no:xdist"], matrix, ci, (5,), cache=True),
+        # The first run (a fresh CI machine): the cache cleared, every cassette parsed and kept.
+        "matrix_cold": Config(
+            [*matrix_args, "--cache-clear", "-p", "no:xdist", *scenario_files], matrix, ci, cache=True
         ),
-        "matrix_xdist": ([*matrix_args, "-n", str(workers), *scenario_files], matrix, {"CI": "true"}, (0,)),
-        "matrix_xdist_empty": (
-            ["--kylecode-matrix", f"--kylecode-scenarios={empty}", "-q", "-n", str(workers)],
-            matrix,
-            {"CI": "true"},
-            (5,),
+        "matrix_xdist": Config([*matrix_args, "-n", str(workers), *scenario_files], matrix, ci, cache=True),
+        "matrix_xdist_empty": Config([*no_cells, "-n", str(workers)], matrix, ci, (5,), cache=True),
+        "byo_sdk": Config(
+            [
+                "--kylecode-matrix",
+                f"--kylecode-scenarios={work.sdk / 'scenarios'}",
+                f"--kylecode-cassettes={work.sdk / 'cassettes'}",
+                "-q",
+                "-p",
+                "no:xdist",
+                *sdk_files,
+            ],
+            work.sdk,
+            sdk_env,
+            cache=True,
         ),
+        "byo_sdk_empty": Config([*no_cells, "-p", "no:xdist"], work.sdk, sdk_env, (5,), cache=True),
     }
+    for name, project in work.peers.items():
+        plugin, _ = PEERS[name]
+        args = ["-q", "-p", "no:xdist", *_peer_plugins(plugin), "--record-mode=none"]
+        env = {"PEER_BASE_URL": work.base_url, "PYTHONPATH": _with(work.sdk, runner)}
+        configs[name] = Config(args, project, {**env, "PEER_TESTS": str(sdk_cells)})
+        configs[f"{name}_empty"] = Config(args, project, {**env, "PEER_TESTS": "0"}, (0, 5))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
-    for name in ("floor", "matrix_xdist"):  # untimed: warms the bytecode cache (floor module, xdist)
-        args, cwd, env, ok = configs[name]
-        runner.pytest(args, cwd=cwd, env={**env, "FLOOR_TESTS": "1"} if name == "floor" else env, ok=ok)
+    # Untimed: warms the bytecode cache (test modules, xdist, the peers) and the parsed cassettes.
+    for name in ("floor", "respx", "matrix_xdist", "byo_sdk", *work.peers):
+        config = configs[name]
+        env = (
+            {**config.env, "FLOOR_TESTS": "1", "PEER_TESTS": "2"}
+            if name in ("floor", "respx", *work.peers)
+            else config.env
+        )
+        runner.pytest(config.args, cwd=config.cwd, env=env, ok=config.ok, cache=config.cache)
     for r in range(repeat):
-        for name, (args, cwd, env, ok) in configs.items():  # interleaved: load drifts hit every config alike
+        for name, config in configs.items():  # interleaved: load drifts hit every config alike
             log(f"run {r + 1}/{repeat}: {name}")
-            result = runner.pytest(args, cwd=cwd, env=env, ok=ok)
+            result = runner.pytest(config.args, cwd=config.cwd, env=config.env, ok=config.ok, cache=config.cache)
             result.pop("output")
             runs[name].append(result)
 
-    def summary(name: str, empty_name: str) -> dict[str, Any]:
+    def summary(name: str, empty_name: str, tests: int) -> dict[str, Any]:
         full, none = runs[name], runs[empty_name]
         wall, cpu = _median(full, "wall_s"), _median(full, "cpu_s")
         wall0, cpu0 = _median(none, "wall_s"), _median(none, "cpu_s")
         return {
-            "tests": cells,
+            "tests": tests,
             "wall_s": round(wall, 3),
             "cpu_s": round(cpu, 3),
             "startup_wall_s": round(wall0, 3),
             "startup_cpu_s": round(cpu0, 3),
-            "per_cell_wall_ms": round((wall - wall0) / cells * 1000, 3),
-            "per_cell_cpu_ms": round((cpu - cpu0) / cells * 1000, 3),
+            "per_cell_wall_ms": round((wall - wall0) / tests * 1000, 3),
+            "per_cell_cpu_ms": round((cpu - cpu0) / tests * 1000, 3),
             "max_rss_mb": round(max(run["max_rss_mb"] for run in full), 1),
             "wall_s_runs": [round(run["wall_s"], 3) for run in full],
         }
 
-    floor_s, matrix_s = summary("floor", "floor_empty"), summary("matrix", "matrix_empty")
-    xdist_s = summary("matrix_xdist", "matrix_xdist_empty")
-    xdist_s["workers"] = workers
+    results = {
+        "floor": summary("floor", "floor_empty", cells),
+        "respx": summary("respx", "respx_empty", cells),
+        "matrix": summary("matrix", "matrix_empty", cells),
+        "matrix_cold": summary("matrix_cold", "matrix_empty", cells),
+        "matrix_xdist": {**summary("matrix_xdist", "matrix_xdist_empty", cells), "workers": workers},
+        "byo_sdk": summary("byo_sdk", "byo_sdk_empty", sdk_cells),
+        **{name: summary(name, f"{name}_empty", sdk_cells) for name in work.peers},
+    }
+
+    def ratio(a: str, b: str, key: str) -> float | None:
+        if a not in results or b not in results or results[b][key] <= 0:
+            return None
+        return round(float(results[a][key]) / float(results[b][key]), 2)
+
+    # Every per-test cost over the floor's, and the byo cell over each peer running its very loop.
+    pairs = [(name, "floor") for name in results if name != "floor"]
+    pairs += [("byo_sdk", peer) for peer in PEERS]
+    ratios = {
+        f"{a}/{b}": {"wall": ratio(a, b, "per_cell_wall_ms"), "cpu": ratio(a, b, "per_cell_cpu_ms")} for a, b in pairs
+    }
     return {
         "cells": cells,
-        "floor": floor_s,
-        "matrix": matrix_s,
-        "matrix_xdist": xdist_s,
-        "ratio_per_cell_wall": round(matrix_s["per_cell_wall_ms"] / floor_s["per_cell_wall_ms"], 2),
-        "ratio_per_cell_cpu": round(matrix_s["per_cell_cpu_ms"] / floor_s["per_cell_cpu_ms"], 2),
-        "xdist_speedup_wall": round(matrix_s["wall_s"] / xdist_s["wall_s"], 2),
+        "sdk_cells": sdk_cells,
+        **results,
+        "ratios": ratios,
+        "ratio_per_cell_wall": ratio("matrix", "floor", "per_cell_wall_ms"),
+        "ratio_per_cell_cpu": ratio("matrix", "floor", "per_cell_cpu_ms"),
+        "xdist_speedup_wall": round(results["matrix"]["wall_s"] / results["matrix_xdist"]["wall_s"], 2),
     }
 
 
@@ -515,16 +854,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         matrix, files = build_matrix(runner, copies, faults)
         floor = build_floor(runner, matrix, files[0])
+        respx = runner.work / "respx"
+        write_ini(respx)
+        shutil.copy2(floor / "floor_calls.json", respx / "floor_calls.json")
+        (respx / "test_respx.py").write_text(RESPX_TEST, encoding="utf-8")
+        sdk, sdk_files = build_sdk(runner, -(-args.cells // SDK_CELLS_PER_SCENARIO))
+        peers, base_url, skipped = build_peers(runner, sdk)
+        workloads = Workloads(matrix, floor, respx, files, sdk, sdk_files, peers, base_url)
         timed = measure(
-            runner,
-            matrix=matrix,
-            floor=floor,
-            files=files,
-            cells=args.cells,
-            per_scenario=per_scenario,
-            repeat=args.repeat,
-            workers=args.workers,
+            runner, workloads, cells=args.cells, per_scenario=per_scenario, repeat=args.repeat, workers=args.workers
         )
+        timed["peers_skipped"] = skipped
         collect = measure_collect(runner, matrix, files, args.collect_cells, per_scenario, args.repeat)
         rss = measure_rss(
             runner,
@@ -558,6 +898,10 @@ def main(argv: list[str] | None = None) -> int:
         "peak_memory": rss,
     }
     text = json.dumps(report, indent=2)
+    for pair, value in report["ratios"].items():
+        log(f"{pair:28s} per test: wall {value['wall']}x, cpu {value['cpu']}x")
+    for peer, why in report["peers_skipped"].items():
+        log(f"{peer}: not measured, {why}")
     print(text)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")

@@ -204,7 +204,9 @@ class LoopbackServer:
             return self._refuse(request, said, 413, f"the request body is over {self.limits.max_body_bytes} bytes")
         except (web.HTTPException, ValueError, ConnectionError) as exc:  # a malformed chunked body
             return self._refuse(request, said, 400, f"the request body is malformed ({type(exc).__name__})")
-        if _json_too_deep(body, self.limits.max_json_depth):
+        if _may_nest_deeper(body, self.limits.max_json_depth) and await asyncio.wrap_future(
+            self._pool.submit(_json_too_deep, body, self.limits.max_json_depth)  # a scan: off the loop
+        ):
             return self._refuse(request, said, 400, f"the JSON body nests deeper than {self.limits.max_json_depth}")
         if not request.raw_path.startswith("/"):  # absolute-form or `*`: not a request to this server
             return self._refuse(request, said, 400, "the request target is not a path on this server")
@@ -404,16 +406,17 @@ _BRACKETS: Final = re.compile(rb"[\[\]{}]")
 _JSON_START: Final = re.compile(rb"\s*[\[{]")
 
 
+def _may_nest_deeper(body: bytes, limit: int) -> bool:
+    """The cheap test first: a JSON-looking body with more openers than ``limit``."""
+    return bool(_JSON_START.match(body)) and body.count(b"[") + body.count(b"{") > limit
+
+
 def _json_too_deep(body: bytes, limit: int) -> bool:
     """Whether a JSON-looking body nests arrays and objects deeper than ``limit``.
 
     Transports parse bodies with the standard library, which fails on deep nesting with a
     RecursionError rather than an answer; the server refuses such a body first, with a 400.
     """
-    if not _JSON_START.match(body):
-        return False
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False  # cannot nest deeper than it has openers
     depth = 0
     for match in _BRACKETS.finditer(_JSON_STRING.sub(b"", body)):
         depth += 1 if match.group() in (b"[", b"{") else -1

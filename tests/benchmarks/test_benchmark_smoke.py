@@ -48,6 +48,11 @@ def test_benchmark_runs_and_reports_every_key(tmp_path: Path) -> None:
         "floor",
         "matrix",
         "matrix_xdist",
+        "matrix_cold",
+        "respx",
+        "byo_sdk",
+        "ratios",
+        "peers_skipped",
         "ratio_per_cell_wall",
         "ratio_per_cell_cpu",
         "xdist_speedup_wall",
@@ -55,7 +60,12 @@ def test_benchmark_runs_and_reports_every_key(tmp_path: Path) -> None:
         "peak_memory",
     } <= report.keys()
     assert report["cells"] == 20
-    for run in ("floor", "matrix", "matrix_xdist"):
+    # Each cassette peer is measured when installed (the bench extra), else named as skipped.
+    peers = {"vcrpy_sdk", "cassetter_sdk"}
+    measured = peers & report.keys()
+    assert measured | report["peers_skipped"].keys() == peers
+    assert not measured & report["peers_skipped"].keys()
+    for run in ("floor", "respx", "matrix", "matrix_cold", "matrix_xdist"):
         assert {
             "tests",
             "wall_s",
@@ -66,6 +76,16 @@ def test_benchmark_runs_and_reports_every_key(tmp_path: Path) -> None:
             "max_rss_mb",
         } <= report[run].keys()
         assert report[run]["tests"] == 20
+    for run in ("byo_sdk", *measured):
+        assert report[run]["tests"] == report["sdk_cells"] == 20
+    for pair in (
+        "matrix/floor",
+        "matrix_cold/floor",
+        "respx/floor",
+        "byo_sdk/floor",
+        *(f"byo_sdk/{p}" for p in measured),
+    ):
+        assert {"wall", "cpu"} <= report["ratios"][pair].keys()
     assert report["matrix_xdist"]["workers"] == 2
     assert {"cells", "collection_s", "command_start_to_collected_s", "collect_only_wall_s"} <= report["collect"].keys()
     assert report["collect"]["cells"] == 20

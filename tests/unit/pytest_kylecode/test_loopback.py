@@ -359,3 +359,49 @@ def test_truncated_stream_reaches_the_responses_sdk() -> None:
             seen += (event.type for event in stream)
             stream.get_final_response()
     assert "response.created" in seen and "response.completed" not in seen  # cut before the end
+
+
+# -- waits on the LoopbackClock: kept, and holding no thread -------------------------------------------
+
+
+def test_paced_streams_keep_their_timing_and_share_two_workers() -> None:
+    import asyncio
+    import time
+
+    from pytest_kylecode.loopback import Limits, LoopbackClock
+    from pytest_kylecode.wire import Timing
+
+    timing = Timing(first_byte_s=0.3, per_event_s=0.05)
+    transport = EmulatorTransport(parse_script(SCRIPT), clock=LoopbackClock(), timing=timing)
+    body = json.dumps(request_body("openai_chat", stream=True)).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    async def one(port: int) -> tuple[float, float, bytes]:
+        start = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        first = await reader.read(1)
+        first_at = time.monotonic() - start
+        rest = await reader.read(-1)
+        writer.close()
+        return first_at, time.monotonic() - start, first + rest
+
+    async def clients(port: int) -> list[tuple[float, float, bytes]]:
+        async with asyncio.timeout(30):
+            return await asyncio.gather(*(one(port) for _ in range(20)))
+
+    with LoopbackServer(transport, limits=Limits(workers=2)) as srv:
+        started = time.monotonic()
+        results = asyncio.run(clients(srv.port))
+        wall = time.monotonic() - started
+    for first_at, took, answer in results:
+        events = answer.count(b"data: ")
+        assert first_at >= timing.first_byte_s  # status and headers wait for the first event
+        assert took >= timing.first_byte_s + (events - 1) * timing.per_event_s - 0.01
+        assert answer.rstrip().endswith(b"0")  # the whole stream, its last chunk included
+    one_stream = timing.first_byte_s + 20 * timing.per_event_s
+    # 20 paced streams on two worker threads at once: the waits are the loop's, not the workers'.
+    assert wall < 5 * one_stream, wall

@@ -95,7 +95,11 @@ def every_outcome(cells: dict[str, Cell]) -> MatrixReport:
         run_dir=f"{ROOT}/.kylecode/runs/demo_stall",
         error_message="key sk-ant-api03-SECRETSECRETSECRET0000 refused",
         metrics=metrics(3, retries=1),
-        transcript=[{"role": "user", "text": "go"}, {"role": "assistant", "text": "<img src=x onerror=alert(1)>"}],
+        transcript=[
+            {"role": "user", "text": "go"},
+            {"role": "assistant", "text": "<img src=x onerror=alert(1)>"},
+            {"role": "tool", "text": "read_file: OPENAI_API_KEY=sk-proj-SECRETSECRETSECRET0000"},
+        ],
     )
     skipped = cells["anthropic/claude-sonnet-4-5-stream-native-none"]
     matrix.add(report(skipped, "setup", "skipped", ("scenarios/demo.yaml", 0, "Skipped: not today")))

@@ -29,6 +29,8 @@ def test_each_cell_gets_the_outcome_its_reports_establish(matrix: MatrixReport) 
     assert failed.message.startswith("cell demo[")  # xdist's banner is no part of the message
     assert "SECRET" not in failed.details["error_message"]  # details are redacted like every artifact
     assert failed.metrics["calls"] == 3 and failed.transcript[0] == {"role": "user", "text": "go"}
+    assert failed.transcript[1]["text"] == "<img src=x onerror=alert(1)>"  # escaping is the page's job
+    assert failed.transcript[2] == {"role": "tool", "text": "read_file: OPENAI_API_KEY=[REDACTED]"}
     assert "metrics" not in failed.details and "transcript" not in failed.details
 
 
