@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,47 @@ def test_a_mistaken_command_names_its_line(project: pytest.Pytester, change: dic
     result = project.runpytest("--kylecode-matrix")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([message])
+
+
+STALLING = """
+name: stall
+task: Say done.
+agent:
+  command: [{python}, "{{scenario_dir}}/../streamer.py"]
+  timeout_s: 30
+  timeouts: {{connect_s: 1, first_byte_s: 1, idle_s: 1}}
+script: [{{text: Done.}}]
+matrix: {{provider: [openai/gpt-4o-mini], streaming: [true], fault: [stall]}}
+expect:
+  outcome: completed
+  completion_reason: provider_signal
+  retries: 1
+  files: {{seen.txt: "timed out after 1 s\\n"}}
+  metrics: {{"routes[openai/gpt-4o-mini].errors.timeout": 1, summary.successes: 1}}
+"""
+
+# Streams one turn; a stream silent for KYLECODE_IDLE_TIMEOUT_S is given up and asked again.
+STREAMER = """
+import json, os, socket, urllib.request
+from pathlib import Path
+
+idle = float(os.environ["KYLECODE_IDLE_TIMEOUT_S"])
+body = {"model": os.environ["KYLECODE_MODEL"], "stream": True, "messages": [{"role": "user", "content": "go"}]}
+for attempt in range(2):
+    url = os.environ["OPENAI_BASE_URL"] + "/chat/completions"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=idle) as response:
+            if any(line.strip() == b"data: [DONE]" for line in response):
+                break
+    except (TimeoutError, socket.timeout):
+        Path("seen.txt").write_text(f"timed out after {idle:g} s\\n")
+"""
+
+
+def test_a_stall_is_a_real_silence_on_the_socket(project: pytest.Pytester) -> None:
+    (project.path / "scenarios").mkdir()
+    (project.path / "scenarios" / "stall.yaml").write_text(STALLING.format(python=sys.executable).lstrip())
+    (project.path / "streamer.py").write_text(STREAMER)
+    # The program's own 1 s idle timeout fires on the stalled stream; it asks again and completes.
+    _record(project).assert_outcomes(passed=1)
