@@ -79,6 +79,36 @@ def _malformed(plan: Plan) -> Plan:
     return replace(plan, text=text, text_pieces=pieces(text))
 
 
+def _cut_strings(value: object) -> object:
+    """``value`` with every string in it cut to its first half (an argument that broke off)."""
+    if isinstance(value, str):
+        return value[: len(value) // 2]
+    if isinstance(value, dict):
+        return {key: _cut_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut_strings(item) for item in value]
+    return value
+
+
+def _malformed_object(plan: Plan) -> Plan:
+    """``malformed_tool_args`` where the wire holds arguments as an object, never as text (a
+    non-streamed Anthropic ``tool_use.input``): the object arrives, its string values cut."""
+    first = plan.calls[0]
+    try:
+        arguments = json.loads(first.arguments)
+    except ValueError:
+        return plan
+    cut = dumps(_cut_strings(arguments))
+    if cut == dumps(arguments):
+        return plan
+    return replace(plan, calls=(PlannedCall(first.name, cut, pieces(cut)), *plan.calls[1:]))
+
+
+# Where a protocol's wire shape holds tool arguments as an object, a fault that breaks their JSON
+# text has no real counterpart; this is the shape the fault takes there.
+OBJECT_ARGUMENTS: Final = frozenset({("anthropic_messages", False)})
+
+
 def _content_filter(plan: Plan) -> Plan:
     text = plan.text[: len(plan.text) // 2]  # the filter stops the answer part-way
     return replace(plan, text=text, text_pieces=pieces(text), calls=(), finish="content_filter")
@@ -106,8 +136,14 @@ def rewrite(
         and (kind != "malformed_tool_args" or CALL_CLOSE not in plan.text)
     ):
         return None
+    change = PLAN_CHANGES[kind]
+    if kind == "malformed_tool_args" and plan.calls and (protocol, streaming) in OBJECT_ARGUMENTS:
+        change = _malformed_object
+    changed = change(plan)
+    if changed == plan and kind == "malformed_tool_args":
+        return None  # nothing to break (no string argument): the genuine answer
     wire = for_protocol(protocol)
-    rendered = wire.render(PLAN_CHANGES[kind](plan), request, Timing(first_byte_s=first_offset))
+    rendered = wire.render(changed, request, Timing(first_byte_s=first_offset))
     quirk = QUIRKS.get((kind, protocol, streaming))
     if quirk is not None:
         rendered.chunks = quirk(rendered.chunks)

@@ -7,11 +7,12 @@ For every cell:
 - nothing raises; every tool call id has exactly one result (checked here, not by the runtime's own check);
 - ``calls == successes + errors`` in the summary and per route, and ``calls`` equals the number of requests
   the transport actually saw (nothing lost, nothing invented); the telemetry file has one line per call;
-- the run directory is complete and readable: every file of DESIGN.md section 8 exists and parses, one
+- the run directory is complete and readable: every file of the run directory (docs/design.md) exists and parses, one
   request and one raw excerpt per call, one error file per failed call, metrics equal to the run's;
-- outcome, error category, retries, fallbacks and overrides are the ones the DESIGN section 6 policy implies
-  for the category the fault is classified as. Both tables below are written from DESIGN.md sections 5-6 and
-  WIREFORMATS.md section 6, not derived from the code under test.
+- outcome, error category, retries, fallbacks and overrides are the ones the default recovery policy implies
+  for the category the fault is classified as. Both tables below are written from the documented
+  contract (docs/design.md: error categories, recovery policy, fault catalog), not derived from the
+  code under test.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from hardening_helpers import pairing_problems, read_run_dir
 
 from agent_runtime.clock import VirtualClock
 from agent_runtime.config import parse_agent_config
+from agent_runtime.providers import parse_route
 from agent_runtime.runner import run_agent
 from pytest_kylecode.emulator import EmulatorTransport, parse_script
 from pytest_kylecode.faults.catalog import FAULT_KINDS, FaultSpec
+from pytest_kylecode.faults.rewrite import OBJECT_ARGUMENTS
 from pytest_kylecode.faults.transport import FaultTransport
 
 # One provider per protocol, plus every provider whose faults have a shape of their own.
@@ -55,7 +58,7 @@ SCRIPT = parse_script(
     ]
 )
 
-# The category one faulted call is classified as (DESIGN.md section 5; shapes of WIREFORMATS.md section 6).
+# The category one faulted call is classified as (docs/design.md, error categories and fault catalog).
 # None: the fault is no transport error (the response is fine, or its tool calls are what is wrong).
 CATEGORY: dict[str, str | None] = {
     "none": None,
@@ -85,13 +88,13 @@ CATEGORY: dict[str, str | None] = {
     "content_filter": "content_filter",
     "latency": None,  # 1 s before the first byte is below every timeout
 }
-# Providers whose wire shape says something else (WIREFORMATS.md sections 4-6).
+# Providers whose wire shape says something else.
 PROVIDER_CATEGORY: dict[tuple[str, str], str] = {
     ("openrouter", "http_502"): "server_error",  # OpenRouter answers 502 as JSON {code: 502}
     ("anthropic", "sse_error"): "overloaded",  # Anthropic's in-stream error is overloaded_error
     ("moonshot-anthropic", "sse_error"): "overloaded",
 }
-# DESIGN.md section 6, the default policy: category -> (action, retries before `then`, then).
+# The default recovery policy (docs/design.md): category -> (action, retries before `then`, then).
 POLICY: dict[str, tuple[str, int, str | None]] = {
     "rate_limit": ("retry", 3, "fallback"),
     "overloaded": ("retry", 2, "fallback"),
@@ -113,7 +116,7 @@ POLICY: dict[str, tuple[str, int, str | None]] = {
 }
 
 
-# DESIGN.md section 6: a route's circuit opens after 3 consecutive failures, and an open circuit takes
+# The default policy: a route's circuit opens after 3 consecutive failures, and an open circuit takes
 # no call, so a retry budget above 3 is cut there. Failures that prove the route is unhealthy count; an
 # answer that refuses the request (400, 401, 404, context length, tools) proves it answered.
 CIRCUIT_THRESHOLD = 3
@@ -204,6 +207,13 @@ def invariant_problems(result: Any, requests: int, run_dir: Path, tmp: Path) -> 
     return problems
 
 
+def cut_not_broken(kind: str, route: str, streaming: bool, tool_mode: str) -> bool:
+    """``malformed_tool_args`` where the wire holds arguments as an object (non-streamed Anthropic
+    Messages): the call arrives valid with its strings cut, so it runs; no tool error, no loop guard."""
+    protocol = parse_route(route).protocol
+    return kind == "malformed_tool_args" and tool_mode == "native" and (protocol, streaming) in OBJECT_ARGUMENTS
+
+
 def expected_single(kind: str, route: str) -> dict[str, Any]:
     """One faulted call (the first one, on the primary): what the policy makes of it."""
     category = category_of(kind, route)
@@ -252,7 +262,7 @@ def _calls_until_left(category: str) -> int:
 
 def expected_persistent(kind: str, route: str) -> dict[str, Any]:
     """The fault on every call of every route: the policy is exhausted on the primary, then on the failover,
-    and the run fails with the last error's category (DESIGN.md section 6)."""
+    and the run fails with the last error's category (docs/design.md, recovery policy)."""
     category = category_of(kind, route)
     if category is None:
         if kind == "malformed_tool_args":  # every call malformed: only the loop guard stops it
@@ -285,13 +295,15 @@ def _cells(kind: str) -> list[tuple[bool, str]]:
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 @pytest.mark.parametrize("route", PROVIDERS)
 def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
-    want = expected_single(kind, route)
     problems: list[str] = []
     for streaming, tool_mode in _cells(kind):
         cell = f"{'stream' if streaming else 'nostream'}-{tool_mode}"
         tmp = tmp_path / cell
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, FaultSpec(kind=kind), streaming, tool_mode, tmp)
+        want = dict(expected_single(kind, route))
+        if cut_not_broken(kind, route, streaming, tool_mode):
+            want["tool_errors"] = 0
         m, s = result.metrics, result.metrics["summary"]
         got = {
             "outcome": result.outcome,
@@ -324,7 +336,6 @@ def test_single_fault(route: str, kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", [k for k in FAULT_KINDS if k != "none"])
 @pytest.mark.parametrize("route", PROVIDERS)
 def test_persistent_fault_on_every_route(route: str, kind: str, tmp_path: Path) -> None:
-    want = expected_persistent(kind, route)
     fault = FaultSpec(kind=kind, times=99, route="any")
     problems: list[str] = []
     for streaming, tool_mode in _cells(kind):
@@ -332,6 +343,10 @@ def test_persistent_fault_on_every_route(route: str, kind: str, tmp_path: Path) 
         tmp = tmp_path / cell
         tmp.mkdir()
         result, requests, run_dir = run_cell(route, fault, streaming, tool_mode, tmp)
+        if cut_not_broken(kind, route, streaming, tool_mode):
+            want = {"outcome": "completed", "error_category": None, "calls": 3, "retries": 0, "fallbacks": 0}
+        else:
+            want = expected_persistent(kind, route)
         s = result.metrics["summary"]
         got = {
             "outcome": result.outcome,

@@ -186,13 +186,27 @@ def test_malformed_sse_inserts_a_broken_data_line(route: str) -> None:
 # -- tool-call and content faults -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stream", [True, False])
-@pytest.mark.parametrize("route", ROUTES.values())
+# Non-streamed Anthropic holds tool input as an object on the wire: no JSON text there to break.
+TEXT_ARGUMENTS = [
+    (route, stream)
+    for stream in (True, False)
+    for protocol, route in ROUTES.items()
+    if (protocol, stream) != ("anthropic_messages", False)
+]
+
+
+@pytest.mark.parametrize(("route", "stream"), TEXT_ARGUMENTS)
 def test_malformed_tool_args_reach_the_agent_as_a_parse_error(route: str, stream: bool) -> None:
     record = _call(FaultSpec("malformed_tool_args"), route, stream=stream)
     assert record.ok and record.response is not None
     call = record.response.tool_calls[0]
     assert call.name == "read_file" and call.parse_error and call.arguments == {}
+
+
+def test_non_streamed_anthropic_malformed_tool_args_keep_input_an_object_with_its_strings_cut() -> None:
+    response, body, _ = _raw(FaultSpec("malformed_tool_args"), ROUTES["anthropic_messages"], stream=False)
+    block = next(b for b in json.loads(body)["content"] if b["type"] == "tool_use")
+    assert response.status_code == 200 and block["input"] == {"path": "a."}
 
 
 @pytest.mark.parametrize("stream", [True, False])
