@@ -13,7 +13,12 @@ import pytest
 from own_agent import write_project
 from program_agent import write_program_project
 
-ONE_CELL = {"fault: [none, http_503]": "fault: [none]"}
+ONE_CELL = {  # the fault-free cell alone (and without the override of the 503 cell)
+    "fault: [none, http_503]": "fault: [none]",
+    "overrides:\n  - when: {fault: http_503}\n": "overrides:\n  - when: {fault: none}\n",
+    "expect: {retries: 1, metrics: {summary.calls: 3, ": "expect: {retries: 0, metrics: {summary.calls: 2, ",
+    '"routes[openai/gpt-4o-mini].errors.server_error": 1}}': "summary.errors: 0}}",
+}
 
 
 def _record(project: pytest.Pytester, *args: str) -> pytest.RunResult:
