@@ -148,6 +148,8 @@ def _redacted_transcript(entries: list[JSONObject], env: dict[str, str]) -> list
     if not all(isinstance(e, dict) and isinstance(e.get("text"), str) and "\0" not in e["text"] for e in entries):
         return list(redact_json(entries, env))
     texts = redact_text("\0".join(e["text"] for e in entries), env).split("\0")
+    if len(texts) != len(entries):  # a masked key-shaped run swallowed a NUL: redact text by text
+        return list(redact_json(entries, env))
     return [
         {**redact_json({k: v for k, v in e.items() if k != "text"}, env), "text": t}
         for e, t in zip(entries, texts, strict=True)
