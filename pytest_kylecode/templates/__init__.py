@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import jinja2
 
 WORKFLOWS: Final = ("matrix.yml", "rerecord.yml")
 
@@ -36,10 +39,11 @@ USER: Final = Profile(
 REPOSITORY: Final = Profile(install=("pip install -e '.[dev]'",), suite=True, gate_file="matrix.yml")
 
 
-def _environment() -> object:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     return jinja2.Environment(
+        loader=jinja2.PackageLoader(__name__, "."),  # the shipped files only, never a string from elsewhere
         variable_start_string="[[",
         variable_end_string="]]",
         block_start_string="[%",
@@ -57,17 +61,16 @@ def read(name: str) -> str:
 
 def render(name: str, profile: Profile) -> str:
     """The workflow ``name`` (one of ``WORKFLOWS``) for ``profile``."""
-    import jinja2
-
-    environment = _environment()
-    assert isinstance(environment, jinja2.Environment)
-    template = environment.from_string(read(name))
-    return template.render(
-        install=profile.install,
-        suite=profile.suite,
-        gate_file=profile.gate_file,
-        scenarios=profile.scenarios,
-        cassettes=profile.cassettes,
+    return (
+        _environment()
+        .get_template(name)
+        .render(
+            install=profile.install,
+            suite=profile.suite,
+            gate_file=profile.gate_file,
+            scenarios=profile.scenarios,
+            cassettes=profile.cassettes,
+        )
     )
 
 

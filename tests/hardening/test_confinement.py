@@ -448,5 +448,7 @@ def test_the_only_template_environment_loads_the_package_templates() -> None:
                 uses.append((path.relative_to(ROOT).as_posix(), node.attr))
     assert set(uses) <= {
         ("agent_runtime/dialect/prompts.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined", "Template")
+    } | {  # kylecode init's workflow templates: package files through a PackageLoader, as the prompts
+        ("pytest_kylecode/templates/__init__.py", a) for a in ("Environment", "PackageLoader", "StrictUndefined")
     }, uses
     assert ("agent_runtime/dialect/prompts.py", "from_string") not in uses and all(a != "from_string" for _, a in uses)
