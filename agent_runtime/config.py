@@ -106,6 +106,10 @@ class Timeouts:
 class RunShellConfig:
     default_timeout_s: float = 60.0
     max_timeout_s: float = 600.0
+    # True: commands run in a sandbox (``loop.tools.shell``); False: as the user, with everything
+    # the user may do; None: the caller decides (``kylecode run``: unsandboxed; a matrix cell that
+    # replays or records from the emulator: sandboxed).
+    sandbox: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +367,7 @@ def parse_agent_config(
                     RunShellConfig,
                     d["run_shell"],
                     f"{k}.run_shell",
-                    {n: _number for n in ("default_timeout_s", "max_timeout_s")},
+                    {**{n: _number for n in ("default_timeout_s", "max_timeout_s")}, "sandbox": _bool},
                 )
             max_parallel = _int(d.get("max_parallel", config.tools.max_parallel), f"{k}.max_parallel", 1)
             changes["tools"] = ToolsConfig(run_shell, max_parallel)

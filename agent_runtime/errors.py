@@ -7,7 +7,7 @@ Exception tree::
     ├── ProviderError             one failed model call, classified into a category
     └── RunFailed                 the run gave up: recovery exhausted, fail-fast, or loop guard
 
-Every provider failure is *classified* into exactly one canonical category (DESIGN.md section 5);
+Every provider failure is *classified* into exactly one canonical category (docs/design.md, error categories);
 recovery policy, metrics, expectations and reports speak only these names.
 """
 

@@ -5,7 +5,7 @@
 - ``stream``: a streamed answer without tools;
 - ``tools``: a non-streamed request WITH a real tool definition (``PROBE_TOOL``):
   a predecessor's tools probe sent no tool, so it could never see a route that
-  rejects ``tools`` (DESIGN.md section 11);
+  rejects ``tools``;
 - ``json``: a non-streamed request in JSON mode whose answer must parse.
 
 Each check is ``pass``, ``warn`` (the call worked but the answer was not what was

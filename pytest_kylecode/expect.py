@@ -1,4 +1,4 @@
-"""Expectations (DESIGN.md section 4): what a finished run is checked against.
+"""Expectations (docs/design.md, scenario format): what a finished run is checked against.
 
 ``measure`` turns a run into the values expectation keys name; ``check``
 compares them with a cell's merged ``expect`` and returns every mismatch, so a
@@ -46,11 +46,16 @@ class Mismatch:
         return f"{self.key}: expected {expected}, got {actual}"
 
 
+def metric_path_parts(path: str) -> list[str]:
+    """``routes[openrouter/z-ai/glm-4.6].calls`` -> ``["routes", "openrouter/z-ai/glm-4.6", "calls"]``:
+    a bracketed segment is taken literally (a route holds dots and slashes)."""
+    return [part[0] or part[1] for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path)]
+
+
 def metric_path(snapshot: object, path: str) -> object:
-    """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value; a bracketed segment is taken literally."""
+    """``routes[openrouter/z-ai/glm-4.6].calls`` -> the value, or ``_MISSING``."""
     value = snapshot
-    for part in re.findall(r"\[([^\]]+)\]|([^.\[\]]+)", path):
-        key = part[0] or part[1]
+    for key in metric_path_parts(path):
         if isinstance(value, dict) and key in value:
             value = value[key]
         elif isinstance(value, list) and key.isdigit() and int(key) < len(value):

@@ -93,6 +93,7 @@ class LoopbackServer:
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._failure: Exception | None = None
         self._closed = False
 
     @property
@@ -109,11 +110,16 @@ class LoopbackServer:
 
     def serve_forever(self) -> None:
         """Serve on this thread until ``close()`` (from another thread) or ``KeyboardInterrupt``."""
+        if self._closed:
+            raise RuntimeError(f"the loopback server on {self.url} did not start: it was closed")
         loop = asyncio.new_event_loop()
         self._loop = loop
         task = loop.create_task(self._serve())
         try:
             loop.run_until_complete(task)
+        except Exception as exc:
+            self._failure = exc  # for start(), which waits on another thread
+            raise
         except KeyboardInterrupt:
             # Ctrl-C (or the command's SIGTERM) lands wherever the loop was: let the server
             # finish its shutdown on the same loop, then let the caller see the interrupt.
@@ -134,10 +140,18 @@ class LoopbackServer:
 
     def start(self) -> LoopbackServer:
         """Serve on a background thread; returns once the server accepts connections."""
-        self._thread = threading.Thread(target=self.serve_forever, name="kylecode-loopback", daemon=True)
+        if self._closed:
+            raise RuntimeError(f"the loopback server on {self.url} did not start: it was closed")
+        self._thread = threading.Thread(target=self._serve_in_background, name="kylecode-loopback", daemon=True)
         self._thread.start()
         self._ready.wait()
+        if self._failure is not None:
+            raise RuntimeError(f"the loopback server on {self.url} did not start") from self._failure
         return self
+
+    def _serve_in_background(self) -> None:
+        with contextlib.suppress(Exception):  # kept in self._failure: start() raises it
+            self.serve_forever()
 
     def close(self) -> None:
         """Stop serving: every connection is closed, every worker thread joined, the port released."""
@@ -220,6 +234,7 @@ class LoopbackServer:
     def _refuse(self, request: web.BaseRequest, said: str, status: int, why: str) -> web.Response:
         self._emit(f'{_peer(request)} "{said}" {status} ({why})')
         answer = web.json_response({"error": {"type": "invalid_request_error", "message": why}}, status=status)
+        answer.headers["server"] = SERVER_NAME
         answer.force_close()  # the rest of the body, if any, stays unread
         return answer
 
@@ -284,7 +299,7 @@ class _Exchange:
         sent = 0
         chunk = first
         try:
-            while chunk is not _END:
+            while chunk:  # _END, once the body is exhausted
                 await answer.write(chunk)  # written and drained: the client sees each chunk as it comes
                 sent += len(chunk)
                 chunk = await self._next(chunks)
@@ -311,7 +326,7 @@ class _Exchange:
         return await self._call(stepped)
 
     def _abort(self) -> web.StreamResponse:
-        # No FIN-after-answer: the connection just goes, as a failed upstream's would.
+        # Nothing more is written: the connection just goes, as a failed upstream's would.
         transport = self.request.transport
         if transport is not None:
             transport.abort()
@@ -322,7 +337,7 @@ class _Exchange:
         # once that step is over, never concurrently with it.
         pending = self.pending
         if pending is None or pending.done():
-            self.server._pool.submit(response.close)
+            response.close()
         else:
             pending.add_done_callback(lambda _: response.close())
 

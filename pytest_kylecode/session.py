@@ -161,6 +161,16 @@ class KylecodeSession:
         terminalreporter.write_sep("=", "kylecode matrix")
         for line in terminal.render(self.report, self.comparison()).splitlines():
             terminalreporter.write_line(line)
+        if self.settings.upstream != "live":
+            from agent_runtime.loop.tools.shell import sandbox_in_use
+
+            if sandbox_in_use() is None:  # once a session, on the controller: the machine decides, not the cell
+                terminalreporter.write_line(
+                    "kylecode: run_shell ran unsandboxed: neither bubblewrap (bwrap) nor unshare works on this "
+                    "machine, so shell commands from scenarios and cassettes had your network and files "
+                    "(docs/trust.md)",
+                    yellow=True,
+                )
         # From the report rows, not the runner: under xdist the cells ran in the workers.
         changed = sorted(
             {

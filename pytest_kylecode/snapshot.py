@@ -1,6 +1,6 @@
 """The metrics snapshot of every cell, through syrupy: one JSON file per cell.
 
-Layout (DESIGN.md section 10): ``<scenario dir>/__snapshots__/<scenario>/<cell id>.json``,
+Layout (docs/design.md, metrics snapshot): ``<scenario dir>/__snapshots__/<scenario>/<cell id>.json``,
 where the cell id keeps its ``/`` (``openrouter/z-ai/glm-4.6-stream-native-none.json``
 lives in ``openrouter/z-ai/``), mirroring the cassette tree. syrupy's default
 naming strips ``/`` and keys on the test file's name, so this extension names

@@ -52,7 +52,7 @@ LOOP_GUARD_CATEGORY: Final = "malformed_tool_call"
 
 @dataclass(slots=True)
 class RunResult:
-    """What one run did, as measured by expectations, metrics and reports (DESIGN section 4).
+    """What one run did, as measured by expectations, metrics and reports (docs/design.md, scenario format).
 
     ``steps`` counts the model responses the loop acted on; ``tool_errors`` the error results,
     malformed calls included (``malformed_calls`` counts those alone); ``final_route`` is the

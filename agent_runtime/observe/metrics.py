@@ -1,4 +1,4 @@
-"""Provider metrics of one run and their deterministic snapshot (DESIGN.md section 7).
+"""Provider metrics of one run and their deterministic snapshot (docs/design.md, metrics snapshot).
 
 Every call counts, retries included: ``calls == successes + errors`` in the
 summary and ``calls == successes + sum(errors.values())`` per route. Routes are
@@ -104,7 +104,7 @@ class _RouteStats:
 
 
 class ProviderMetricsCollector:
-    """Counts every call of one run; ``snapshot()`` is the JSON-ready DESIGN section 7 shape."""
+    """Counts every call of one run; ``snapshot()`` is the JSON-ready shape of docs/design.md (metrics snapshot)."""
 
     def __init__(self) -> None:
         self._routes: dict[str, _RouteStats] = {}

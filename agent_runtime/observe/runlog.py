@@ -2,7 +2,7 @@
 
 Recording costs appends only (references to the ``CallRecord`` objects, no copies
 of bodies, no filesystem); the matrix writes the directory only for failing cells.
-``RunLog.write`` materializes DESIGN.md section 8::
+``RunLog.write`` materializes the run directory (docs/design.md, run directory)::
 
     <root>/<UTC timestamp>_<scenario>_<cell>_<short id>/
       meta/run.json  meta/capability_probes.json  meta/provider_metrics.json  meta/telemetry.jsonl

@@ -1,6 +1,6 @@
 """The one route-resolution function, shared by the runtime and the preflight.
 
-DESIGN.md section 11: a predecessor's preflight probed a different failover set
+A predecessor's preflight probed a different failover set
 than its runtime used. Here ``ResilientModel`` and ``probes.preflight`` both call
 ``resolve_routes``; there is no second copy of the rule.
 """

@@ -6,7 +6,7 @@ never calls anything: ``ResilientModel`` carries the decision out. The rules are
 ``config.RecoveryRule`` values (``config.DEFAULT_RECOVERY`` unless the config
 replaces a category).
 
-Semantics (DESIGN.md section 6):
+Semantics (docs/design.md, recovery policy):
 
 - ``retry``: up to ``max_retries`` re-sends to the same route. The wait before
   re-send ``n`` (0-based) is ``min(base * factor**n, max)`` reduced by a jitter

@@ -19,7 +19,7 @@ It implements ``model.Model``. For one turn it walks the routes of
    opens mid-turn ends the route's retries there (an open circuit takes no call).
 
 When no route is left the turn raises ``RunFailed`` with the category of the last
-error (DESIGN.md section 6). All state lives on the instance: two models never
+error (docs/design.md, recovery policy). All state lives on the instance: two models never
 share a circuit, a jitter stream or an override.
 """
 

@@ -42,7 +42,7 @@ class AgentReport:
     - ``tool_results``: the results the agent sent back, as mappings ``{id, error=False,
       executed=True}``; ``error`` marks an error result, ``executed=False`` a call that
       was answered without running (malformed arguments, unknown tool).
-    - ``error_category``: a canonical category (DESIGN section 5), for ``failed`` and
+    - ``error_category``: a canonical category (docs/design.md, error categories), for ``failed`` and
       ``loop_guard``; ``None`` on a failed run = the category of the last failed
       provider call. ``error_message``: free text shown in reports.
     - ``exception``: the exception the agent caught when its run failed on one (its own, or

@@ -6,7 +6,7 @@ clients and the cell's ``FaultTransport``), so a user cannot get metrics wrong b
 miscounting. Every call becomes an ``agent_runtime`` ``CallRecord`` classified by the
 runtime's own decoding path (``provider_client.BodyDecoder`` over the route's wire
 protocol) and is fed to a ``ProviderMetricsCollector``: the snapshot has exactly the shape
-of the runtime's (DESIGN section 7), so expectations and syrupy snapshots work unchanged.
+of the runtime's (docs/design.md, metrics snapshot), so expectations and syrupy snapshots work unchanged.
 
 Rules, in the order a call meets them:
 

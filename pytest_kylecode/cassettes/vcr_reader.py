@@ -1,7 +1,7 @@
 """Read any vcrpy cassette (format version 1) into the interactions our own cassettes hold.
 
 Cassettes recorded by other projects differ in how they store bodies; all of these
-come back as bytes (SOURCES.md of ``../shared/realworld`` lists where each is found):
+come back as bytes:
 
 - ``body: {string: <str>}`` (plain vcrpy) or ``body: {string: !!binary ...}`` (bytes);
 - ``parsed_body: <mapping>`` instead of ``body`` (pydantic-ai's serializer), re-serialized

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -102,7 +102,7 @@ def execute_cell(
     # cost no wall time on either clock.
     clock: Clock = FastForwardClock() if live else VirtualClock()
     env = runtime_env(live)
-    config = cell.agent_config()
+    config = sandboxed(cell.agent_config(), live)
     if live:
         require_key(cell, env)
     spec = CassetteSpec(
@@ -133,6 +133,17 @@ def execute_cell(
         give_back(workspace, workspaces)
         raise
     return CellRun(result, session, workspace, problems)
+
+
+def sandboxed(config: AgentConfig, live: bool) -> AgentConfig:
+    """``config`` with ``run_shell`` sandboxed unless the scenario said otherwise: in replay the
+    commands come from a cassette and, recording from the emulator, from the scenario's script,
+    both files anyone may have edited (docs/trust.md). Recording live, the model's own commands
+    run as ``kylecode run`` runs them."""
+    shell = config.tools.run_shell
+    if shell.sandbox is not None or live:
+        return config
+    return replace(config, tools=replace(config.tools, run_shell=replace(shell, sandbox=True)))
 
 
 def give_back(workspace: Path, workspaces: WorkspacePool | None) -> None:

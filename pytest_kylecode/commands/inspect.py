@@ -1,7 +1,7 @@
 """``kylecode inspect CASSETTE [--json]``: what each interaction of a cassette says once normalized.
 
 Reads our cassettes and any vcrpy cassette (gzip and ``!!binary`` bodies, pydantic-ai's
-``parsed_body``...) and prints one record per interaction (DESIGN.md §9), as a readable
+``parsed_body``...) and prints one record per interaction (``normalize``), as a readable
 table or, with ``--json``, as ``{"interactions": [...]}``. A missing or corrupt cassette is a
 one-line error naming the file (and the interaction) on stderr, exit status 2.
 """

@@ -1,6 +1,6 @@
 """The emulated model's script: what it answers, turn by turn, and which turn a request gets.
 
-A scenario's ``script:`` is provider-neutral (DESIGN.md section 4)::
+A scenario's ``script:`` is provider-neutral (docs/design.md, scenario format)::
 
     script:
       - tool_calls: [{name: list_dir, arguments: {path: "."}}]

@@ -1,1 +1,1 @@
-"""Fault injection: the catalog of DESIGN.md section 5 and the transport that injects it."""
+"""Fault injection: the fault catalog and the transport that injects it."""

@@ -1,4 +1,4 @@
-"""The fault catalog (DESIGN.md section 5) and fault specs as scenarios write them.
+"""The fault catalog (docs/design.md) and fault specs as scenarios write them.
 
 A fault is a name or a mapping ``{kind, at, times, route[, ms]}``. It hits calls
 ``at`` .. ``at + times - 1`` among the calls to the routes it targets. In ids and

@@ -6,8 +6,13 @@ valid one. The same checks run under pytest and in ``kylecode scenarios validate
 
 from __future__ import annotations
 
+import fnmatch
+import functools
+import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from agent_runtime.config import parse_agent_config
@@ -20,7 +25,7 @@ from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
 from pytest_kylecode.cassettes.matching import MatchRules, parse_match_rules
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
-from pytest_kylecode.scenarios.scenario import Matrix, Override, Scenario, Selector, stream_word
+from pytest_kylecode.scenarios.scenario import Axes, Matrix, Override, Scenario, Selector, matches, stream_word
 
 if TYPE_CHECKING:
     from pytest_kylecode.emulator.script import Turn
@@ -168,6 +173,9 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
     overrides = tuple(
         _parse_override(c, o, ("overrides", i)) for i, o in enumerate(_listify(data.get("overrides", [])))
     )
+    _check_selectors_select(c, matrix, exclude, overrides)
+    if factory is None:  # a user's own agent has its own tools, which a scenario file cannot list
+        _check_script_tools(c, script)
     snapshot = c.expect_type(data.get("snapshot", True), bool, ("snapshot",), "true or false")
     match = (
         parse_match_rules(data["match"], lambda kp: doc.where(("match", *kp)))
@@ -351,6 +359,7 @@ def parse_expect(c: _Checker, written: object, keypath: KeyPath) -> JSONObject:
             c.expect_type(value, dict, kp, "a mapping of metrics path -> value, e.g. summary.retries: 2")
             for path, expected in value.items():
                 c.expect_type(path, str, kp, "metrics paths as strings")
+                _check_metric_path(c, path, (*kp, path))
                 if isinstance(expected, str) and expected.strip()[:1] in "<>=!":
                     check_number_or_comparison(c, expected, (*kp, path))
     return dict(data)
@@ -475,3 +484,134 @@ def _workspace_path_problem(rel: str) -> str | None:
         if problem:
             return f"the segment {_show(segment)} cannot be a file name: {problem}"
     return None
+
+
+# -- mistakes that would silently weaken a scenario ------------------------------------------------
+# Each of these validates as YAML and as a shape, yet makes the scenario check less than it says:
+# a selector that selects nothing leaves its cells unexcluded or its expectations unapplied, a
+# metrics path that names nothing fails only when the cell runs, and a scripted call of a tool
+# the agent lacks tests the unknown-tool path instead of the task.
+
+
+def _axis_values_selected(axis: str, value: str | bool, matrix: Matrix) -> bool:
+    """Whether one value a selector lists for ``axis`` selects any value of the matrix's axis."""
+    if axis == "provider":
+        return any(fnmatch.fnmatchcase(route, str(value)) for route in matrix.providers)
+    if axis == "fault":
+        return any(value in (fault.kind, fault.id) for fault in matrix.faults)
+    if axis == "streaming":
+        return value in matrix.streaming
+    return value in matrix.tools
+
+
+def _matrix_words(axis: str, matrix: Matrix) -> list[str]:
+    if axis == "provider":
+        return list(matrix.providers)
+    if axis == "fault":
+        return [word for fault in matrix.faults for word in (fault.kind, fault.id)]
+    if axis == "streaming":
+        return [str(v).lower() for v in matrix.streaming]
+    return list(matrix.tools)
+
+
+def _check_selector(c: _Checker, when: Selector, keypath: KeyPath, matrix: Matrix, what: str) -> None:
+    """Every value a selector lists selects something on its axis of the matrix (the matrix being
+    a full product, the selector then selects some combination); else the error at its line."""
+    for axis, values in when.items():
+        for i, value in enumerate(values):
+            if not _axis_values_selected(axis, value, matrix):
+                choices = _matrix_words(axis, matrix)
+                listed = (*keypath, axis, i) in c.doc.lines  # written as a list, not one value
+                raise c.error(
+                    (*keypath, axis, i) if listed else (*keypath, axis),
+                    f"{what}: {axis} {_show(value)} matches no {axis} of the matrix"
+                    f"{did_you_mean(value, choices)}; the matrix has: {', '.join(dict.fromkeys(choices))}",
+                )
+
+
+def _check_selectors_select(
+    c: _Checker, matrix: Matrix, exclude: Sequence[Selector], overrides: Sequence[Override]
+) -> None:
+    """An ``exclude`` selects among the combinations of the matrix that apply to their fault (the
+    others never run anyway); an override's ``when:`` among the cells that run (not excluded)."""
+    product = itertools.product(matrix.providers, matrix.streaming, matrix.tools, matrix.faults)
+    combos = list(itertools.starmap(Axes, product))
+    applicable = [a for a in combos if a.fault.applies_to(streaming=a.streaming, tool_mode=a.tool_mode)]
+    for i, when in enumerate(exclude):
+        _check_selector(c, when, ("exclude", i), matrix, "this exclude")
+        if not any(matches(when, axes) for axes in applicable):
+            raise c.error(
+                ("exclude", i),
+                "this exclude matches no cell that runs: the combinations it selects are not applicable to "
+                "their fault anyway, so it excludes nothing",
+            )
+    running = [axes for axes in applicable if not any(matches(entry, axes) for entry in exclude)]
+    for i, override in enumerate(overrides):
+        keypath: KeyPath = ("overrides", i, "when")
+        _check_selector(c, override.when, keypath, matrix, "this override")
+        if not any(matches(override.when, axes) for axes in running):
+            raise c.error(
+                keypath,
+                "this override matches no cell that runs: the cells it selects are excluded or not applicable "
+                "to their fault, so its expectations would never be checked",
+            )
+
+
+@functools.cache
+def _metrics_schema() -> JSONObject:
+    schema: JSONObject = json.loads((Path(__file__).parent.parent / "schema" / "metrics.schema.json").read_text())
+    return schema
+
+
+def _check_metric_path(c: _Checker, path: str, keypath: KeyPath) -> None:
+    """``path`` (``summary.retries``, ``routes[openai/gpt-4o-mini].errors.timeout``) names a value
+    the metrics snapshot can hold, by its JSON Schema; else the error with the nearest name."""
+    from pytest_kylecode.expect import metric_path_parts
+
+    node = _metrics_schema()
+    walked: list[str] = []
+    for part in metric_path_parts(path) or [path]:
+        kind = node.get("type")
+        where = f"metrics path {_show(path)}: " + (f"{''.join(walked)} " if walked else "")
+        if kind == "object":
+            properties: JSONObject = node.get("properties", {})
+            extra = node.get("additionalProperties")
+            if part in properties:
+                node = properties[part]
+            elif isinstance(extra, dict):
+                names = node.get("propertyNames", {}).get("enum")
+                if names is not None and part not in names:
+                    raise c.error(
+                        keypath,
+                        f"{where}has no key {_show(part)}{did_you_mean(part, names)}; its keys are: {', '.join(names)}",
+                    )
+                node = extra
+            else:
+                raise c.error(
+                    keypath,
+                    f"{where}has no key {_show(part)}{did_you_mean(part, properties)}; "
+                    f"its keys are: {', '.join(properties)}",
+                )
+        elif kind == "array":
+            if not part.isdigit():
+                raise c.error(keypath, f"{where}is a list: give an index such as {''.join(walked)}[0]")
+            node = node["items"]
+        else:
+            raise c.error(keypath, f"{where}is a single value; it has no {_show(part)}")
+        plain = not part.isdigit() and not any(mark in part for mark in "./")
+        walked.append((f".{part}" if walked else part) if plain else f"[{part}]")
+
+
+def _check_script_tools(c: _Checker, script: Sequence[Turn]) -> None:
+    """Every tool a scripted turn calls is one of the runtime's tools."""
+    from agent_runtime.loop.tools import WORKSPACE_TOOLS
+
+    names = [tool.name for tool in WORKSPACE_TOOLS]
+    for i, turn in enumerate(script):
+        for j, call in enumerate(turn.tool_calls):
+            if call.name not in names:
+                raise c.error(
+                    ("script", i, "tool_calls", j, "name"),
+                    f"the agent has no tool {_show(call.name)}{did_you_mean(call.name, names)}; "
+                    f"its tools are: {', '.join(names)}",
+                )

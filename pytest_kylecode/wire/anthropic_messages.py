@@ -1,4 +1,4 @@
-"""Anthropic Messages on the wire (WIREFORMATS.md sections 2, 4, 5, 6), written by the emulator.
+"""Anthropic Messages on the wire, written by the emulator.
 
 Same skeleton as ``openai_chat``: ``FINISH``, ``validate``, ``render``, ``error_response``,
 ``stream_error_event``, ``is_finish_event``, ``malformed_event``.
@@ -191,7 +191,7 @@ def _stream_events(plan: Plan, ids: _Ids) -> list[bytes]:
 
 # -- errors ----------------------------------------------------------------------------------------
 
-# kind -> (status, error type, message); DESIGN section 5 / WIREFORMATS sections 4 and 6.
+# kind -> (status, error type, message) (the fault catalog in Anthropic's error shape).
 _ERRORS: Final[dict[str, tuple[int, str, str]]] = {
     "http_400": (400, "invalid_request_error", "messages.0.content: Input should be a valid list"),
     "http_401": (401, "authentication_error", "invalid x-api-key"),

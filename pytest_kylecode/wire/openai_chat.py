@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions on the wire (WIREFORMATS.md sections 1, 4, 5, 6), written by the emulator.
+"""OpenAI Chat Completions on the wire, written by the emulator.
 
 Skeleton shared by the three wire modules:
 ``FINISH`` (canonical -> wire), ``validate(body)``, ``render(plan, body, timing)``,
@@ -172,7 +172,7 @@ def _completion(plan: Plan, ids: _Ids) -> JSONObject:
 
 # -- errors ----------------------------------------------------------------------------------------
 
-# kind -> (status, type, code, param, message). OpenAI's own bodies (WIREFORMATS section 4).
+# kind -> (status, type, code, param, message). OpenAI's own bodies.
 OPENAI_ERRORS: Final[dict[str, tuple[int, str, str | None, str | None, str]]] = {
     "http_400": (
         400,
@@ -229,7 +229,7 @@ OPENAI_ERRORS: Final[dict[str, tuple[int, str, str | None, str | None, str]]] = 
         "131072 tokens. Please reduce the length of the messages.",
     ),
 }
-# OpenRouter: numeric code = status, no type (WIREFORMATS section 4).
+# OpenRouter: numeric code = status, no type.
 _OPENROUTER_MESSAGES: Final = {
     400: "Bad Request",
     401: "No cookie auth credentials found",

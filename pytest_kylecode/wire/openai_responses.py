@@ -1,4 +1,4 @@
-"""OpenAI Responses on the wire (WIREFORMATS.md sections 3, 4, 5, 6), written by the emulator.
+"""OpenAI Responses on the wire, written by the emulator.
 
 Same skeleton as ``openai_chat``: ``FINISH``, ``validate``, ``render``, ``error_response``,
 ``stream_error_event``, ``is_finish_event``, ``malformed_event``.

@@ -158,13 +158,14 @@ def test_pip_installs_an_extra_that_exists() -> None:
 
 
 def _lower_bounds() -> dict[str, str]:
-    """Every direct dependency (base and ``dev``) of pyproject.toml -> the version its ``>=`` names."""
+    """Every direct dependency (base and every extra) of pyproject.toml -> the version its ``>=`` names."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     bounds = {}
-    for line in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+    extras = project["optional-dependencies"].values()
+    for line in [*project["dependencies"], *(line for extra in extras for line in extra)]:
         requirement = Requirement(line)
         lower = [spec.version for spec in requirement.specifier if spec.operator == ">="]
         assert len(lower) == 1, f"pyproject.toml: {line!r} needs exactly one lower bound (>=)"

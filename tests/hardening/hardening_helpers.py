@@ -1,7 +1,7 @@
 """Shared pieces of the hardening tests: byte sources, one decoding path, independent checks.
 
-Everything here is written against the contracts (DESIGN.md, WIREFORMATS.md), not against the
-code under test: the pairing check and the run-directory check re-derive what they assert.
+Everything here is written against the documented contract (docs/design.md) and the providers'
+wire shapes, not against the code under test: the pairing check and the run-directory check re-derive what they assert.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def comparable(response: ModelResponse | None, error: ProviderError | None) -> d
 
 
 def assert_classified(result: dict[str, Any]) -> None:
-    """Nothing but a classified error: a category of the catalog (DESIGN.md section 5), never another name."""
+    """Nothing but a classified error: a category of the catalog (docs/design.md, error categories),
+    never another name."""
     for key in ("error", "inner_error"):
         value = result.get(key)
         if value is not None:
@@ -100,7 +101,7 @@ def assert_classified(result: dict[str, Any]) -> None:
 
 @functools.cache
 def realworld_sources() -> tuple[Source, ...]:
-    """Every model-call interaction of every recording in ../shared/realworld (empty when absent)."""
+    """Every model-call interaction of every real-world recording (``shared_dir.REALWORLD``; empty when absent)."""
     if not REALWORLD.is_dir():
         return ()
     from pytest_kylecode.cassettes.vcr_reader import read_cassette
@@ -266,7 +267,8 @@ def pairing_problems(conversation: Sequence[Any]) -> list[str]:
 
 
 def read_run_dir(run_dir: Path) -> dict[str, Any]:
-    """Every file of a run directory (DESIGN.md section 8), parsed; raises when one is missing or unreadable."""
+    """Every file of a run directory (docs/design.md, run directory), parsed; raises when one is
+    missing or unreadable."""
     meta = run_dir / "meta"
     out: dict[str, Any] = {
         "run": json.loads((meta / "run.json").read_text(encoding="utf-8")),

@@ -7,11 +7,12 @@ For every cell:
 - nothing raises; every tool call id has exactly one result (checked here, not by the runtime's own check);
 - ``calls == successes + errors`` in the summary and per route, and ``calls`` equals the number of requests
   the transport actually saw (nothing lost, nothing invented); the telemetry file has one line per call;
-- the run directory is complete and readable: every file of DESIGN.md section 8 exists and parses, one
+- the run directory is complete and readable: every file of the run directory (docs/design.md) exists and parses, one
   request and one raw excerpt per call, one error file per failed call, metrics equal to the run's;
-- outcome, error category, retries, fallbacks and overrides are the ones the DESIGN section 6 policy implies
-  for the category the fault is classified as. Both tables below are written from DESIGN.md sections 5-6 and
-  WIREFORMATS.md section 6, not derived from the code under test.
+- outcome, error category, retries, fallbacks and overrides are the ones the default recovery policy implies
+  for the category the fault is classified as. Both tables below are written from the documented
+  contract (docs/design.md: error categories, recovery policy, fault catalog), not derived from the
+  code under test.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ SCRIPT = parse_script(
     ]
 )
 
-# The category one faulted call is classified as (DESIGN.md section 5; shapes of WIREFORMATS.md section 6).
+# The category one faulted call is classified as (docs/design.md, error categories and fault catalog).
 # None: the fault is no transport error (the response is fine, or its tool calls are what is wrong).
 CATEGORY: dict[str, str | None] = {
     "none": None,
@@ -87,13 +88,13 @@ CATEGORY: dict[str, str | None] = {
     "content_filter": "content_filter",
     "latency": None,  # 1 s before the first byte is below every timeout
 }
-# Providers whose wire shape says something else (WIREFORMATS.md sections 4-6).
+# Providers whose wire shape says something else.
 PROVIDER_CATEGORY: dict[tuple[str, str], str] = {
     ("openrouter", "http_502"): "server_error",  # OpenRouter answers 502 as JSON {code: 502}
     ("anthropic", "sse_error"): "overloaded",  # Anthropic's in-stream error is overloaded_error
     ("moonshot-anthropic", "sse_error"): "overloaded",
 }
-# DESIGN.md section 6, the default policy: category -> (action, retries before `then`, then).
+# The default recovery policy (docs/design.md): category -> (action, retries before `then`, then).
 POLICY: dict[str, tuple[str, int, str | None]] = {
     "rate_limit": ("retry", 3, "fallback"),
     "overloaded": ("retry", 2, "fallback"),
@@ -115,7 +116,7 @@ POLICY: dict[str, tuple[str, int, str | None]] = {
 }
 
 
-# DESIGN.md section 6: a route's circuit opens after 3 consecutive failures, and an open circuit takes
+# The default policy: a route's circuit opens after 3 consecutive failures, and an open circuit takes
 # no call, so a retry budget above 3 is cut there. Failures that prove the route is unhealthy count; an
 # answer that refuses the request (400, 401, 404, context length, tools) proves it answered.
 CIRCUIT_THRESHOLD = 3
@@ -261,7 +262,7 @@ def _calls_until_left(category: str) -> int:
 
 def expected_persistent(kind: str, route: str) -> dict[str, Any]:
     """The fault on every call of every route: the policy is exhausted on the primary, then on the failover,
-    and the run fails with the last error's category (DESIGN.md section 6)."""
+    and the run fails with the last error's category (docs/design.md, recovery policy)."""
     category = category_of(kind, route)
     if category is None:
         if kind == "malformed_tool_args":  # every call malformed: only the loop guard stops it

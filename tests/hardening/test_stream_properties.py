@@ -1,10 +1,11 @@
 """Property tests: the SSE decoder and every protocol's normalizer under re-chunking, truncation and mutation.
 
-Byte sources are genuine: every model-call interaction of ``../shared/realworld`` (skipped cleanly when
-absent) and the emulator's renderings for all three protocols (text, reasoning, parallel and unicode tool
-calls, text dialect, length / content-filter finishes, malformed arguments, every HTTP error body, the
-in-stream errors of each provider). Everything goes through ``BodyDecoder``, the one decoding path of live
-calls, replays and ``kylecode inspect``.
+Byte sources are genuine: every model-call interaction of the real-world recordings
+(``shared_dir.REALWORLD``; skipped cleanly when absent) and the emulator's renderings for all three
+protocols (text, reasoning, parallel and unicode tool calls, text dialect, length / content-filter
+finishes, malformed arguments, every HTTP error body, the in-stream errors of each provider).
+Everything goes through ``BodyDecoder``, the one decoding path of live calls, replays and
+``kylecode inspect``.
 
 Properties:
 
@@ -27,6 +28,7 @@ from typing import Any
 import pytest
 from hardening_helpers import PROTOCOLS, Source, all_sources, assert_classified, decode, realworld_sources
 from hypothesis import HealthCheck, given, settings, strategies as st
+from shared_dir import REALWORLD
 
 from agent_runtime.errors import CATEGORIES
 from agent_runtime.wire.protocols import get_protocol
@@ -55,7 +57,9 @@ def test_the_sources_cover_every_protocol_streaming_and_not() -> None:
     assert len(SOURCES) >= 130
 
 
-@pytest.mark.skipif(not realworld_sources(), reason="../shared/realworld not found (it lives outside the repository)")
+@pytest.mark.skipif(
+    not realworld_sources(), reason=f"real-world recordings not found at {REALWORLD} (they live outside the repository)"
+)
 def test_realworld_recordings_are_included() -> None:
     assert len(realworld_sources()) >= 50
     assert {s.protocol for s in realworld_sources() if s.streaming} == set(PROTOCOLS)

@@ -1,5 +1,5 @@
 """Every fault of the catalog, through the real FaultTransport over the emulator, against the default
-recovery policy (DESIGN.md sections 5 and 6)."""
+recovery policy (docs/design.md: error categories, recovery policy)."""
 
 import httpx
 import pytest

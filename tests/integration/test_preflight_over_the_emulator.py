@@ -45,7 +45,7 @@ def probes_client(http, clock):
 
 @pytest.mark.parametrize("fo", [None, ["openai/gpt-4.1-mini", "anthropic/claude-sonnet-4-5"], []])
 def test_preflight_probes_runtime_failover_set(fo):
-    # DESIGN section 11: the predecessor's preflight probed a different failover set than its runtime used.
+    # A predecessor's preflight probed a different failover set than its runtime used.
     config = parse_agent_config({"route": "moonshot-anthropic/kimi-k2", "failover": fo})
     clock = VirtualClock()
     http, transport = emulated_http(TWO_TURNS, clock=clock)

@@ -1,7 +1,7 @@
 """The official SDKs as oracles: what do they make of the same recorded bytes?
 
-For every interaction of every cassette in ``../shared/realworld``, ``normalize_interaction``
-(our protocol modules, through the same ``BodyDecoder`` as a live call) is compared with
+For every interaction of every cassette of the real-world recordings (``shared_dir.REALWORLD``),
+``normalize_interaction`` (our protocol modules, through the same ``BodyDecoder`` as a live call) is compared with
 what ``openai`` (Chat Completions, Responses) or ``anthropic`` (Messages) derive from the
 recorded status, headers and body, served by an ``httpx2.MockTransport`` (the SDKs run on
 httpx2), with ``max_retries=0`` and the SDKs' own accumulation helpers for streams:
@@ -46,7 +46,7 @@ from pytest_kylecode.normalize import normalize_interaction  # noqa: E402
 CHUNKS_FILE = "openai_responses/vercel-ai__openai-error.1.chunks.txt"
 MISSING = f"real-world recordings not found at {REALWORLD} (they live outside the repository)"
 
-# What an SDK exception for an HTTP status means in our categories (DESIGN.md §5).
+# What an SDK exception for an HTTP status means in our categories (docs/design.md, error categories).
 SDK_STATUS_CATEGORY = {
     400: "bad_request",
     401: "auth",
@@ -92,14 +92,14 @@ KNOWN_DISAGREEMENTS: dict[tuple[str, int], dict[str, tuple[Any, Any, str]]] = {
         "role": (
             "assistant",
             "assistant" * 14,
-            "OpenRouter repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)",
+            "OpenRouter repeats role in every delta; the SDK helper concatenates it",
         ),
     },
     ("zai/pydantic-ai__test_zai_thinking_stream.yaml", 0): {
         "role": (
             "assistant",
             "assistant" * 93,
-            "Z.ai repeats role in every delta; the SDK helper concatenates it (WIREFORMATS §1)",
+            "Z.ai repeats role in every delta; the SDK helper concatenates it",
         ),
     },
     ("mistral/pydantic-ai__test_mistral_model_thinking_part_iter.yaml", 0): {

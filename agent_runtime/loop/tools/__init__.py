@@ -1,6 +1,6 @@
 """Tools the agent can call: the workspace tools, their registry, validation and execution.
 
-``WORKSPACE_TOOLS`` are the five tools of DESIGN section 6, in the order they are offered:
+``WORKSPACE_TOOLS`` are the five tools of the runtime agent, in the order they are offered:
 ``list_dir`` and ``read_file`` (non-blocking), ``write_file``, ``run_shell`` and
 ``mark_task_complete`` (blocking). ``default_registry()`` is built once per process.
 """

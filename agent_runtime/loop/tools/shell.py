@@ -12,23 +12,98 @@ background grandchild holding a pipe open would otherwise block the read past th
 shell's exit. It is cut to ``MAX_OUTPUT_BYTES`` (head and tail kept) and the absolute
 workspace path is replaced by ``.``. A non-zero exit status is a normal result (the
 tool worked; the command failed); a timeout is an error result.
+
+With ``tools.run_shell.sandbox`` true the command runs in a sandbox, the first of these that
+works on the machine (probed once per process by running ``true`` in it):
+
+- ``bwrap`` (bubblewrap): no network, its own process tree, the whole file system read-only but
+  the workspace, an empty private ``/tmp``;
+- ``unshare``: no network and its own process tree only (the file system is as the user's).
+
+Either way every process the command started dies with it: a process in a process namespace
+cannot outlive the namespace's first process, whatever it did to its session (``setsid``) or
+group. When neither works the command runs unsandboxed (``sandbox_in_use`` says which;
+the harness reports it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
-from typing import Final
+from pathlib import Path
+from typing import Final, Literal
 
 from agent_runtime.loop.tools.registry import Tool, ToolContext, ToolError
 from agent_runtime.messages import JSONObject, ToolSpec
 
-__all__ = ["RUN_SHELL", "effective_timeout"]
+__all__ = ["RUN_SHELL", "Sandbox", "effective_timeout", "sandbox_in_use"]
 
 MAX_OUTPUT_BYTES: Final = 16 * 1024
+
+Sandbox = Literal["bwrap", "unshare"]
+SANDBOXES: Final[tuple[Sandbox, ...]] = ("bwrap", "unshare")
+
+
+def _sandbox_argv(kind: Sandbox, executable: str, root: Path, command: str) -> list[str]:
+    """The command line that runs ``command`` through ``/bin/sh`` in the sandbox ``kind``."""
+    if kind == "bwrap":
+        workspace = os.fspath(root)
+        return [
+            executable,
+            "--ro-bind", "/", "/",
+            "--dev", "/dev",
+            "--proc", "/proc",
+            "--tmpfs", "/tmp",
+            "--tmpfs", "/var/tmp",
+            "--bind", workspace, workspace,  # after /tmp: a workspace under /tmp stays visible
+            "--chdir", workspace,
+            "--unshare-all",  # network, processes, IPC, host name; a user namespace where one is needed
+            "--die-with-parent",
+            "--new-session",
+            "--setenv", "TMPDIR", "/tmp",
+            "--", "/bin/sh", "-c", command,
+        ]  # fmt: skip
+    # A user namespace maps the caller to root inside it: creating the others needs no privilege.
+    return [executable, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child",
+            "--", "/bin/sh", "-c", command]  # fmt: skip
+
+
+@functools.cache
+def sandbox_in_use() -> Sandbox | None:
+    """The sandbox this machine lets ``run_shell`` use, or None (probed once per process)."""
+    probe = Path(tempfile.gettempdir())
+    for kind in SANDBOXES:
+        executable = shutil.which(kind)
+        if executable is None:
+            continue
+        try:
+            done = subprocess.run(
+                _sandbox_argv(kind, executable, probe, "true"),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0:  # installed is not enough: user namespaces may be forbidden
+            return kind
+    return None
+
+
+def _command_line(ctx: ToolContext, command: str) -> str | list[str]:
+    """What ``Popen`` runs: the shell command itself, or the sandbox around it."""
+    kind = sandbox_in_use() if ctx.config.run_shell.sandbox else None
+    executable = shutil.which(kind) if kind else None
+    if kind is None or executable is None:
+        return command
+    return _sandbox_argv(kind, executable, ctx.root, command)
 
 
 def effective_timeout(ctx: ToolContext, requested: float | None) -> float:
@@ -47,9 +122,10 @@ def _run_shell(ctx: ToolContext, args: JSONObject) -> str:
     timeout = effective_timeout(ctx, args.get("timeout_s"))
     with tempfile.TemporaryFile() as out:
         try:
+            argv = _command_line(ctx, args["command"])
             proc = subprocess.Popen(
-                args["command"],
-                shell=True,
+                argv,
+                shell=isinstance(argv, str),
                 cwd=ctx.root,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

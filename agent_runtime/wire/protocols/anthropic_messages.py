@@ -1,5 +1,5 @@
 """Anthropic Messages (``POST …/messages``): anthropic, moonshot-anthropic (Kimi),
-deepseek-anthropic (WIREFORMATS.md §2, §4, §5).
+deepseek-anthropic.
 
 Same skeleton as the other protocol modules. Quirks handled here:
 

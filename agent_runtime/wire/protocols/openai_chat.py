@@ -1,5 +1,5 @@
 """OpenAI Chat Completions (``POST …/chat/completions``): openai, openrouter, deepseek, zai,
-moonshot, groq, mistral (WIREFORMATS.md §1, §4, §5).
+moonshot, groq, mistral.
 
 Same skeleton as the other protocol modules: error mapping, finish-reason table, request
 builder, response parser, stream decoder. Provider quirks handled here:

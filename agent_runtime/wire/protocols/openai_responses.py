@@ -1,4 +1,4 @@
-"""OpenAI Responses API (``POST …/responses``), stateless: openai-responses (WIREFORMATS.md §3-5).
+"""OpenAI Responses API (``POST …/responses``), stateless: openai-responses.
 
 Same skeleton as the other protocol modules. Quirks handled here:
 

@@ -12,7 +12,7 @@ R = "openrouter/z-ai/glm-4.6"
 
 
 def test_tools_probe_sends_a_tool():
-    # DESIGN section 11: the predecessor's tools probe sent no tool, so it could not see a route refuse tools.
+    # A predecessor's tools probe sent no tool, so it could not see a route refuse tools.
     clock = VirtualClock()
     client = FakeClient({R: ["ok"]}, clock)
     probe_route(client, parse_route(R))

@@ -405,3 +405,16 @@ def test_paced_streams_keep_their_timing_and_share_two_workers() -> None:
     one_stream = timing.first_byte_s + 20 * timing.per_event_s
     # 20 paced streams on two worker threads at once: the waits are the loop's, not the workers'.
     assert wall < 5 * one_stream, wall
+
+
+def test_a_closed_server_does_not_start_again_and_says_so() -> None:
+    server = LoopbackServer(EmulatorTransport(parse_script(SCRIPT), timing=IMMEDIATE))
+    with server, httpx.Client(timeout=TIMEOUT) as client:
+        assert (
+            client.post(server.url + "/v1/chat/completions", json=request_body("openai_chat", stream=False)).status_code
+            == 200
+        )
+    with pytest.raises(RuntimeError, match="did not start"):
+        server.start()
+    with httpx.Client(timeout=TIMEOUT) as client, pytest.raises(httpx.ConnectError):
+        client.post(server.url + "/v1/chat/completions", json={})  # the port was released

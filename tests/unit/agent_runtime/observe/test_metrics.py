@@ -54,7 +54,7 @@ def test_snapshot_shape_is_exactly_design_section_7():
 
 
 def test_metrics_one_route_name_and_retries_counted():
-    # DESIGN section 11: the predecessor named a route two ways (model vs provider/model) and missed retried calls.
+    # A predecessor named a route two ways (model vs provider/model) and missed retried calls.
     route = "openrouter/z-ai/glm-4.6"
     m = ProviderMetricsCollector()
     m.record_attempt(attempt(route, "server_error", n=1))

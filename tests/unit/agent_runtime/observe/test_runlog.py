@@ -111,7 +111,7 @@ def test_recording_does_no_io_and_no_copies(tmp_path, monkeypatch):
 
 
 def test_run_dirs_never_collide(tmp_path):
-    # DESIGN section 11: the predecessor's run folders could collide. Same scenario, same cell, same
+    # A predecessor's run folders could collide. Same scenario, same cell, same
     # millisecond, in threads and in separate processes: every run gets its own directory.
     log = canary_runlog()
     with ThreadPoolExecutor(8) as pool:

@@ -48,7 +48,7 @@ def test_open_circuit_is_skipped_and_skips_counted():
 
 
 def test_circuit_half_opens_after_cooldown():
-    # DESIGN section 11: the predecessor opened for 15 minutes after one bad turn; ours half-opens on the clock.
+    # A predecessor opened for 15 minutes after one bad turn; ours half-opens on the clock.
     cb, clock, changes = breaker(threshold=1, cooldown=60)
     cb.record(R, healthy=False, turn=1)
     clock.advance(60)

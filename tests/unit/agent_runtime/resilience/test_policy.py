@@ -86,7 +86,7 @@ def test_retry_after_ignored_without_honor_flag():
 
 @pytest.mark.parametrize("then", ["fallback", "fail"])
 def test_zero_retries_does_what_the_rule_says(then):
-    # DESIGN section 6: a predecessor's zero-retry rule failed instead of doing its action.
+    # A predecessor's zero-retry rule failed instead of doing its action.
     policy = RecoveryPolicy(
         {
             "server_error": RecoveryRule("retry", max_retries=0, then=then),

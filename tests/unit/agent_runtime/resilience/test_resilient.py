@@ -182,7 +182,7 @@ def test_failed_half_open_trial_is_not_retried():
 
 
 def test_backoff_never_sleeps_for_real(monkeypatch):
-    # DESIGN section 11: the predecessor slept for real during retries.
+    # A predecessor slept for real during retries.
     def forbidden(seconds):
         raise AssertionError(f"time.sleep({seconds}) called")
 
@@ -199,7 +199,7 @@ def test_backoff_never_sleeps_for_real(monkeypatch):
 
 
 def test_recovery_has_no_global_state():
-    # DESIGN section 11: the predecessor's orchestrator kept global state. Two models interleaved give
+    # A predecessor's orchestrator kept global state. Two models interleaved give
     # exactly what each gives alone: circuits, jitter streams and overrides are per instance.
     def run(models):
         for turn in (1, 2, 3):

@@ -227,7 +227,7 @@ CATEGORIES = {
     "invalid_json": "invalid_json",
     "empty_response": "empty_response",
 }
-# The emulator's rejection of `tools` on these protocols (no real-world shape is known, WIREFORMATS
+# The emulator's rejection of `tools` on these protocols (no real-world shape is known,
 # section 6) is a 400 invalid_request_error that the runtime's classifier does not single out yet.
 _KNOWN_GAPS: set[tuple[str, str]] = set()  # none left; a gap found later goes here as a strict xfail
 ERROR_CASES = [

@@ -1,0 +1,1 @@
+"""The framework example agents: one small tool-using agent per framework, on its adapter."""
