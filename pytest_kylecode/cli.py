@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from pytest_kylecode.commands import bundle, cassettes, emulate, inspect, metrics, probe, run, scenarios
+from pytest_kylecode.commands import bundle, cassettes, emulate, inspect, metrics, probe, report, run, scenarios
 from pytest_kylecode.project import ProjectError
 
 
@@ -38,6 +38,7 @@ COMMANDS: dict[str, Command] = {
     "probe": probe,
     "metrics": metrics,
     "bundle": bundle,
+    "report": report,
 }
 
 

@@ -73,14 +73,24 @@ class ScenarioModule(pytest.Module):
 
 
 def missing_commands(scenario: Scenario) -> list[str]:
-    """The commands of the scenario's ``requires`` that are not on PATH (its cells then skip)."""
-    return [command for command in scenario.requires if shutil.which(command) is None]
+    """The entries of the scenario's ``requires`` that are missing (its cells then skip): commands
+    not on PATH, and paths (an entry with a ``/``, relative to the scenario file's directory, such
+    as a program's installed packages) that do not exist."""
+    return [
+        entry
+        for entry in scenario.requires
+        if not ((scenario.path.parent / entry).exists() if "/" in entry else shutil.which(entry))
+    ]
 
 
 def cell_marks(cell: Cell, missing: list[str]) -> list[pytest.MarkDecorator]:
     """Skip for missing commands first, then the cell's own ``skip`` or ``xfail`` override."""
     if missing:
-        return [pytest.mark.skip(reason=f"requires {', '.join(missing)} (not found on PATH)")]
+        commands = ", ".join(entry for entry in missing if "/" not in entry)
+        paths = ", ".join(entry for entry in missing if "/" in entry)
+        reasons = [f"{commands} (not found on PATH)"] if commands else []
+        reasons += [f"{paths} (not found beside the scenario)"] if paths else []
+        return [pytest.mark.skip(reason=f"requires {'; '.join(reasons)}")]
     if cell.skip:
         return [pytest.mark.skip(reason=cell.skip)]
     if cell.xfail:

@@ -50,6 +50,8 @@ _FRAMING: Final = frozenset({"content-length", "transfer-encoding", "connection"
 _REASONS: Final = {529: "Site Overloaded"}
 _END: Final = b""  # what ``next`` returns here once a body is exhausted (empty chunks are skipped)
 SERVER_NAME: Final = "kylecode-loopback"
+# What the first step of a request gives: the response, its chunks, the chunks already pulled.
+_Begun = tuple[httpx.Response, Iterator[bytes], list[bytes]]
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ class _Exchange:
         self.request = request
         self.said = said
         self.pacing = _Pacing()
-        self.pending: Future[bytes] | Future[httpx.Response] | None = None  # the worker step under way
+        self.pending: Future[bytes] | Future[_Begun] | None = None  # the worker step under way
 
     async def _call(self, future: Future[_T]) -> _T:
         result = await asyncio.wrap_future(future)
@@ -270,45 +272,65 @@ class _Exchange:
 
     async def run(self, outgoing: httpx.Request) -> web.StreamResponse:
         transport = self.server.transport
-        response: httpx.Response | None = None
+        opened: list[httpx.Response] = []
+
+        def begin() -> _Begun:
+            # The call and the first chunk in one step (the status leaves with the first chunk
+            # anyway); when that chunk is the whole declared body, the end is due at once too, so
+            # a plain answer costs the loop one hand-over to a worker, not three.
+            response = transport.handle_request(outgoing)
+            opened.append(response)
+            chunks = iter(sync_body(response))
+            head = [_pull(chunks)]
+            length = _declared_length(response)
+            if length is not None and head[0] and len(head[0]) == length:
+                head.append(_pull(chunks))
+            return response, chunks, head
+
         try:
-            self.pending = called = self.server._step(self.pacing, lambda: transport.handle_request(outgoing))
-            response = await self._call(called)
-            return await self._relay(response)
+            self.pending = begun = self.server._step(self.pacing, begin)
+            response, chunks, head = await self._call(begun)
         except Exception as exc:  # the transport failed (or a connect_error fault): no answer at all
             self._log(f"-> dropped ({type(exc).__name__}: {exc})")
             return self._abort()
         finally:
-            if response is not None:
-                self._close_later(response)
+            if opened and self.pending is not None:  # cancelled, or failed after the call
+                self._close_later(opened[0])
+        try:
+            return await self._relay(response, chunks, head)
+        finally:
+            self._close_later(response)
 
-    async def _relay(self, response: httpx.Response) -> web.StreamResponse:
-        chunks: Iterator[bytes] = iter(sync_body(response))
-        first = await self._next(chunks)
+    async def _relay(self, response: httpx.Response, chunks: Iterator[bytes], head: list[bytes]) -> web.StreamResponse:
         answer = web.StreamResponse(status=response.status_code, reason=_REASONS.get(response.status_code))
         for name, value in response.headers.multi_items():
             if name.lower() not in _FRAMING:
                 answer.headers.add(name, value)
         answer.headers.setdefault("server", SERVER_NAME)
-        length = response.headers.get("content-length")
+        length = _declared_length(response)
         if length is not None:
-            answer.content_length = int(length)
+            answer.content_length = length
         else:
             answer.enable_chunked_encoding()
-        await answer.prepare(self.request)
         sent = 0
-        chunk = first
         try:
+            await answer.prepare(self.request)
+            for chunk in head:
+                if chunk:
+                    await answer.write(chunk)
+                    sent += len(chunk)
+            chunk = head[-1]
             while chunk:  # _END, once the body is exhausted
-                await answer.write(chunk)  # written and drained: the client sees each chunk as it comes
-                sent += len(chunk)
                 chunk = await self._next(chunks)
+                if chunk:
+                    await answer.write(chunk)  # written and drained: the client sees each chunk as it comes
+                    sent += len(chunk)
         except ConnectionError:
             return self._abort()  # the client left
         except Exception as exc:  # the body broke off (a stream fault): leave the response unfinished
             self._log(f"{response.status_code} -> cut after {sent} bytes ({type(exc).__name__})")
             return self._abort()
-        if length is not None and sent != int(length):
+        if length is not None and sent != length:
             self._log(f"{response.status_code} -> cut after {sent} of {length} bytes")
             return self._abort()
         await answer.write_eof()
@@ -316,13 +338,7 @@ class _Exchange:
         return answer
 
     async def _next(self, chunks: Iterator[bytes]) -> bytes:
-        def step() -> bytes:
-            for chunk in chunks:  # empty chunks carry nothing (and would end a chunked body)
-                if chunk:
-                    return chunk
-            return _END
-
-        self.pending = stepped = self.server._step(self.pacing, step)
+        self.pending = stepped = self.server._step(self.pacing, lambda: _pull(chunks))
         return await self._call(stepped)
 
     def _abort(self) -> web.StreamResponse:
@@ -343,6 +359,20 @@ class _Exchange:
 
     def _log(self, outcome: str) -> None:
         self.server._emit(f'{_peer(self.request)} "{self.said}" {outcome}')
+
+
+def _pull(chunks: Iterator[bytes]) -> bytes:
+    """The next non-empty chunk, or ``_END`` (an empty chunk carries nothing and would end a
+    chunked body)."""
+    for chunk in chunks:
+        if chunk:
+            return chunk
+    return _END
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    length = response.headers.get("content-length")
+    return None if length is None else int(length)  # a ValueError: the answer cannot be framed
 
 
 # -- pacing: waits of the transport, taken on the loop ----------------------------------------------

@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
-from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.cassettes.modes import RECORD_MODES, UPSTREAMS, RecordMode, Upstream
 from pytest_kylecode.project import INI_DEFAULTS
+
+if TYPE_CHECKING:  # matching is heavy (the wire layers); a session without the matrix never loads it
+    from pytest_kylecode.cassettes.matching import MatchRules
 
 # The way in for a user's own test: a marked test runs once per cell, its fixture the cell's context.
 MARKER: Final = "kylecode_scenario"
@@ -150,6 +152,12 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
+def _default_match_rules() -> MatchRules:
+    from pytest_kylecode.cassettes.matching import MatchRules
+
+    return MatchRules.defaults()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     scenarios: Path
@@ -165,7 +173,7 @@ class Settings:
     rootdir: Path
     record_failed: bool = False
     baseline: Path | None = None
-    match: MatchRules = field(default_factory=MatchRules.defaults)  # defaults and ini; scenarios add theirs
+    match: MatchRules = field(default_factory=_default_match_rules)  # defaults and ini; scenarios add theirs
     allow_hosts: tuple[str, ...] = ()  # reachable beyond loopback while a byo cell replays
 
 
@@ -235,7 +243,7 @@ def match_settings(config: pytest.Config) -> MatchRules:
     """The shipped match defaults with the ``kylecode_match_*`` ini keys added (checked as a
     scenario's ``match:`` is)."""
     from agent_runtime.errors import ConfigError
-    from pytest_kylecode.cassettes.matching import parse_match_rules
+    from pytest_kylecode.cassettes.matching import MatchRules, parse_match_rules
 
     ini_names = {
         "ignore_body": "kylecode_match_ignore_body",

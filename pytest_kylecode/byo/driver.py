@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from agent_runtime.clock import Clock
 from agent_runtime.config import AgentConfig
 from agent_runtime.loop.agent import LOOP_GUARD_CATEGORY
 from agent_runtime.observe.metrics import ProviderMetricsCollector
@@ -42,7 +43,7 @@ from pytest_kylecode.cell.stack import CellStack
 from pytest_kylecode.failures import AgentCrashed, CellFailure, LiveRefusal
 from pytest_kylecode.scenarios.scenario import Cell
 
-__all__ = ["ByoDriver", "PreparedAgent", "load_factory"]
+__all__ = ["ByoDriver", "PreparedAgent", "agent_run", "load_factory"]
 
 # What an agent callable returns is the user's: an AgentReport, a mapping of its fields, None, or an
 # awaitable of one of those. It is checked when it arrives (AgentReport.coerce), not typed here.
@@ -94,6 +95,9 @@ class ByoDriver:
     factory: str | None = None
     aborts_on_miss: bool = False  # the agent sees a miss as its HTTP client would: a transport error
     allow_hosts: tuple[str, ...] = ()  # reachable beyond loopback while the cell replays
+
+    def fault_clock(self, clock: Clock) -> Clock:
+        return clock  # the agent's clients wait on the cell clock too
 
     @classmethod
     def for_cell(cls, cell: Cell, agent: PreparedAgent | None, allow_hosts: tuple[str, ...] = ()) -> ByoDriver:
@@ -161,7 +165,7 @@ class ByoDriver:
         if crash is not None:
             raise AgentCrashed(_crash_message(ctx, crash, collector)) from crash
         report = _the_report(ctx, value)
-        return _result(report, meter, collector, runlog, stack.config)
+        return agent_run(report, meter, collector, runlog, stack.config, agent="user agent (kylecode byo)")
 
 
 async def _awaited(awaitable: Awaitable[object]) -> object:
@@ -182,9 +186,18 @@ def _the_report(ctx: CellContext, value: object) -> AgentReport:
     return ctx.reported
 
 
-def _result(
-    report: AgentReport, meter: TrafficMeter, collector: ProviderMetricsCollector, runlog: RunLog, config: AgentConfig
+def agent_run(
+    report: AgentReport,
+    meter: TrafficMeter,
+    collector: ProviderMetricsCollector,
+    runlog: RunLog,
+    config: AgentConfig,
+    *,
+    agent: str,
 ) -> AgentRun:
+    """The ``AgentRun`` of an agent the harness measured from its traffic (``meter``) and that
+    reported ``report``: the same result, metrics and run log as the runtime's. ``agent`` names it
+    in the run directory."""
     steps = report.steps if report.steps is not None else meter.successes
     category = report.error_category
     if category is None and report.outcome == "loop_guard":
@@ -221,7 +234,7 @@ def _result(
         route=config.route,
         streaming=config.streaming,
         tool_mode=config.tool_mode,
-        agent="user agent (kylecode byo)",
+        agent=agent,
         tool_calls=[dict(c) for c in report.tool_calls],
     )
     run.runlog = runlog

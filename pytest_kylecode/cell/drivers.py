@@ -2,7 +2,8 @@
 
 - ``RuntimeDriver``: ``agent_runtime``, the default;
 - ``byo.driver.ByoDriver``: a user's own agent, named by the scenario (``agent: {factory}``) or
-  given by a ``kylecode_cell`` test (its body).
+  given by a ``kylecode_cell`` test (its body);
+- ``process.driver.ProcessDriver``: any program, named by the scenario (``agent: {command}``).
 
 Every driver runs on the same ``CellStack`` and returns the same ``AgentRun`` (metrics snapshot,
 run log), so expectations, snapshots, run directories and the report see no difference.
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from agent_runtime.clock import Clock
 from agent_runtime.runner import AgentRun, run_agent
 from pytest_kylecode.cell.stack import AgentDriver, CellStack
 from pytest_kylecode.scenarios.scenario import Cell
@@ -33,6 +35,9 @@ class RuntimeDriver:
 
     aborts_on_miss: bool = True
 
+    def fault_clock(self, clock: Clock) -> Clock:
+        return clock
+
     def run(self, stack: CellStack, workspace: Path) -> AgentRun:
         with httpx.Client(transport=stack.transport) as http:
             return run_agent(
@@ -41,8 +46,14 @@ class RuntimeDriver:
 
 
 def driver_for(cell: Cell, agent: PreparedAgent | None = None, *, allow_hosts: tuple[str, ...] = ()) -> AgentDriver:
-    """The driver of ``cell``: the test body given as ``agent``, the scenario's factory, or the runtime.
-    ``allow_hosts``: what a user's agent may still reach beyond loopback while its cell replays."""
+    """The driver of ``cell``: the test body given as ``agent``, the scenario's program or factory,
+    or the runtime. ``allow_hosts``: what a user's agent may still reach beyond loopback while its
+    cell replays."""
+    program = cell.scenario.agent_program
+    if agent is None and program is not None:
+        from pytest_kylecode.process.driver import ProcessDriver
+
+        return ProcessDriver(program, cell.scenario.path.parent)
     if agent is not None or cell.scenario.agent_factory:
         from pytest_kylecode.byo.driver import ByoDriver
 

@@ -65,6 +65,11 @@ class AgentDriver(Protocol):
     @property
     def aborts_on_miss(self) -> bool: ...
 
+    def fault_clock(self, clock: Clock) -> Clock:
+        """The clock the cell's fault waits on (its delays, stalls): ``clock`` for an agent on the
+        cell clock; one that also waits for real for an agent on the wall clock (a program)."""
+        ...
+
     def run(self, stack: CellStack, workspace: Path) -> AgentRun: ...
 
 
@@ -124,7 +129,9 @@ def execute_cell(
     )
     try:
         inner = session.open(abort_on_miss=driver.aborts_on_miss)
-        transport = FaultTransport(inner, cell.fault, primary=cell.provider, clock=clock, timeouts=config.timeouts)
+        transport = FaultTransport(
+            inner, cell.fault, primary=cell.provider, clock=driver.fault_clock(clock), timeouts=config.timeouts
+        )
         stack = CellStack(cell, config, clock, env, live, session, transport)
         with transport:
             result = driver.run(stack, workspace)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pytest_kylecode.cell.stack import CellRun
 from pytest_kylecode.expect import check, invariants, measure
+from pytest_kylecode.process.driver import ProgramRun
 from pytest_kylecode.scenarios.scenario import Cell
 
 __all__ = ["Verdict", "judge"]
@@ -57,6 +58,9 @@ def judge(cell: Cell, run: CellRun, *, where: Callable[[str], str] = str) -> Ver
                 for m in mismatches
             ],
         )
+    if not verdict.passed and isinstance(result, ProgramRun) and result.program is not None:
+        # A program's own account of what went wrong is in its output: the reader needs it here.
+        verdict.add("program", result.program.tail())
     return verdict
 
 

@@ -143,9 +143,13 @@ def _redacted_transcript(entries: list[JSONObject], env: dict[str, str]) -> list
     joined by NUL, which no key and no key-shaped value contains, so no match spans two texts."""
     from agent_runtime.observe.redact import redact_json, redact_text
 
+    if not entries:  # a run with no conversation (an agent the harness only meters): nothing to join
+        return []
     if not all(isinstance(e, dict) and isinstance(e.get("text"), str) and "\0" not in e["text"] for e in entries):
         return list(redact_json(entries, env))
     texts = redact_text("\0".join(e["text"] for e in entries), env).split("\0")
+    if len(texts) != len(entries):  # a masked key-shaped run swallowed a NUL: redact text by text
+        return list(redact_json(entries, env))
     return [
         {**redact_json({k: v for k, v in e.items() if k != "text"}, env), "text": t}
         for e, t in zip(entries, texts, strict=True)

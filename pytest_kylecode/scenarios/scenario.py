@@ -18,6 +18,7 @@ from agent_runtime.config import AgentConfig
 from agent_runtime.messages import JSONObject, ToolMode
 from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.faults.catalog import FaultSpec
+from pytest_kylecode.process.spec import ProgramSpec
 
 if TYPE_CHECKING:
     from pytest_kylecode.emulator.script import Turn
@@ -62,6 +63,7 @@ class Scenario:
     overrides: tuple[Override, ...]
     snapshot: bool
     agent_factory: str | None = None
+    agent_program: ProgramSpec | None = None  # agent.command: a program as the agent
     expect_where: dict[str, str] = field(default_factory=dict)  # mismatch key -> file:line
     # What replay compares a request on, beyond the defaults and the ini keys; not hashed: ignoring
     # a field does not change the traffic, so it leaves the cassettes valid.

@@ -25,6 +25,8 @@ from agent_runtime.providers import parse_route
 from agent_runtime.yamlsource import KeyPath, LocatedDocument, format_keypath, parse_keypath
 from pytest_kylecode.cassettes.matching import MatchRules, parse_match_rules
 from pytest_kylecode.faults.catalog import FAULT_KEYS, FAULT_KINDS, FaultSpec
+from pytest_kylecode.process import placeholders
+from pytest_kylecode.process.spec import DEFAULT_TIMEOUT_S, PROGRAM_KEYS, ProgramSpec
 from pytest_kylecode.scenarios.scenario import Axes, Matrix, Override, Scenario, Selector, matches, stream_word
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ EXPECT_KEYS: Final = (
 COUNT_KEYS: Final = ("steps", "retries", "fallbacks", "tool_errors")
 COMPARISON: Final = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*$")
 NAME: Final = re.compile(r"^[A-Za-z0-9_.-]+$")
+ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Checker:
@@ -147,9 +150,10 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
 
     agent_data = c.expect_type(data.get("agent") or {}, dict, ("agent",), "a mapping of agent settings")
     factory = agent_data.get("factory")
-    runtime_keys = {k: v for k, v in agent_data.items() if k != "factory"}
+    runtime_keys = {k: v for k, v in agent_data.items() if k != "factory" and k not in PROGRAM_KEYS}
     if factory is not None and (not isinstance(factory, str) or ":" not in factory):
         raise c.error(("agent", "factory"), f"expected 'package.module:function', got {_show(factory)}")
+    program = _parse_program(c, agent_data)
     try:
         agent_config = parse_agent_config(runtime_keys, key="agent")
     except ConfigError as exc:
@@ -199,9 +203,54 @@ def parse_scenario(doc: LocatedDocument) -> Scenario:
         overrides=overrides,
         snapshot=snapshot,
         agent_factory=factory,
+        agent_program=program,
         expect_where=expect_where,
         match=match,
     )
+
+
+def _parse_program(c: _Checker, agent: Mapping[str, object]) -> ProgramSpec | None:
+    """``agent.command`` and the keys that go with it (``process.spec``), or ``None`` without one."""
+    kp: KeyPath = ("agent",)
+    if "command" not in agent:
+        for key in PROGRAM_KEYS:
+            if key in agent:
+                raise c.error((*kp, key), f"{key!r} applies to a program: set agent.command too, or remove it")
+        return None
+    if "factory" in agent:
+        raise c.error((*kp, "command"), "agent.command and agent.factory exclude each other: keep one")
+    argv = c.expect_type(agent["command"], list, (*kp, "command"), "the program's argv as a list of strings")
+    if not argv:
+        raise c.error((*kp, "command"), "the command is empty: give at least the program to run")
+    for i, arg in enumerate(argv):
+        _template(c, c.expect_type(arg, str, (*kp, "command", i), "a string"), (*kp, "command", i))
+    env = c.expect_type(agent.get("env") or {}, dict, (*kp, "env"), "a mapping of variable -> value")
+    for name, value in env.items():
+        if not isinstance(name, str) or not ENV_NAME.match(name):
+            raise c.error((*kp, "env"), f"expected an environment variable name, got {_show(name)}")
+        _template(c, c.expect_type(value, str, (*kp, "env", name), "the value as a string"), (*kp, "env", name))
+    cwd = c.expect_type(agent.get("cwd", "."), str, (*kp, "cwd"), "a directory relative to the workspace")
+    problem = None if cwd == "." else _workspace_path_problem(cwd.rstrip("/"))
+    if problem:
+        raise c.error((*kp, "cwd"), f"cwd {_show(cwd)} is a directory of the workspace: {problem}")
+    limits: dict[str, float | None] = {"timeout_s": DEFAULT_TIMEOUT_S, "max_retry_after_s": None}
+    for key in limits:
+        if key in agent:
+            value = agent[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise c.error((*kp, key), f"expected seconds as a number, got {_show(value)}")
+            if value < 0 or (key == "timeout_s" and value == 0):
+                raise c.error((*kp, key), f"expected a number of seconds {'> 0' if key == 'timeout_s' else '>= 0'}")
+            limits[key] = float(value)
+    timeout_s = limits["timeout_s"]
+    assert timeout_s is not None
+    return ProgramSpec(tuple(argv), dict(env), cwd, timeout_s, limits["max_retry_after_s"])
+
+
+def _template(c: _Checker, text: str, keypath: KeyPath) -> None:
+    why = placeholders.problem(text)
+    if why:
+        raise c.error(keypath, why)
 
 
 def _parse_script(c: _Checker, data: object) -> tuple[Turn, ...]:

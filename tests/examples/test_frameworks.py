@@ -24,6 +24,7 @@ SNAPSHOTS = FRAMEWORKS_DIR / "scenarios" / "__snapshots__"
 # scenario -> (the modules its agent imports, its number of cells)
 SCENARIOS: dict[str, tuple[tuple[str, ...], int]] = {
     "openai_agents": (("agents",), 28),
+    "pydantic_ai": (("pydantic_ai",), 28),
 }
 
 

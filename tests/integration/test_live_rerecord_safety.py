@@ -201,6 +201,17 @@ def test_synthetic_delays_cost_no_wall_time_when_recording_live(
         .replace("streaming: [true, false]", "streaming: [true]")
     )
     pytester.makefile(".yaml", **{"scenarios/relive": scenario})
+    # Every real sleep of the recording session is summed (time.sleep and asyncio.sleep): wall time
+    # alone would depend on how busy the machine is.
+    pytester.makeconftest(
+        "import asyncio, time\n"
+        "SLEPT = [0.0]\n"
+        "_sleep, _asleep = time.sleep, asyncio.sleep\n"
+        "def _counted(s):\n    SLEPT[0] += s\n    _sleep(s)\n"
+        "async def _acounted(s, *a, **k):\n    SLEPT[0] += s\n    return await _asleep(s, *a, **k)\n"
+        "time.sleep, asyncio.sleep = _counted, _acounted\n"
+        "def pytest_sessionfinish(session):\n    print(f'SLEPT {SLEPT[0]:.3f}')\n"
+    )
     started = time.monotonic()
     result = pytester.runpytest_subprocess(
         "--kylecode-matrix",
@@ -209,10 +220,14 @@ def test_synthetic_delays_cost_no_wall_time_when_recording_live(
         "-p",
         "no:cacheprovider",
         "--snapshot-update",
+        "-s",
     )
     elapsed = time.monotonic() - started
     result.assert_outcomes(passed=4)
-    assert elapsed < 30, f"{elapsed:.1f} s of wall time for {61 + 61 + 31 + 2} s of synthetic delay"
+    synthetic = 61 + 61 + 31 + 2
+    slept = float(next(line for line in result.outlines if "SLEPT" in line).split("SLEPT")[1])
+    assert slept < 1.0, f"{slept:.1f} s of real sleep for {synthetic} s of synthetic delay"
+    assert elapsed < synthetic / 2, f"{elapsed:.1f} s of wall time for {synthetic} s of synthetic delay"
     # The latency is on the cell's clock: the metrics say so.
     snapshot = pytester.path / "scenarios/__snapshots__/relive/openai/gpt-4o-mini-stream-native-latency-ms=61000.json"
     assert yaml.safe_load(snapshot.read_text())["routes"]["openai/gpt-4o-mini"]["latency_ms"]["max"] >= 61000

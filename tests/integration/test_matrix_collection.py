@@ -49,7 +49,7 @@ def test_without_the_flag_the_plugin_imports_nothing_heavy(matrix: Matrix) -> No
     line = next(line for line in result.outlines if "LOADED" in line)
     assert line.endswith(
         "LOADED ['pytest_kylecode.cassettes', 'pytest_kylecode.cassettes.modes', "
-        "'pytest_kylecode.options', 'pytest_kylecode.plugin']"
+        "'pytest_kylecode.options', 'pytest_kylecode.plugin', 'pytest_kylecode.project']"
     )
 
 

@@ -16,6 +16,7 @@ framework), each needing only its own framework installed (``pip install
 | module | framework |
 |---|---|
 | ``openai_agents`` | openai-agents (Chat Completions and Responses) |
+| ``pydantic_ai`` | pydantic-ai (OpenAI Chat Completions and Responses, Anthropic Messages) |
 
 Recipes: ``docs/byo-agent.md``, "Framework adapters".
 """

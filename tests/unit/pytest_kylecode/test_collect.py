@@ -54,3 +54,16 @@ def test_an_override_skips_or_xfails_its_cells(cells: dict[str, Cell]) -> None:
     assert (skip.mark.name, skip.mark.kwargs) == ("skip", {"reason": "not today"})
     [xfail] = cell_marks(cells["openai-responses"], [])
     assert (xfail.mark.name, xfail.mark.kwargs) == ("xfail", {"reason": "known to differ", "strict": False})
+
+
+def test_a_requires_entry_with_a_slash_is_a_path_beside_the_scenario(tmp_path: Path) -> None:
+    text = SCENARIO.replace("requires: [sh, no-such-command-of-the-collect-tests]", "requires: [sh, deps/pkg, ./here]")
+    path = tmp_path / "marks.yaml"
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    (tmp_path / "here").mkdir()
+    cell = expand(load_scenario(path)).cells[0]
+    assert missing_commands(cell.scenario) == ["deps/pkg"]
+    [mark] = cell_marks(cell, ["nope", "deps/pkg"])
+    assert mark.mark.kwargs == {"reason": "requires nope (not found on PATH); deps/pkg (not found beside the scenario)"}
+    (tmp_path / "deps" / "pkg").mkdir(parents=True)
+    assert missing_commands(cell.scenario) == []
