@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from pytest_kylecode.commands import bundle, cassettes, emulate, inspect, metrics, probe, report, run, scenarios
+from pytest_kylecode.commands import bundle, cassettes, emulate, init, inspect, metrics, probe, report, run, scenarios
 from pytest_kylecode.project import ProjectError
 
 
@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "metrics": metrics,
     "bundle": bundle,
     "report": report,
+    "init": init,
 }
 
 

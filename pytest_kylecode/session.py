@@ -10,8 +10,9 @@ every worker's reports, so the report is correct under ``-n``.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
@@ -45,6 +46,12 @@ def _relative(path: str, root: Path) -> str:
         return path
 
 
+class _WorkerNode(Protocol):
+    """What ``pytest_configure_node`` uses of xdist's ``WorkerController`` (xdist ships no types)."""
+
+    workerinput: dict[str, object]
+
+
 class KylecodeSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -54,6 +61,7 @@ class KylecodeSession:
         self.is_worker = hasattr(config, "workerinput")
         self.baseline: Baseline | None = None
         self._comparison: Comparison | None = None
+        self._worker_workspaces: Path | None = None
 
     @classmethod
     def start(cls, config: pytest.Config) -> KylecodeSession:
@@ -210,7 +218,22 @@ class KylecodeSession:
             comparison=self.comparison(),
         )
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: _WorkerNode) -> None:
+        """Give every xdist worker's workspaces one directory that this controller removes at its
+        end: a worker that is shut down before its own cleanup (the controller stopping it early,
+        a crash) must not leave temporary workspaces behind."""
+        from pytest_kylecode.workspaces import PREFIX, WORKSPACES_KEY
+
+        if self._worker_workspaces is None:
+            self._worker_workspaces = Path(tempfile.mkdtemp(prefix=PREFIX))
+        node.workerinput[WORKSPACES_KEY] = str(self._worker_workspaces)
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._runner is not None:
             self._runner.close()
+        if self._worker_workspaces is not None:
+            from pytest_kylecode.workspaces import remove_tree
+
+            remove_tree(self._worker_workspaces)
         config.pluginmanager.unregister(self)

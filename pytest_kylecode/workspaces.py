@@ -31,6 +31,8 @@ from pathlib import Path
 from agent_runtime.paths import inside
 
 PREFIX = "kylecode-ws-"
+# The ``workerinput`` key of the directory an xdist controller gives its workers' pools.
+WORKSPACES_KEY = "kylecode_workspaces"
 REUSE_LIMIT_BYTES = 256 * 1024
 POOL_SIZE = 16
 
@@ -122,8 +124,11 @@ def _read(path: Path) -> bytes | None:
 class WorkspacePool:
     """Workspaces of one process, reused across cells while they are untouched (see module docstring)."""
 
-    def __init__(self, size: int = POOL_SIZE) -> None:
+    def __init__(self, size: int = POOL_SIZE, parent: Path | None = None) -> None:
+        """``parent``: where the pool's directory goes (the temporary directory when None); an
+        xdist controller gives its workers one it removes itself, should a worker never close."""
         self._size = size
+        self._parent = parent
         # Every workspace of the pool lives in this one directory, which ``close`` removes: a
         # workspace whose cell was interrupted half-way (a cell time limit, Ctrl-C) while it was
         # made, rebuilt or handed back cannot outlive the session.
@@ -175,7 +180,7 @@ class WorkspacePool:
 
     def _new(self, files: Mapping[str, str]) -> Path:
         if self._home is None or not self._home.is_dir():
-            self._home = Path(tempfile.mkdtemp(prefix=PREFIX))
+            self._home = Path(tempfile.mkdtemp(prefix=PREFIX, dir=self._parent))
         return new_workspace(files, self._home)
 
     def _evict(self) -> None:

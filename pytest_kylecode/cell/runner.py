@@ -48,7 +48,7 @@ from pytest_kylecode.options import Settings
 from pytest_kylecode.report.excerpt import headline_metrics, transcript_excerpt
 from pytest_kylecode.scenarios.scenario import Cell
 from pytest_kylecode.stash import CELL
-from pytest_kylecode.workspaces import WorkspacePool
+from pytest_kylecode.workspaces import WORKSPACES_KEY, WorkspacePool
 
 if TYPE_CHECKING:
     from pytest_kylecode.byo.driver import PreparedAgent
@@ -63,7 +63,9 @@ class CellRunner:
         self.settings = settings
         self.config = config
         self._live: LiveTransport | None = None
-        self._workspaces = WorkspacePool()
+        workerinput = getattr(config, "workerinput", {})
+        parent = workerinput.get(WORKSPACES_KEY)
+        self._workspaces = WorkspacePool(parent=Path(parent) if parent else None)
         self._where = relative_where(settings.rootdir)
         # pytest's cache directory keeps the parsed cassettes (none under -p no:cacheprovider).
         cache = getattr(config, "cache", None)

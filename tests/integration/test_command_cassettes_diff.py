@@ -41,7 +41,10 @@ CASSETTES = sorted(
 # Each recording also accepts the new metrics snapshots, as a re-record does.
 RECORD = {mode: (f"--kylecode-record={mode}", "--snapshot-update") for mode in ("once", "rewrite")}
 GIT = shutil.which("git")
-pytestmark = pytest.mark.skipif(GIT is None, reason="git is not installed: cassettes diff reads revisions with git")
+pytestmark = [
+    pytest.mark.skipif(GIT is None, reason="git is not installed: cassettes diff reads revisions with git"),
+    pytest.mark.slow,  # each test re-records a matrix in a subprocess
+]
 
 
 def _git(root: Path, *argv: str) -> None:

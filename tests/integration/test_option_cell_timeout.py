@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from matrix_helpers import BASIC, Matrix
 
 
@@ -21,3 +22,17 @@ def test_cell_timeout_bounds_wall_time(matrix: Matrix) -> None:
     result = matrix.run("--kylecode-record=all", "--kylecode-cell-timeout=0.5", "-q")
     result.assert_outcomes(failed=1)
     assert "exceeded --kylecode-cell-timeout=0.5s of wall time" in result.stdout.str()
+
+
+def test_cells_cut_short_anywhere_leave_no_workspace_behind_under_xdist(
+    matrix: Matrix, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A time limit this short interrupts cells wherever they are: making, checking, rebuilding or
+    handing back a workspace included. No ``kylecode-ws-*`` directory may outlive the session."""
+    private = tmp_path_factory.mktemp("tmpdir")
+    matrix.monkeypatch.setenv("TMPDIR", str(private))
+    matrix.scenario("basic", BASIC)
+    result = matrix.run("--kylecode-record=all", "-n", "2", "--kylecode-cell-timeout=0.005", subprocess=True)
+    assert "exceeded --kylecode-cell-timeout=0.005s" in result.stdout.str()
+    left = sorted(str(p.relative_to(private)) for p in private.rglob("*"))
+    assert not [name for name in left if name.startswith("kylecode-ws-")], left
