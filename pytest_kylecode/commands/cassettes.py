@@ -268,7 +268,10 @@ def _diff(args: argparse.Namespace) -> int:
     results = []
     try:
         top = Path(_git(anchor, "rev-parse", "--show-toplevel").decode().strip()).resolve()
-        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        try:
+            _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        except GitError:
+            raise GitError(f"unknown revision {rev!r} (no such commit in {top})") from None
         changed = _changed_cassettes(top, rev, cassettes.relative_to(top).as_posix() or ".")
         old_texts = _blobs(top, rev, [name for name, at_rev in changed.items() if at_rev])
         for name in changed:

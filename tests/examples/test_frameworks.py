@@ -25,6 +25,7 @@ SNAPSHOTS = FRAMEWORKS_DIR / "scenarios" / "__snapshots__"
 SCENARIOS: dict[str, tuple[tuple[str, ...], int]] = {
     "openai_agents": (("agents",), 28),
     "pydantic_ai": (("pydantic_ai",), 28),
+    "langgraph": (("langchain", "langchain_openai", "langgraph"), 14),
 }
 
 

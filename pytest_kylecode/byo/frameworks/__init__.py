@@ -17,6 +17,7 @@ framework), each needing only its own framework installed (``pip install
 |---|---|
 | ``openai_agents`` | openai-agents (Chat Completions and Responses) |
 | ``pydantic_ai`` | pydantic-ai (OpenAI Chat Completions and Responses, Anthropic Messages) |
+| ``langgraph`` | LangGraph / LangChain agents with langchain-openai |
 
 Recipes: ``docs/byo-agent.md``, "Framework adapters".
 """
