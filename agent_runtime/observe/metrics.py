@@ -56,7 +56,9 @@ class Attempt:
 
     ``attempt`` is 1-based within ``turn`` across all routes; ``retry`` marks a policy
     re-send to the same route; ``fallback`` marks a call on a route other than the one
-    the turn started on. Metrics, run logs and telemetry all read this one object.
+    the turn started on; ``accepted_broken_response`` marks the first call of a turn that
+    carries a broken answer forward (a failed or faulted call the agent went on from instead
+    of asking again: not a retry). Metrics, run logs and telemetry all read this one object.
     """
 
     record: CallRecord
@@ -65,6 +67,7 @@ class Attempt:
     retry: bool = False
     fallback: bool = False
     tool_mode: str = "native"
+    accepted_broken_response: bool = False
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -91,6 +94,7 @@ class _RouteStats:
     successes: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     retries: int = 0
+    accepted_broken_responses: int = 0
     stream_calls: int = 0
     latencies: list[float] = field(default_factory=list)
     ttfts: list[float] = field(default_factory=list)
@@ -124,6 +128,8 @@ class ProviderMetricsCollector:
         stats.calls += 1
         if attempt.retry:
             stats.retries += 1
+        if attempt.accepted_broken_response:
+            stats.accepted_broken_responses += 1
         if record.stream:
             stats.stream_calls += 1
         stats.latencies.append(record.latency_ms)
@@ -176,6 +182,7 @@ class ProviderMetricsCollector:
                 "successes": s.successes,
                 "errors": dict(sorted(s.errors.items())),
                 "retries": s.retries,
+                "accepted_broken_responses": s.accepted_broken_responses,
                 "stream_calls": s.stream_calls,
                 "latency_ms": distribution(s.latencies),
                 "ttft_ms": distribution(s.ttfts),
@@ -188,6 +195,7 @@ class ProviderMetricsCollector:
                 successes=s.successes,
                 errors=errors,
                 retries=s.retries,
+                accepted_broken_responses=s.accepted_broken_responses,
                 html_errors=s.errors["html_response"],
                 input_tokens=s.input_tokens,
                 output_tokens=s.output_tokens,
@@ -201,6 +209,7 @@ class ProviderMetricsCollector:
                 "errors": summary["errors"],
                 "html_errors": summary["html_errors"],
                 "retries": summary["retries"],
+                "accepted_broken_responses": summary["accepted_broken_responses"],
                 "fallbacks": len(self.fallbacks),
                 "circuit_opens": sum(1 for e in self.circuit_events if e["state"] == "open"),
                 "circuit_skips": self.circuit_skips,

@@ -73,6 +73,7 @@ class ResilientModel:
         self.circuit = CircuitBreaker(config.circuit, clock, on_change=self._circuit_changed)
         self.overrides: dict[str, set[OverrideKind]] = {}
         self.last_error: ProviderError | None = None
+        self._answered_broken = False  # the last response had tool calls whose arguments did not parse
 
     # -- overrides ----------------------------------------------------------------------------
 
@@ -135,12 +136,26 @@ class ResilientModel:
                 record = self.client.call(route, request)
                 if record.error is None and record.response is None:  # a client bug, never a silent success
                     record.error = ProviderError("empty_response", "call returned neither response nor error")
+                # The loop answered the previous turn's malformed tool calls with error results and
+                # went on: this turn's first call carries that broken answer forward.
+                carried = attempt_no == 0 and self._answered_broken
                 attempt_no += 1
-                self._record(Attempt(record, turn, attempt_no, retry=is_retry, fallback=index > 0, tool_mode=mode))
+                self._record(
+                    Attempt(
+                        record,
+                        turn,
+                        attempt_no,
+                        retry=is_retry,
+                        fallback=index > 0,
+                        tool_mode=mode,
+                        accepted_broken_response=carried,
+                    )
+                )
                 error = record.error
                 if error is None:
                     assert record.response is not None
                     self.circuit.record(name, healthy=True, turn=turn)
+                    self._answered_broken = any(call.parse_error for call in record.response.tool_calls)
                     return ModelTurn(record.response, name, mode)
                 health_failure = is_health_failure(error.category)
                 self.circuit.record(name, healthy=not health_failure, turn=turn)

@@ -115,7 +115,9 @@ class ByoDriver:
         clock = stack.clock
         collector = ProviderMetricsCollector()
         runlog = RunLog(clock_now=clock.now())
-        meter = TrafficMeter(clock, collector, runlog=runlog, tool_mode=stack.cell.tool_mode)
+        meter = TrafficMeter(
+            clock, collector, runlog=runlog, tool_mode=stack.cell.tool_mode, match=stack.cassettes.spec.match
+        )
         ctx.attach(
             CellWiring(
                 workspace=workspace,

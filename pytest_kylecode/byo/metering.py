@@ -14,11 +14,17 @@ Rules, in the order a call meets them:
   ``KYLECODE_<PROVIDER>_BASE_URL``) plus the body's ``model``: ``openai/gpt-4o-mini``.
   It is set as the request's ``kylecode.route`` extension, so the fault targets it and
   the cassette canonicalizes its URL.
-- **turn** = successful calls so far + 1; ``attempt`` counts calls within a turn.
-- **retry**: a call to the same route as the previous finished call, when that call
-  failed. **fallback**: a call to another route when the previous finished call failed
-  (``reason`` = its error category). A route switch after a success is the agent's own
-  choice, not a fallback.
+- **broken**: a finished call that failed, or that the cell's fault answered (the
+  ``FAULT_EXTENSION`` on its response: a tool-call rewrite is a 200 the agent may take).
+- **retry**: after a broken call, a call to the same route that re-sends the same
+  conversation (the body's ``messages``/``input``/``system``/``instructions``, compared
+  without the cell's ``match:`` paths). **accepted_broken_response**: after a broken call,
+  a call to the same route whose conversation differs: the agent carried the broken answer
+  forward, and this call is the next turn. **fallback**: a call to another route when the
+  previous finished call failed (``reason`` = its error category). A route switch after a
+  success is the agent's own choice, not a fallback.
+- **turn**: a retry or a fallback stays in the broken call's turn; any other call starts
+  the next one. ``attempt`` counts calls within a turn.
 - **timeouts**: the request's own read timeout (``extensions["timeout"]["read"]``, what
   httpx and httpx2 clients send) is applied on the cell clock to the first byte and to
   every gap between chunks; exceeding it raises ``httpx.ReadTimeout`` to the client, as a
@@ -37,7 +43,7 @@ re-raised and not counted (the cell fails with the miss report instead).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol, TypeAlias
 
 import httpx
 
@@ -50,13 +56,17 @@ from agent_runtime.providers import PROVIDERS
 from agent_runtime.wire.classify import classify_exception, classify_http, is_html
 from agent_runtime.wire.client import ROUTE_EXTENSION, BodyDecoder, CallRecord
 from agent_runtime.wire.protocols import get_protocol
+from pytest_kylecode.cassettes.matching import MatchRules
 from pytest_kylecode.failures import LiveRefusal, ReplayMiss
+from pytest_kylecode.faults.transport import FAULT_EXTENSION
 from pytest_kylecode.timed_body import sync_body
 from pytest_kylecode.wire.requests import json_body, protocol_for_path, route_of
 
 __all__ = ["MeteringTransport", "TrafficMeter"]
 
 _HARNESS_ERRORS: Final = (ReplayMiss, LiveRefusal)
+# The body keys that hold a conversation, over the protocols (chat, Messages, Responses).
+CONVERSATION_KEYS: Final = ("messages", "input", "system", "instructions")
 _NETWORK_ERRORS: Final = (httpx.TransportError, OSError)
 
 
@@ -70,25 +80,43 @@ class TrafficMeter:
         *,
         runlog: RunLog | None = None,
         tool_mode: ToolMode = "native",
+        match: MatchRules | None = None,
     ) -> None:
         self.clock = clock
         self.collector = collector
         self.runlog = runlog
         self.tool_mode = tool_mode
+        self.match = MatchRules.defaults() if match is None else match
         self.successes = 0
         self.final_route: str | None = None
         self.last_error: ProviderError | None = None
-        self._previous: tuple[str, ProviderError | None] | None = None  # last finished call
+        self._previous: _Call | None = None  # the last finished call
         self._turn = 0
         self._turn_route = ""
         self._attempt = 0
         self._open: set[_Call] = set()
         self.harness_error: Exception | None = None  # the first replay miss / live budget refusal
 
+    def conversation(self, body: JSONObject | None) -> object:
+        """What a retry re-sends unchanged: the conversation keys of the body, without the match paths."""
+        masked = self.match.masked(body or {})
+        return {k: v for k, v in masked.items() if k in CONVERSATION_KEYS} if isinstance(masked, dict) else masked
+
     def start(self, request: httpx.Request, body: JSONObject | None) -> _Call:
         route = route_of(request, body) or f"{request.url.host}{request.url.path}"
         request.extensions[ROUTE_EXTENSION] = route
-        turn = self.successes + 1
+        conversation = self.conversation(body)
+        previous = self._previous
+        relation: Relation = None
+        if previous is not None and previous.broken:
+            if previous.record.route != route:
+                relation = "fallback" if previous.record.error is not None else None
+            elif previous.conversation == conversation:
+                relation = "retry"
+            else:
+                relation = "accepted_broken_response"
+        # A retry or a fallback asks the broken call's turn again; any other call is the next turn.
+        turn = previous.turn if previous is not None and relation in ("retry", "fallback") else self._turn + 1
         if turn != self._turn:
             self._turn, self._turn_route, self._attempt = turn, route, 0
         self._attempt += 1
@@ -100,7 +128,7 @@ class TrafficMeter:
             stream=bool(body and body.get("stream")),
             started=self.clock.now(),
         )
-        call = _Call(self, record, request, turn, self._attempt)
+        call = _Call(self, record, request, turn, self._attempt, conversation, relation, previous)
         self._open.add(call)
         return call
 
@@ -108,16 +136,24 @@ class TrafficMeter:
         self._open.discard(call)
         record = call.record
         route, error = record.route, record.error
-        previous = self._previous
-        retry = previous is not None and previous[1] is not None and previous[0] == route
-        if previous is not None and previous[1] is not None and previous[0] != route:
-            self.collector.record_fallback(previous[0], route, previous[1].category, call.turn)
-            self._note(call.turn, f"{previous[0]} -> {route} ({previous[1].category})", "fallback")
-        elif retry:
-            assert previous is not None and previous[1] is not None
-            self._note(call.turn, f"{previous[1].category} on {route}: re-sent by the agent", "retry")
+        previous, relation = call.previous, call.relation
+        what = _broken_what(previous) if previous is not None else ""
+        if relation == "fallback":
+            assert previous is not None
+            self.collector.record_fallback(previous.record.route, route, what, call.turn)
+            self._note(call.turn, f"{previous.record.route} -> {route} ({what})", "fallback")
+        elif relation == "retry":
+            self._note(call.turn, f"{what} on {route}: re-sent by the agent", "retry")
+        elif relation == "accepted_broken_response":
+            self._note(call.turn, f"{what} on {route}: the agent went on with the broken answer", "accepted")
         attempt = Attempt(
-            record, call.turn, call.attempt, retry=retry, fallback=route != self._turn_route, tool_mode=self.tool_mode
+            record,
+            call.turn,
+            call.attempt,
+            retry=relation == "retry",
+            fallback=route != self._turn_route,
+            tool_mode=self.tool_mode,
+            accepted_broken_response=relation == "accepted_broken_response",
         )
         self.collector.record_attempt(attempt)
         if self.runlog is not None:
@@ -127,7 +163,7 @@ class TrafficMeter:
             self.final_route = route
         else:
             self.last_error = error
-        self._previous = (route, error)
+        self._previous = call
 
     def _note(self, turn: int, text: str, mark: str) -> None:
         if self.runlog is not None:
@@ -139,23 +175,64 @@ class TrafficMeter:
             call.complete()
 
 
-class _Call:
-    """One call in flight: its record, its decoder and its timing."""
+Relation: TypeAlias = Literal["retry", "fallback", "accepted_broken_response"] | None
 
-    __slots__ = ("attempt", "decoder", "done", "last", "limit", "meter", "record", "request", "turn")
+
+def _broken_what(call: _Call) -> str:
+    """How a broken call broke: its error category, or the fault that answered it."""
+    if call.record.error is not None:
+        return call.record.error.category
+    return f"fault {call.fault}"
+
+
+class _Call:
+    """One call in flight: its record, its decoder and its timing, and how it follows the call
+    that finished before it started (``relation`` to ``previous``)."""
+
+    __slots__ = (
+        "attempt",
+        "conversation",
+        "decoder",
+        "done",
+        "fault",
+        "last",
+        "limit",
+        "meter",
+        "previous",
+        "record",
+        "relation",
+        "request",
+        "turn",
+    )
 
     def __init__(
-        self, meter: TrafficMeter, record: CallRecord, request: httpx.Request, turn: int, attempt: int
+        self,
+        meter: TrafficMeter,
+        record: CallRecord,
+        request: httpx.Request,
+        turn: int,
+        attempt: int,
+        conversation: object,
+        relation: Relation,
+        previous: _Call | None,
     ) -> None:
         self.meter = meter
         self.record = record
         self.request = request
         self.turn = turn
         self.attempt = attempt
+        self.conversation = conversation
+        self.relation = relation
+        self.previous = previous
+        self.fault: str | None = None  # the fault kind that answered this call, if one did
         self.decoder: _Decoder | None = None
         self.limit = _read_timeout(request)
         self.last = record.started
         self.done = False
+
+    @property
+    def broken(self) -> bool:
+        return self.record.error is not None or self.fault is not None
 
     def fail(self, error: ProviderError) -> None:
         if self.done:
@@ -197,6 +274,8 @@ class _Call:
     def open(self, response: httpx.Response) -> httpx.Response:
         """Take the first chunk (as a client waits for it), then hand out the metered body."""
         record, stream = self.record, sync_body(response)
+        fault = response.extensions.get(FAULT_EXTENSION)
+        self.fault = str(fault) if fault else None
         record.status = response.status_code
         record.response_headers = dict(response.headers.items())
         chunks = iter(stream)

@@ -32,6 +32,9 @@ from pytest_kylecode.wire import for_protocol
 from pytest_kylecode.wire.requests import ROUTE_EXTENSION, json_body, protocol_for_path, route_of
 
 STREAM_EVENTS_BEFORE_FAULT = 2  # a stalled / erroring stream has already said something
+# Set on a response the fault answered or changed (its kind): a byo agent's metering tells a retry
+# of a faulted answer from a call that went on with it.
+FAULT_EXTENSION = "kylecode.fault"
 
 
 class FaultTransport(httpx.BaseTransport):
@@ -45,6 +48,7 @@ class FaultTransport(httpx.BaseTransport):
         self.timeouts = timeouts
         self.targeted_calls = 0
         self.injected: list[int] = []  # numbers (among targeted calls) of the calls that were faulted
+        self._answered = False
 
     def _targets(self, route: str | None) -> bool:
         wanted = self.fault.route
@@ -53,6 +57,13 @@ class FaultTransport(httpx.BaseTransport):
         return route == (self.primary if wanted == "primary" else wanted)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self._answered = False  # set where the fault answers the call or changes its answer
+        response = self._handle(request)
+        if self._answered:
+            response.extensions = {**response.extensions, FAULT_EXTENSION: self.fault.kind}
+        return response
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         if self.fault.kind == "none":
             return self.inner.handle_request(request)
         # The body is parsed only when it is needed: for the route when the runtime did not name
@@ -78,6 +89,7 @@ class FaultTransport(httpx.BaseTransport):
         model = str(body.get("model", ""))
         start = self.clock.now()
         if kind in HTTP_ANSWER_KINDS:
+            self._answered = True
             answer = wire.error_response(kind, provider=provider, model=model, seed=str(self.targeted_calls))
             return httpx.Response(
                 answer.status,
@@ -108,6 +120,7 @@ class FaultTransport(httpx.BaseTransport):
             produce = events.replace_tail(STREAM_EVENTS_BEFORE_FAULT, wire.malformed_event(), keep_rest=True)
         else:
             raise ValueError(f"fault {kind!r} has no injection")
+        self._answered = True
         return _with_stream(response, events.EventStream(inner, produce), request)
 
     def _rewrite(
@@ -138,6 +151,7 @@ class FaultTransport(httpx.BaseTransport):
                 stream=TimedByteStream(chunks, self.clock, start),
                 request=request,
             )
+        self._answered = True
         return httpx.Response(
             faulted.status,
             headers=faulted.headers,

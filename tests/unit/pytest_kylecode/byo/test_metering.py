@@ -193,6 +193,40 @@ def test_retries_and_fallbacks_follow_the_traffic() -> None:
         m.close()
 
 
+def test_a_call_that_carries_a_broken_answer_forward_is_the_next_turn_not_a_retry() -> None:
+    """After a cut stream, asking the same conversation again is a retry; going on with the cut
+    answer in the conversation is the next turn, counted as an accepted broken response."""
+    m = Meter(FaultSpec("truncated_stream", times=2))
+    try:
+        m.post(stream=True).read()  # cut
+        m.post(stream=True).read()  # the same conversation again: a retry (cut again)
+        went_on = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "(half an answer)"}]
+        m.post(stream=True, messages=went_on).read()  # the agent went on with it: the next turn
+        metrics = m.metrics
+        assert metrics["summary"]["retries"] == 1 and metrics["summary"]["accepted_broken_responses"] == 1
+        assert metrics["routes"][P]["accepted_broken_responses"] == 1
+        assert [(a.turn, a.retry, a.accepted_broken_response) for a in m.runlog.attempts] == [
+            (1, False, False),
+            (1, True, False),
+            (2, False, True),
+        ]
+        assert [e.mark for e in m.runlog.timeline if not hasattr(e, "record")] == ["retry", "accepted"]
+    finally:
+        m.close()
+
+
+def test_a_faulted_200_is_broken_too_and_the_match_paths_are_no_difference() -> None:
+    """A malformed_tool_args answer is a 200 the agent may take; re-sending the conversation
+    with only an ignored field changed is still a retry of it."""
+    m = Meter(FaultSpec("malformed_tool_args"))
+    try:
+        m.post(prompt_cache_key="agents-sdk:run:aa")
+        m.post(prompt_cache_key="agents-sdk:run:bb")  # same messages: a retry of the faulted answer
+        assert m.metrics["summary"]["retries"] == 1 and m.metrics["summary"]["accepted_broken_responses"] == 0
+    finally:
+        m.close()
+
+
 def test_harness_errors_are_not_provider_calls() -> None:
     class Missing(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -236,6 +270,7 @@ def test_close_finishes_what_the_client_left_open(meter: Meter) -> None:
 # a stall trips the runtime's separate idle_s (30 s) before its one httpx read timeout (60 s);
 # a tools override re-sends to the same route, which traffic alone reads as a retry.
 DIFFERENT_BY_DESIGN = {"stall", "tools_unsupported"}
+REPAIRED_BY_THE_RUNTIME = {"duplicate_tool_args", "missing_tool_call_id"}
 CASES = [
     (kind, stream)
     for kind in FAULT_KINDS
@@ -261,8 +296,11 @@ def test_metering_the_runtime_reproduces_its_own_metrics(kind: str, stream: bool
     for key in ("calls", "successes", "errors", "html_errors", "retries", "fallbacks", "input_tokens", "output_tokens"):
         assert ours["summary"][key] == theirs["summary"][key], key
     assert ours["fallbacks"] == theirs["fallbacks"]
+    # The runtime repairs a duplicated or id-less tool call before it carries the answer on (no
+    # broken answer accepted, for it); the traffic shows only that the fault answered the call.
+    skip = {"circuit", "accepted_broken_responses"} if kind in REPAIRED_BY_THE_RUNTIME else {"circuit"}
     for route, stats in theirs["routes"].items():
-        assert {k: v for k, v in ours["routes"][route].items() if k != "circuit"} == {
-            k: v for k, v in stats.items() if k != "circuit"
+        assert {k: v for k, v in ours["routes"][route].items() if k not in skip} == {
+            k: v for k, v in stats.items() if k not in skip
         }, json.dumps([ours["routes"], theirs["routes"]])
     assert meter.final_route == result.final_route
