@@ -198,7 +198,10 @@ def test_sandboxed_run_shell_has_no_network(tmp_path: Path) -> None:
     _needs_sandbox()
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        connect = f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 5)\""
+        # The base interpreter, not a virtualenv's: a checkout (and its venv) under /tmp is hidden by
+        # the sandbox's private /tmp.
+        python = Path(sys.base_prefix) / "bin" / "python3"
+        connect = f"{python} -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 5)\""
         _, sandboxed, _ = _shell(tmp_path, connect, 20, sandbox=True)
         _, unsandboxed, _ = _shell(tmp_path, connect, 20, sandbox=False)
     assert "exit code: 1" in sandboxed and "ConnectionRefusedError" in sandboxed, sandboxed
