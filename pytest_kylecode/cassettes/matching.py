@@ -16,7 +16,6 @@ was decoded when its cassette was loaded.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import fnmatch
 import importlib
@@ -115,9 +114,9 @@ class MatchRules:
         ``marker``, replaced by ``IGNORED`` so the positions stay)."""
         if not self._paths or not isinstance(body, (dict, list)):
             return body
-        out = copy.deepcopy(body)
+        out: object = body
         for path in self._paths:
-            _mask(out, path, marker)
+            out = _masked(out, path, marker)
         return out
 
     def identity(self, item: Interaction) -> Interaction:
@@ -150,21 +149,28 @@ def _step(node: object, segment: str) -> list[tuple[str | int, object]]:
     return []
 
 
-def _mask(node: object, path: tuple[str, ...], marker: bool) -> None:
+def _masked(node: object, path: tuple[str, ...], marker: bool) -> object:
+    """``node`` with ``path`` masked. Only the containers on the way to a selected item are copied
+    (every request of every cell passes here: a deep copy of each body was a tenth of a cell)."""
     head, rest = path[0], path[1:]
     selected = _step(node, head)
-    if rest:
-        for _, child in selected:
-            _mask(child, rest, marker)
-    elif isinstance(node, dict):
-        for key, _ in selected:
-            if marker:
-                node[key] = IGNORED
+    if not selected:
+        return node
+    if isinstance(node, dict):
+        out_dict = dict(node)
+        for key, child in selected:
+            if rest:
+                out_dict[key] = _masked(child, rest, marker)
+            elif marker:
+                out_dict[key] = IGNORED
             else:
-                del node[key]
-    elif isinstance(node, list):
-        for index, _ in selected:
-            node[int(index)] = IGNORED
+                del out_dict[key]
+        return out_dict
+    assert isinstance(node, list)  # _step selects only in objects and arrays
+    out_list = list(node)
+    for index, child in selected:
+        out_list[int(index)] = _masked(child, rest, marker) if rest else IGNORED
+    return out_list
 
 
 def _collect(node: object, path: tuple[str, ...], prefix: tuple[str, ...], found: list[str]) -> None:
