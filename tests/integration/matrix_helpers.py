@@ -45,6 +45,17 @@ ONE = BASIC.replace(
 ).replace("streaming: [true, false]", "streaming: [true]")
 CASSETTE = Path("cassettes/basic/anthropic/claude-sonnet-4-5/stream-native-none.yaml")
 NODE = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-stream-native-none]"
+# BASIC with the anthropic nostream cells expecting a step too many: a run that passed on BASIC
+# (a baseline, one shard of it) and fails now.
+FAILS_NOW = (
+    BASIC
+    + """
+overrides:
+  - when: {provider: "anthropic/*", streaming: false}
+    expect: {steps: 4}
+"""
+)
+NOW_FAILING = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-nostream-native-none]"
 
 
 class Matrix:

@@ -5,19 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from matrix_helpers import BASIC, Matrix
+from matrix_helpers import BASIC, FAILS_NOW, NOW_FAILING, Matrix
 
 from pytest_kylecode.cli import main
-
-FAILS_NOW = (
-    BASIC
-    + """
-overrides:
-  - when: {provider: "anthropic/*", streaming: false}
-    expect: {steps: 4}
-"""
-)
-NOW_FAILING = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-nostream-native-none]"
 
 
 def test_two_shards_merge_into_the_report_of_the_whole_run(

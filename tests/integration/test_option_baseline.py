@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import json
 
-from matrix_helpers import BASIC, Matrix
-
-FAILS_NOW = (
-    BASIC
-    + """
-overrides:
-  - when: {provider: "anthropic/*", streaming: false}
-    expect: {steps: 4}
-"""
-)
-NOW_FAILING = "scenarios/basic.yaml::basic[anthropic/claude-sonnet-4-5-nostream-native-none]"
+from matrix_helpers import BASIC, FAILS_NOW, NOW_FAILING, Matrix
 
 
 def test_a_cell_that_passed_on_the_baseline_and_fails_now_is_shown_first(matrix: Matrix) -> None:
