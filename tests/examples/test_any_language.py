@@ -5,14 +5,12 @@ sockets; its committed cassettes replay and its committed metrics snapshots matc
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_projects import replay_example
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "any_language"
 SNAPSHOTS = EXAMPLES / "scenarios" / "__snapshots__"
@@ -20,37 +18,10 @@ ROUTE = "openai/gpt-4o-mini"
 FAULTS = ("none", "http_429", "http_503", "html_200", "truncated_stream", "sse_error", "malformed_tool_args")
 
 
-def run_examples(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The examples' matrix, replayed; every run directory kept (the programs' output is in them)."""
-    environment = {**os.environ, "CI": "true"}
-    environment.pop("KYLECODE_TELEMETRY_PATH", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--kylecode-matrix",
-            "--kylecode-keep-runs",
-            "--kylecode-runs",
-            str(tmp_path / "runs"),
-            "--kylecode-report",
-            str(tmp_path / "report"),
-            "-n",
-            "2",
-            *args,
-        ],
-        cwd=EXAMPLES,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("any_language")
-    result = run_examples(tmp)
+    result = replay_example(EXAMPLES, tmp, "--kylecode-keep-runs", "-n", "2")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     report: dict[str, Any] = json.loads((tmp / "report" / "report.json").read_text())
     report["runs"] = tmp / "runs"

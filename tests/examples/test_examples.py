@@ -8,53 +8,24 @@ that need it turn red, each with a readable reason.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_projects import replay_example
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SNAPSHOTS = EXAMPLES / "scenarios" / "__snapshots__"
 OPENAI = "openai/gpt-4o-mini"
 ANTHROPIC = "anthropic/claude-haiku-4-5"
-
-
-def run_examples(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "CI": "true", **env}
-    environment.pop("KYLECODE_TELEMETRY_PATH", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--kylecode-matrix",
-            "scenarios",
-            "test_httpx_agent.py",
-            "--kylecode-runs",
-            str(tmp_path / "runs"),
-            "--kylecode-report",
-            str(tmp_path / "report"),
-            "-p",
-            "no:xdist",
-            "-p",
-            "no:randomly",
-            *args,
-        ],
-        cwd=EXAMPLES,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+# the scenarios and the plain pytest test of the fixture way in, in one process
+EXAMPLE_ARGS = ("scenarios", "test_httpx_agent.py", "-p", "no:xdist", "-p", "no:randomly")
 
 
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("examples")
-    result = run_examples(tmp)
+    result = replay_example(EXAMPLES, tmp, *EXAMPLE_ARGS)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return json.loads((tmp / "report" / "report.json").read_text())
 
@@ -125,7 +96,7 @@ def test_the_cassettes_hold_streamed_tool_calls() -> None:
 
 
 def test_without_error_handling_the_fault_cells_turn_red(tmp_path: Path) -> None:
-    result = run_examples(tmp_path, KYLECODE_EXAMPLE_NO_ERROR_HANDLING="1")
+    result = replay_example(EXAMPLES, tmp_path, *EXAMPLE_ARGS, KYLECODE_EXAMPLE_NO_ERROR_HANDLING="1")
     assert result.returncode == 1
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     failed = sorted(row["cell"] for row in report["cells"] if row["outcome"] == "failed")

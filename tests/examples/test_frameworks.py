@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_projects import replay_example
 
 FRAMEWORKS_DIR = Path(__file__).resolve().parents[2] / "examples" / "frameworks"
 SNAPSHOTS = FRAMEWORKS_DIR / "scenarios" / "__snapshots__"
@@ -34,29 +32,8 @@ def replay(tmp_path: Path, scenario: str) -> dict[str, Any]:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"{scenario}: {', '.join(missing)} not installed (pip install -e '.[frameworks]')")
-    environment = {**os.environ, "CI": "true"}
-    environment.pop("KYLECODE_TELEMETRY_PATH", None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--kylecode-matrix",
-            f"scenarios/{scenario}.yaml",
-            "--kylecode-runs",
-            str(tmp_path / "runs"),
-            "--kylecode-report",
-            str(tmp_path / "report"),
-            "-n",
-            "2",
-            "-p",
-            "no:randomly",
-        ],
-        cwd=FRAMEWORKS_DIR,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = replay_example(
+        FRAMEWORKS_DIR, tmp_path, f"scenarios/{scenario}.yaml", "-n", "2", "-p", "no:randomly", timeout=600
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     report: dict[str, Any] = json.loads((tmp_path / "report" / "report.json").read_text())
